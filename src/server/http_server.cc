@@ -1,0 +1,580 @@
+#include "server/http_server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <list>
+#include <thread>
+#include <unordered_map>
+
+#include "agentgate/core/hash.h"
+#include "server/error_response.h"
+
+namespace agentgate {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
+thread_local int tls_worker = -1;
+
+std::string_view ReasonPhrase(int status) {
+  return http::obsolete_reason(static_cast<http::status>(status));
+}
+
+HttpMethod ToMethod(http::verb v) {
+  switch (v) {
+    case http::verb::get: return HttpMethod::kGet;
+    case http::verb::head: return HttpMethod::kHead;
+    case http::verb::post: return HttpMethod::kPost;
+    case http::verb::put: return HttpMethod::kPut;
+    case http::verb::delete_: return HttpMethod::kDelete;
+    case http::verb::patch: return HttpMethod::kPatch;
+    case http::verb::options: return HttpMethod::kOptions;
+    default: return HttpMethod::kOther;
+  }
+}
+
+// ValidRequestId: a client's X-Request-Id is echoed only if short and printable.
+bool ValidRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// Phase of a connection, for the timeout sweep.
+enum class Phase {
+  kIdle,      // waiting for the first byte of a request (idle_timeout)
+  kHeader,    // reading the header section (header_timeout)
+  kBody,      // reading the body (body_timeout)
+  kHandling,  // the handler runs; it owns its own timeouts
+  kWriting,   // writing to the client (body_timeout)
+};
+
+struct Connection {
+  tcp::socket socket;
+  Phase phase = Phase::kIdle;
+  Nanos deadline{0};
+  bool timed_out = false;
+  explicit Connection(tcp::socket s) : socket(std::move(s)) {}
+};
+
+// Advance: drops the first n bytes of a buffer sequence.
+template <size_t N>
+std::vector<net::const_buffer> Advance(const std::array<net::const_buffer, N>& bufs, size_t n) {
+  std::vector<net::const_buffer> rest;
+  for (const auto& b : bufs) {
+    if (n >= b.size()) {
+      n -= b.size();
+      continue;
+    }
+    rest.push_back(b + n);
+    n = 0;
+  }
+  return rest;
+}
+
+// WriteAll: tries the write at once (one syscall, no event loop round trip),
+// and falls back to an async write for what the socket did not take.
+template <size_t N>
+net::awaitable<bool> WriteAll(Connection& c, const std::array<net::const_buffer, N>& bufs) {
+  size_t total = net::buffer_size(bufs);
+  boost::system::error_code ec;
+  size_t n = c.socket.write_some(bufs, ec);
+  if (!ec && n == total) co_return true;
+  if (ec && ec != net::error::would_block && ec != net::error::try_again) co_return false;
+  if (ec) n = 0;
+  auto rest = Advance(bufs, n);
+  auto [wec, written] = co_await net::async_write(c.socket, rest, kNoThrow);
+  (void)written;
+  co_return !wec;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  struct Worker {
+    int index = 0;
+    net::io_context ioc{1};
+    std::unique_ptr<tcp::acceptor> acceptor;
+    std::list<Connection*> connections;  // touched only on this worker's thread
+    std::thread thread;
+    // Per-worker metric handles, so the hot path never takes the registry lock.
+    std::unordered_map<std::string, Counter*> request_counters;
+    std::unordered_map<std::string_view, Histogram*> latency_histograms;
+  };
+
+  HttpServer& server;
+  HttpServerOptions options;
+  Handler handler;
+  MetricsRegistry* metrics;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::shared_ptr<spdlog::logger> access_log;
+  Counter* rejected = nullptr;
+  Counter* timeouts = nullptr;
+  Counter* bad_requests = nullptr;
+  Gauge* open_connections = nullptr;
+  std::mutex shutdown_mu;
+  bool joined = false;  // GUARDED_BY(shutdown_mu)
+
+  Impl(HttpServer& s, HttpServerOptions o, Handler h, MetricsRegistry* m)
+      : server(s), options(std::move(o)), handler(std::move(h)), metrics(m) {
+    if (metrics) {
+      Labels l = {{"server", options.name}};
+      rejected = &metrics->counter("agentgate_http_connections_rejected_total",
+                                   "Connections refused because max_connections was reached", l);
+      timeouts = &metrics->counter("agentgate_http_timeouts_total",
+                                   "Connections closed by the idle, header or body timeout", l);
+      bad_requests = &metrics->counter("agentgate_http_malformed_requests_total",
+                                       "Requests that could not be parsed or were over a limit", l);
+      open_connections = &metrics->gauge("agentgate_http_open_connections",
+                                         "Client connections currently open", l);
+    }
+    if (options.access_log != AccessLogFormat::kOff) {
+      access_log = spdlog::get("access");
+      if (!access_log) access_log = spdlog::default_logger();
+    }
+  }
+
+  const Clock& clock() const { return Clock::system(); }
+
+  void Count(Worker& w, std::string_view route, int status, Nanos elapsed) {
+    if (!metrics) return;
+    std::string key;
+    key.reserve(route.size() + 4);
+    key.append(route);
+    key += '|';
+    key += std::to_string(status);
+    auto it = w.request_counters.find(key);
+    if (it == w.request_counters.end()) {
+      Counter* c = &metrics->counter(
+          "agentgate_http_requests_total", "HTTP requests answered, by route and status code",
+          {{"server", options.name}, {"route", std::string(route)}, {"code", std::to_string(status)}});
+      it = w.request_counters.emplace(std::move(key), c).first;
+    }
+    it->second->inc();
+    auto h = w.latency_histograms.find(route);
+    if (h == w.latency_histograms.end()) {
+      Histogram* hist = &metrics->histogram(
+          "agentgate_http_request_duration_seconds", "Time from request read to response written",
+          Histogram::LatencySeconds(), {{"server", options.name}, {"route", std::string(route)}});
+      // Route patterns outlive the server (router-owned); "" and literals are static.
+      h = w.latency_histograms.emplace(route, hist).first;
+    }
+    h->second->observe(ToSeconds(elapsed));
+  }
+
+  void LogAccess(const HttpRequest& req, int status, size_t bytes, Nanos elapsed) {
+    if (!access_log) return;
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+    if (options.access_log == AccessLogFormat::kJson) {
+      access_log->info(
+          R"({{"remote":"{}","method":"{}","target":"{}","status":{},"bytes":{},"duration_us":{},"request_id":"{}"}})",
+          req.remote_address, req.method_name, EscapeLabelValue(req.target), status, bytes, micros,
+          req.request_id);
+    } else {
+      access_log->info("{} \"{} {}\" {} {} {}us id={}", req.remote_address, req.method_name,
+                       req.target, status, bytes, micros, req.request_id);
+    }
+  }
+
+  // Sweep: closes connections past their deadline, and idle ones when stopping.
+  net::awaitable<void> Sweep(Worker& w) {
+    net::steady_timer timer(w.ioc);
+    for (;;) {
+      timer.expires_after(250ms);
+      auto [ec] = co_await timer.async_wait(kNoThrow);
+      (void)ec;
+      CloseExpired(w);
+    }
+  }
+
+  void CloseExpired(Worker& w) {
+    Nanos now = clock().coarse_monotonic();
+    bool stopping = server.stopping();
+    for (Connection* c : w.connections) {
+      bool idle_and_stopping = stopping && c->phase == Phase::kIdle;
+      bool expired = c->phase != Phase::kHandling && c->deadline.count() != 0 && now > c->deadline;
+      if ((idle_and_stopping || expired) && c->socket.is_open()) {
+        if (expired && !idle_and_stopping) {
+          c->timed_out = true;
+          if (timeouts) timeouts->inc();
+        }
+        boost::system::error_code ec;
+        c->socket.shutdown(tcp::socket::shutdown_both, ec);
+        c->socket.close(ec);
+      }
+    }
+  }
+
+  net::awaitable<void> Accept(Worker& w) {
+    for (;;) {
+      auto [ec, socket] = co_await w.acceptor->async_accept(kNoThrow);
+      if (ec) {
+        if (ec == net::error::operation_aborted || server.stopping()) co_return;
+        // Out of descriptors and the like: back off briefly rather than spin.
+        spdlog::warn("accept failed: {}", ec.message());
+        net::steady_timer t(w.ioc, 50ms);
+        co_await t.async_wait(kNoThrow);
+        continue;
+      }
+      if (server.active_.load(std::memory_order_relaxed) >= options.max_connections) {
+        if (rejected) rejected->inc();
+        static const std::string kBusy = [] {
+          std::string body = ErrorBody("too many open connections", "service_unavailable",
+                                       "too_many_connections");
+          return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                 "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body;
+        }();
+        boost::system::error_code wec;
+        socket.non_blocking(true, wec);
+        socket.write_some(net::buffer(kBusy), wec);
+        socket.close(wec);
+        continue;
+      }
+      net::co_spawn(w.ioc, Session(w, std::move(socket)), net::detached);
+    }
+  }
+
+  // SendSimple: a complete response with no handler involved (parse errors).
+  net::awaitable<void> SendError(Connection& c, const Status& s, std::string_view request_id) {
+    HttpErrorKind k = HttpErrorKindFor(s.code());
+    std::string body = ErrorBody(s.message(), k.type, k.code);
+    std::string head = fmt::format(
+        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
+        "Connection: close\r\nX-Request-Id: {}\r\n\r\n",
+        k.http_status, ReasonPhrase(k.http_status), body.size(), request_id);
+    c.phase = Phase::kWriting;
+    c.deadline = clock().coarse_monotonic() + options.body_timeout;
+    co_await WriteAll(c, std::array<net::const_buffer, 2>{net::buffer(head), net::buffer(body)});
+  }
+
+  class Stream final : public ResponseStream {
+   public:
+    Stream(Impl& impl, Connection& c, const HttpRequest& req, bool chunked)
+        : impl_(impl), c_(c), req_(req), chunked_(chunked) {}
+
+    net::awaitable<bool> begin(int status, std::string_view content_type,
+                               const std::vector<std::pair<std::string, std::string>>& headers)
+        override {
+      started_ = true;
+      status_ = status;
+      std::string head = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nX-Request-Id: {}\r\n",
+                                     status, ReasonPhrase(status), content_type, req_.request_id);
+      head += chunked_ ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n";
+      for (const auto& [k, v] : headers) {
+        head += k;
+        head += ": ";
+        head += v;
+        head += "\r\n";
+      }
+      head += "\r\n";
+      co_return co_await Send(std::array<net::const_buffer, 1>{net::buffer(head)});
+    }
+
+    net::awaitable<bool> write(std::string_view data) override {
+      if (!ok_ || data.empty()) co_return ok_;
+      bytes_ += data.size();
+      if (!chunked_) co_return co_await Send(std::array<net::const_buffer, 1>{net::buffer(data)});
+      char size_line[24];
+      int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+      co_return co_await Send(std::array<net::const_buffer, 3>{
+          net::buffer(size_line, static_cast<size_t>(n)), net::buffer(data), net::buffer("\r\n", 2)});
+    }
+
+    net::awaitable<bool> finish() override {
+      if (finished_) co_return ok_;
+      finished_ = true;
+      if (!ok_ || !chunked_) co_return ok_;
+      co_return co_await Send(std::array<net::const_buffer, 1>{net::buffer("0\r\n\r\n", 5)});
+    }
+
+    bool started() const override { return started_; }
+    bool finished() const { return finished_; }
+    bool ok() const { return ok_; }
+    int status() const { return status_; }
+    size_t bytes() const { return bytes_; }
+
+   private:
+    template <size_t N>
+    net::awaitable<bool> Send(const std::array<net::const_buffer, N>& bufs) {
+      Phase before = c_.phase;
+      c_.phase = Phase::kWriting;
+      c_.deadline = impl_.clock().coarse_monotonic() + impl_.options.body_timeout;
+      ok_ = co_await WriteAll(c_, bufs);
+      c_.phase = before;
+      co_return ok_;
+    }
+
+    Impl& impl_;
+    Connection& c_;
+    const HttpRequest& req_;
+    bool chunked_;
+    bool started_ = false;
+    bool finished_ = false;
+    bool ok_ = true;
+    int status_ = 0;
+    size_t bytes_ = 0;
+  };
+
+  net::awaitable<void> Session(Worker& w, tcp::socket socket) {
+    server.active_.fetch_add(1, std::memory_order_relaxed);
+    if (open_connections) open_connections->add(1);
+    Connection c(std::move(socket));
+    auto registered = w.connections.insert(w.connections.end(), &c);
+
+    boost::system::error_code ec;
+    c.socket.set_option(tcp::no_delay(true), ec);
+    c.socket.non_blocking(true, ec);
+    std::string remote;
+    bool loopback = false;
+    if (auto ep = c.socket.remote_endpoint(ec); !ec) {
+      remote = ep.address().to_string();
+      loopback = ep.address().is_loopback();
+    }
+
+    boost::beast::flat_buffer buffer;
+    buffer.reserve(16 * 1024);
+    HttpRequest req;
+    HttpResponse res;
+    std::string head;
+    head.reserve(512);
+
+    for (;;) {
+      // Idle: wait for the first byte of the next request.
+      if (buffer.size() == 0) {
+        if (server.stopping()) break;
+        c.phase = Phase::kIdle;
+        c.deadline = clock().coarse_monotonic() + options.idle_timeout;
+        auto [rec, n] = co_await c.socket.async_read_some(buffer.prepare(16 * 1024), kNoThrow);
+        if (rec) break;
+        buffer.commit(n);
+      }
+
+      c.phase = Phase::kHeader;
+      Nanos started = clock().monotonic();
+      c.deadline = clock().coarse_monotonic() + options.header_timeout;
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
+      auto [hec, hn] = co_await http::async_read_header(c.socket, buffer, parser, kNoThrow);
+      (void)hn;
+      std::string generated_id;
+      if (!hec && parser.is_header_done()) {
+        auto& m = parser.get();
+        if (m[http::field::expect] == "100-continue" && !parser.is_done()) {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          if (!co_await WriteAll(c, std::array<net::const_buffer, 1>{net::buffer(kContinue)})) break;
+        }
+        if (!parser.is_done()) {
+          c.phase = Phase::kBody;
+          c.deadline = clock().coarse_monotonic() + options.body_timeout;
+          auto [bec, bn] = co_await http::async_read(c.socket, buffer, parser, kNoThrow);
+          (void)bn;
+          hec = bec;
+        }
+      }
+      if (hec) {
+        if (c.timed_out || hec == http::error::end_of_stream || hec == net::error::eof ||
+            hec == net::error::connection_reset || hec == net::error::operation_aborted ||
+            hec == net::error::bad_descriptor) {
+          break;
+        }
+        if (bad_requests) bad_requests->inc();
+        Status s = hec == http::error::body_limit
+                       ? Status(StatusCode::kPayloadTooLarge,
+                                fmt::format("request body exceeds the limit of {} bytes",
+                                            options.max_body_bytes))
+                   : hec == http::error::header_limit
+                       ? Status(StatusCode::kHeadersTooLarge,
+                                fmt::format("request headers exceed the limit of {} bytes",
+                                            options.max_header_bytes))
+                       : InvalidArgument("malformed HTTP request: " + hec.message());
+        generated_id = RandomToken(8);
+        co_await SendError(c, s, generated_id);
+        break;
+      }
+
+      // Build the handler's view of the request.
+      auto& msg = parser.get();
+      req.method = ToMethod(msg.method());
+      req.method_name = msg.method_string();
+      req.target = msg.target();
+      size_t q = req.target.find('?');
+      req.path = req.target.substr(0, q);
+      req.query = q == std::string_view::npos ? std::string_view() : req.target.substr(q + 1);
+      req.headers.clear();
+      for (const auto& f : msg) req.headers.emplace_back(f.name_string(), f.value());
+      req.body = std::move(msg.body());
+      req.remote_address = remote;
+      req.remote_is_loopback = loopback;
+      req.path_params.clear();
+      std::string_view client_id = msg["X-Request-Id"];
+      req.request_id = ValidRequestId(client_id) ? std::string(client_id) : RandomToken(8);
+      bool keep_alive = msg.keep_alive() && !server.stopping();
+      bool http11 = msg.version() >= 11;
+
+      res.status = 200;
+      res.content_type = "application/json";
+      res.headers.clear();
+      res.body.clear();
+      res.close = false;
+      res.abort = false;
+      res.route = {};
+      Stream stream(*this, c, req, http11);
+      res.set_stream(&stream);
+
+      c.phase = Phase::kHandling;
+      try {
+        co_await handler(req, res);
+      } catch (const std::exception& e) {
+        spdlog::error("request {} {} failed: {}", req.method_name, req.target, e.what());
+        if (!stream.started()) SetError(res, Internal("internal error"));
+      }
+
+      if (res.abort) break;
+      int status = res.status;
+      size_t bytes = 0;
+      if (stream.started()) {
+        if (!stream.finished()) co_await stream.finish();
+        status = stream.status();
+        bytes = stream.bytes();
+        if (!stream.ok() || !http11) keep_alive = false;
+      } else {
+        keep_alive = keep_alive && !res.close && !server.stopping();
+        head.clear();
+        fmt::format_to(std::back_inserter(head),
+                       "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+                       "X-Request-Id: {}\r\n",
+                       res.status, ReasonPhrase(res.status), res.content_type, res.body.size(),
+                       req.request_id);
+        if (!keep_alive) head += "Connection: close\r\n";
+        for (const auto& [k, v] : res.headers) {
+          head += k;
+          head += ": ";
+          head += v;
+          head += "\r\n";
+        }
+        head += "\r\n";
+        bool head_only = req.method == HttpMethod::kHead;
+        c.phase = Phase::kWriting;
+        c.deadline = clock().coarse_monotonic() + options.body_timeout;
+        bool ok = co_await WriteAll(
+            c, std::array<net::const_buffer, 2>{
+                   net::buffer(head), head_only ? net::const_buffer() : net::buffer(res.body)});
+        bytes = res.body.size();
+        if (!ok) keep_alive = false;
+      }
+      Nanos elapsed = clock().monotonic() - started;
+      Count(w, res.route.empty() ? std::string_view("unmatched") : res.route, status, elapsed);
+      LogAccess(req, status, bytes, elapsed);
+      if (!keep_alive) break;
+    }
+
+    c.socket.shutdown(tcp::socket::shutdown_send, ec);
+    c.socket.close(ec);
+    w.connections.erase(registered);
+    if (open_connections) open_connections->add(-1);
+    server.active_.fetch_sub(1, std::memory_order_relaxed);
+  }
+};
+
+HttpServer::HttpServer(HttpServerOptions options, Handler handler, MetricsRegistry* metrics)
+    : impl_(std::make_unique<Impl>(*this, std::move(options), std::move(handler), metrics)) {}
+
+HttpServer::~HttpServer() { shutdown(); }
+
+int HttpServer::worker_count() const { return static_cast<int>(impl_->workers.size()); }
+
+int HttpServer::CurrentWorker() { return tls_worker; }
+
+Status HttpServer::start() {
+  auto& o = impl_->options;
+  int threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
+  if (threads <= 0) threads = 1;
+  boost::system::error_code ec;
+  auto address = net::ip::make_address(o.host, ec);
+  if (ec) return InvalidArgument("server.host: not an IP address: " + o.host);
+  uint16_t port = o.port;
+  for (int i = 0; i < threads; ++i) {
+    auto w = std::make_unique<Impl::Worker>();
+    w->index = i;
+    w->acceptor = std::make_unique<tcp::acceptor>(w->ioc);
+    tcp::endpoint ep(address, port);
+    w->acceptor->open(ep.protocol(), ec);
+    if (!ec) w->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      if (::setsockopt(w->acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        ec.assign(errno, boost::system::system_category());
+      }
+    }
+    if (!ec) w->acceptor->bind(ep, ec);
+    if (!ec) w->acceptor->listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Unavailable(fmt::format("cannot listen on {}:{}: {}", o.host, port, ec.message()));
+    }
+    port = w->acceptor->local_endpoint().port();
+    impl_->workers.push_back(std::move(w));
+  }
+  port_ = port;
+  for (auto& wp : impl_->workers) {
+    Impl::Worker* w = wp.get();
+    net::co_spawn(w->ioc, impl_->Accept(*w), net::detached);
+    net::co_spawn(w->ioc, impl_->Sweep(*w), net::detached);
+    w->thread = std::thread([w] {
+      tls_worker = w->index;
+      w->ioc.run();
+    });
+  }
+  return Status::Ok();
+}
+
+void HttpServer::shutdown() {
+  std::lock_guard lock(impl_->shutdown_mu);
+  if (impl_->joined) return;
+  impl_->joined = true;
+  stopping_.store(true, std::memory_order_release);
+  for (auto& w : impl_->workers) {
+    net::post(w->ioc, [this, wp = w.get()] {
+      boost::system::error_code ec;
+      wp->acceptor->close(ec);
+      impl_->CloseExpired(*wp);
+    });
+  }
+  Nanos deadline = Clock::system().monotonic() + impl_->options.shutdown_grace;
+  while (active_.load() > 0 && Clock::system().monotonic() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  if (active_.load() > 0) {
+    spdlog::warn("shutdown grace period over with {} connections open; closing them",
+                 active_.load());
+  }
+  for (auto& w : impl_->workers) w->ioc.stop();
+  for (auto& w : impl_->workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+}  // namespace agentgate
