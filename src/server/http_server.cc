@@ -156,7 +156,7 @@ struct HttpServer::Impl {
     }
   }
 
-  const Clock& clock() const { return Clock::system(); }
+  const Clock& clock() const { return options.clock ? *options.clock : Clock::system(); }
 
   void Count(Worker& w, std::string_view route, int status, Nanos elapsed) {
     if (!metrics) return;
@@ -182,6 +182,13 @@ struct HttpServer::Impl {
       h = w.latency_histograms.emplace(route, hist).first;
     }
     h->second->observe(ToSeconds(elapsed));
+  }
+
+  void Record(Worker& w, const HttpRequest& req, const HttpResponse& res, int status,
+              size_t bytes, Nanos started) {
+    Nanos elapsed = Clock::system().monotonic() - started;
+    Count(w, res.route.empty() ? std::string_view("unmatched") : res.route, status, elapsed);
+    LogAccess(req, status, bytes, elapsed);
   }
 
   void LogAccess(const HttpRequest& req, int status, size_t bytes, Nanos elapsed) {
@@ -373,7 +380,7 @@ struct HttpServer::Impl {
       }
 
       c.phase = Phase::kHeader;
-      Nanos started = clock().monotonic();
+      Nanos started = Clock::system().monotonic();
       c.deadline = clock().coarse_monotonic() + options.header_timeout;
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -480,15 +487,16 @@ struct HttpServer::Impl {
         bool head_only = req.method == HttpMethod::kHead;
         c.phase = Phase::kWriting;
         c.deadline = clock().coarse_monotonic() + options.body_timeout;
+        // Recorded before the write so that a client that reads the answer
+        // sees it counted (the write itself is one immediate syscall).
+        bytes = res.body.size();
+        Record(w, req, res, status, bytes, started);
         bool ok = co_await WriteAll(
             c, std::array<net::const_buffer, 2>{
                    net::buffer(head), head_only ? net::const_buffer() : net::buffer(res.body)});
-        bytes = res.body.size();
         if (!ok) keep_alive = false;
       }
-      Nanos elapsed = clock().monotonic() - started;
-      Count(w, res.route.empty() ? std::string_view("unmatched") : res.route, status, elapsed);
-      LogAccess(req, status, bytes, elapsed);
+      if (stream.started()) Record(w, req, res, status, bytes, started);
       if (!keep_alive) break;
     }
 

@@ -45,6 +45,7 @@ struct HttpServerOptions {
   Nanos shutdown_grace = std::chrono::seconds(30);  // in-flight requests get this long
   AccessLogFormat access_log = AccessLogFormat::kText;
   std::string name = "agentgate";           // metric label and logger name
+  const Clock* clock = nullptr;             // time for the timeouts; nullptr = system
 };
 
 class HttpServer {

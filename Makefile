@@ -1,0 +1,48 @@
+# agentgate: the two commands are `make run` and `make test`.
+#   make run     installs missing Debian packages, builds Release, serves on :8000
+#   make test    installs what the tests need, builds (Debug), runs every test
+#   make bench   builds Release and runs the micro-benchmarks and HTTP load benchmarks
+# Other targets: build, test-asan, test-tsan, clean.
+
+ARGS ?=
+CTEST_JOBS ?= 2
+
+.PHONY: deps build run test test-asan test-tsan bench e2e-deps clean
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+
+run: build
+	./build/release/agentgate serve $(ARGS)
+
+e2e-deps:
+	@scripts/install-e2e-deps
+
+test: deps e2e-deps
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug
+	cd build/debug && ctest --output-on-failure -j$(CTEST_JOBS) --timeout 300
+
+test-asan: deps e2e-deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(CTEST_JOBS) --timeout 600
+
+test-tsan: deps
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan --target agentgate_unit_tests
+	cd build/tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L concurrency --timeout 600
+
+bench: deps
+	@scripts/install-deps --bench
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+	scripts/bench
+
+clean:
+	rm -rf build

@@ -1,0 +1,277 @@
+#include "server/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "server/router.h"
+#include "unit/server/raw_client.h"
+
+namespace agentgate {
+namespace {
+
+using testing::RawClient;
+using namespace std::chrono_literals;
+namespace net = boost::asio;
+
+std::string Get(std::string_view path, std::string_view extra = "") {
+  return std::string("GET ") + std::string(path) + " HTTP/1.1\r\nHost: x\r\n" +
+         std::string(extra) + "\r\n";
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void Start(HttpServerOptions o = {}) {
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = 2;
+    o.access_log = AccessLogFormat::kOff;
+    o.clock = &clock_;
+    router_.add(HttpMethod::kGet, "/hello", [](HttpRequest& req, HttpResponse& res) -> net::awaitable<void> {
+      res.content_type = "text/plain";
+      res.body = "hello " + std::string(req.header("x-name"));
+      co_return;
+    });
+    router_.add(HttpMethod::kPost, "/echo", [](HttpRequest& req, HttpResponse& res) -> net::awaitable<void> {
+      res.body = req.body;
+      co_return;
+    });
+    router_.add(HttpMethod::kGet, "/items/{id}", [](HttpRequest& req, HttpResponse& res) -> net::awaitable<void> {
+      res.body = std::string(req.path_param("id"));
+      co_return;
+    });
+    router_.add(HttpMethod::kGet, "/throw", [](HttpRequest&, HttpResponse&) -> net::awaitable<void> {
+      throw std::runtime_error("boom");
+      co_return;
+    });
+    router_.add(HttpMethod::kGet, "/stream", [](HttpRequest&, HttpResponse& res) -> net::awaitable<void> {
+      std::vector<std::pair<std::string, std::string>> headers;
+      co_await res.stream().begin(200, "text/event-stream", headers);
+      co_await res.stream().write("data: 1\n\n");
+      co_await res.stream().write("data: 2\n\n");
+      co_await res.stream().finish();
+    });
+    router_.add(HttpMethod::kGet, "/slow", [this](HttpRequest&, HttpResponse& res) -> net::awaitable<void> {
+      slow_entered_ = true;
+      net::steady_timer t(co_await net::this_coro::executor);
+      while (!slow_release_) {
+        t.expires_after(1ms);
+        co_await t.async_wait(net::use_awaitable);
+      }
+      res.body = "done";
+    });
+    server_ = std::make_unique<HttpServer>(
+        o, [this](HttpRequest& q, HttpResponse& r) { return router_.dispatch(q, r); }, &metrics_);
+    ASSERT_TRUE(server_->start().ok());
+  }
+  void TearDown() override {
+    if (server_) server_->shutdown();
+  }
+
+  ManualClock clock_;
+  MetricsRegistry metrics_;
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+  std::atomic<bool> slow_entered_{false};
+  std::atomic<bool> slow_release_{false};
+};
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.connected());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.send(Get("/hello", "X-Name: bob\r\n")));
+    std::string r = c.read_response();
+    EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+    EXPECT_NE(r.find("\r\n\r\nhello bob"), std::string::npos) << r;
+  }
+  EXPECT_EQ(metrics_.value("agentgate_http_requests_total",
+                           {{"server", "agentgate"}, {"route", "/hello"}, {"code", "200"}}),
+            3);
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send(Get("/items/1") + Get("/items/2")));
+  EXPECT_NE(c.read_response().find("\r\n\r\n1"), std::string::npos);
+  EXPECT_NE(c.read_response().find("\r\n\r\n2"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, RequestIdIsEchoedOrGenerated) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send(Get("/hello", "X-Request-Id: abc-123\r\n")));
+  EXPECT_NE(c.read_response().find("X-Request-Id: abc-123\r\n"), std::string::npos);
+  ASSERT_TRUE(c.send(Get("/hello", "X-Request-Id: bad id with spaces\r\n")));
+  std::string r = c.read_response();
+  EXPECT_EQ(r.find("bad id"), std::string::npos);
+  EXPECT_NE(r.find("X-Request-Id: "), std::string::npos);
+}
+
+TEST_F(HttpServerTest, UnknownRouteAndMethodGetErrorShape) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send(Get("/nope")));
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_NE(r.find(R"("type":"not_found_error")"), std::string::npos);
+  ASSERT_TRUE(c.send("DELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u);
+  EXPECT_NE(r.find("Allow: GET\r\n"), std::string::npos);
+  EXPECT_NE(r.find(R"("error":{)"), std::string::npos);
+  // The connection still serves.
+  ASSERT_TRUE(c.send(Get("/hello")));
+  EXPECT_EQ(c.read_response().rfind("HTTP/1.1 200", 0), 0u);
+}
+
+TEST_F(HttpServerTest, OversizedBodyGets413AndServerKeepsServing) {
+  HttpServerOptions o;
+  o.max_body_bytes = 1000;
+  Start(o);
+  {
+    RawClient c(server_->port());
+    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"));
+    std::string r = c.read_response();
+    EXPECT_EQ(r.rfind("HTTP/1.1 413", 0), 0u) << r;
+    EXPECT_NE(r.find(R"("code":"request_too_large")"), std::string::npos);
+  }
+  RawClient c2(server_->port());
+  ASSERT_TRUE(c2.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"));
+  std::string r = c2.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_NE(r.find("\r\n\r\nabc"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ChunkedBodyOverLimitGets413) {
+  HttpServerOptions o;
+  o.max_body_bytes = 10;
+  Start(o);
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "10\r\n0123456789abcdef\r\n0\r\n\r\n"));
+  EXPECT_EQ(c.read_response().rfind("HTTP/1.1 413", 0), 0u);
+}
+
+TEST_F(HttpServerTest, OversizedHeadersGet431) {
+  HttpServerOptions o;
+  o.max_header_bytes = 1024;
+  Start(o);
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send(Get("/hello", "X-Big: " + std::string(4000, 'a') + "\r\n")));
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 431", 0), 0u) << r;
+}
+
+TEST_F(HttpServerTest, MalformedRequestGets400) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send("THIS IS NOT HTTP\r\n\r\n"));
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r;
+  EXPECT_NE(r.find(R"("type":"invalid_request_error")"), std::string::npos);
+  EXPECT_EQ(metrics_.value("agentgate_http_malformed_requests_total", {{"server", "agentgate"}}), 1);
+}
+
+TEST_F(HttpServerTest, HandlerExceptionBecomes500) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send(Get("/throw")));
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 500", 0), 0u);
+  EXPECT_NE(r.find(R"("type":"server_error")"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, StreamsChunkedResponses) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send(Get("/stream")));
+  std::string r = c.read_response();
+  EXPECT_NE(r.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+  EXPECT_NE(r.find("9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n"), std::string::npos) << r;
+  ASSERT_TRUE(c.send(Get("/hello")));  // still usable afterwards
+  EXPECT_EQ(c.read_response().rfind("HTTP/1.1 200", 0), 0u);
+}
+
+TEST_F(HttpServerTest, IdleConnectionIsClosedAfterIdleTimeout) {
+  HttpServerOptions o;
+  o.idle_timeout = 30s;
+  Start(o);
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send(Get("/hello")));
+  c.read_response();
+  // The server re-arms the idle deadline right after its write; advance until
+  // the sweep (every 250 ms of real time) has seen a deadline in the past.
+  bool closed = false;
+  for (int i = 0; i < 10 && !closed; ++i) {
+    clock_.advance(31s);
+    closed = c.closed_within(1000);
+  }
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(HttpServerTest, SlowHeadersAreCutOffWhileOthersAreServed) {
+  HttpServerOptions o;
+  o.header_timeout = 5s;
+  o.idle_timeout = 60s;
+  Start(o);
+  RawClient slow(server_->port());
+  ASSERT_TRUE(slow.send("GET /hello HTTP/1.1\r\nHost: x\r\nX-A: "));  // never finishes
+  // Let the server see the first bytes before time moves.
+  RawClient probe(server_->port());
+  ASSERT_TRUE(probe.send(Get("/hello")));
+  EXPECT_EQ(probe.read_response().rfind("HTTP/1.1 200", 0), 0u);
+  bool closed = false;
+  for (int i = 0; i < 10 && !closed; ++i) {
+    clock_.advance(6s);
+    closed = slow.closed_within(1000);
+  }
+  EXPECT_TRUE(closed);
+  RawClient other(server_->port());
+  ASSERT_TRUE(other.send(Get("/hello")));
+  EXPECT_EQ(other.read_response().rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_GE(metrics_.value("agentgate_http_timeouts_total", {{"server", "agentgate"}}), 1);
+}
+
+TEST_F(HttpServerTest, ConnectionsOverTheCapGet503) {
+  HttpServerOptions o;
+  o.max_connections = 2;
+  Start(o);
+  RawClient a(server_->port()), b(server_->port());
+  ASSERT_TRUE(a.send(Get("/hello")));
+  ASSERT_TRUE(b.send(Get("/hello")));
+  a.read_response();
+  b.read_response();
+  RawClient third(server_->port());
+  std::string r = third.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 503", 0), 0u) << r;
+  EXPECT_NE(r.find("too_many_connections"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ShutdownFinishesInFlightRequestThenStops) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send(Get("/slow")));
+  while (!slow_entered_) std::this_thread::yield();
+  RawClient idle(server_->port());
+  std::thread stopper([this] { server_->shutdown(); });
+  EXPECT_TRUE(idle.closed_by_peer());  // idle connections are closed at once
+  slow_release_ = true;
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_NE(r.find("Connection: close"), std::string::npos);
+  EXPECT_NE(r.find("\r\n\r\ndone"), std::string::npos);
+  stopper.join();
+  RawClient after(server_->port());
+  EXPECT_FALSE(after.connected());
+}
+
+}  // namespace
+}  // namespace agentgate
