@@ -187,6 +187,9 @@ std::string FormatDuration(Nanos d, DurationUnit unit) {
 
 std::string NormalizeBaseUrl(std::string_view url) {
   while (!url.empty() && url.back() == '/') url.remove_suffix(1);
+  // OpenAI SDKs take base URLs ending in /v1; request paths already carry it.
+  if (url.ends_with("/v1")) url.remove_suffix(3);
+  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
   return std::string(url);
 }
 
