@@ -1,0 +1,36 @@
+// Admin routes: registration with the admin-key check in front, and the
+// audit record every change writes.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "server/http_types.h"
+#include "server/router.h"
+#include "server/services.h"
+
+namespace agentgate {
+
+// AdminRequest: what an admin handler gets besides the HTTP request.
+struct AdminCall {
+  const std::string& admin_key_id;  // who is calling, for the audit log
+  GatewayServices& services;
+  // audit: records a change made by this call (route and key id filled in).
+  void audit(const HttpRequest& req, std::string_view summary) const;
+};
+
+using AdminHandler =
+    std::function<boost::asio::awaitable<void>(HttpRequest&, HttpResponse&, const AdminCall&)>;
+
+// AddAdminRoute: registers `handler` behind AdminAuth (401/403 in the error shape).
+void AddAdminRoute(Router& router, GatewayServices& services, HttpMethod method,
+                   std::string pattern, AdminHandler handler, std::string summary);
+
+// SetJson: a 200 (or `status`) JSON response.
+void SetJson(HttpResponse& res, const std::string& body, int status = 200);
+
+// Route registration, one function per admin area.
+void RegisterKeyRoutes(Router& router, GatewayServices& services);
+void RegisterAuditRoutes(Router& router, GatewayServices& services);
+
+}  // namespace agentgate

@@ -1,0 +1,94 @@
+// Admin routes for client keys: POST/GET /api/v1/keys, DELETE /api/v1/keys/{id}.
+#include "agentgate/core/json.h"
+#include "server/admin/admin_route.h"
+#include "server/error_response.h"
+
+namespace agentgate {
+
+namespace {
+
+Json KeyJson(const ClientKeyInfo& k) {
+  return {{"id", k.id},         {"name", k.name},     {"user_id", k.user_id},
+          {"tier", k.tier},     {"tenant", k.tenant}, {"prefix", k.prefix},
+          {"created_at", k.created_at_ms / 1000}};
+}
+
+Result<NewClientKey> ParseNewKey(const std::string& body, const Config& config) {
+  auto j = ParseJsonObject(body);
+  if (!j.ok()) return j.status();
+  for (auto it = j->begin(); it != j->end(); ++it) {
+    const std::string& k = it.key();
+    if (k != "user_id" && k != "tier" && k != "tenant" && k != "name") {
+      return InvalidArgument("unknown field '" + k + "'");
+    }
+  }
+  NewClientKey n;
+  auto user = GetString(*j, "user_id", true);
+  if (!user.ok()) return user.status();
+  auto tier = GetString(*j, "tier", false);
+  if (!tier.ok()) return tier.status();
+  auto tenant = GetString(*j, "tenant", false);
+  if (!tenant.ok()) return tenant.status();
+  auto name = GetString(*j, "name", false);
+  if (!name.ok()) return name.status();
+  if (user->empty()) return InvalidArgument("field 'user_id' must not be empty");
+  if (!tier->empty() && !config.rate_limit.tiers.contains(*tier)) {
+    return InvalidArgument("field 'tier': unknown tier '" + *tier + "'");
+  }
+  n.user_id = *user;
+  n.tier = *tier;
+  n.tenant = *tenant;
+  n.name = *name;
+  return n;
+}
+
+}  // namespace
+
+void RegisterKeyRoutes(Router& router, GatewayServices& services) {
+  AddAdminRoute(
+      router, services, HttpMethod::kPost, "/api/v1/keys",
+      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+        auto request = ParseNewKey(req.body, *call.services.config);
+        if (!request.ok()) {
+          SetError(res, request.status());
+          co_return;
+        }
+        auto created = call.services.keys->create(*request);
+        if (!created.ok()) {
+          SetError(res, created.status());
+          co_return;
+        }
+        Json j = KeyJson(created->info);
+        j["key"] = created->secret;
+        call.audit(req, "created client key " + created->info.id + " for user '" +
+                            created->info.user_id + "' tier '" + created->info.tier +
+                            "' tenant '" + created->info.tenant + "'");
+        SetJson(res, DumpJson(j), 201);
+      },
+      "Create a client key (the secret is returned once)");
+
+  AddAdminRoute(
+      router, services, HttpMethod::kGet, "/api/v1/keys",
+      [](HttpRequest&, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+        Json data = Json::array();
+        for (const auto& k : call.services.keys->list()) data.push_back(KeyJson(k));
+        SetJson(res, DumpJson({{"object", "list"}, {"data", data}}));
+        co_return;
+      },
+      "List client keys (never their secrets)");
+
+  AddAdminRoute(
+      router, services, HttpMethod::kDelete, "/api/v1/keys/{id}",
+      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+        std::string id(req.path_param("id"));
+        if (Status s = call.services.keys->revoke(id); !s.ok()) {
+          SetError(res, s);
+          co_return;
+        }
+        call.audit(req, "revoked client key " + id);
+        SetJson(res, DumpJson({{"id", id}, {"deleted", true}}));
+      },
+      "Revoke a client key");
+}
+
+}  // namespace agentgate

@@ -1,0 +1,92 @@
+// KeyStore: client (virtual) API keys mapped to who is calling.
+//
+// A key is shown once, at creation; only its SHA-256 is stored (SQLite) and
+// kept in memory for lookups. authenticate() hashes the presented key and
+// compares digests in constant time, so neither the store nor the timing of
+// a lookup reveals a key.
+//
+//   Result<CreatedKey> k = keys.create({.user_id = "alice", .tier = "pro"});
+//   // give k->secret to alice; it is never retrievable again
+//   std::optional<Principal> p = keys.authenticate(k->secret);
+//
+// Thread-safety: internally synchronized; authenticate() takes a shared lock
+// and may run on every worker at once. Ownership: borrows the SqliteDb, which
+// must outlive the KeyStore.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "agentgate/core/clock.h"
+#include "agentgate/core/status.h"
+#include "store/sqlite_db.h"
+
+namespace agentgate {
+
+// Principal: the caller of a proxy request, as every stage sees it.
+struct Principal {
+  std::string user_id;         // whose limits, usage and cache entries these are
+  std::string tier;            // rate-limit tier; "" = the configured default
+  std::string tenant;          // isolation boundary for caches; "" = default tenant
+  std::string key_id;          // the client key used; "" when the proxy runs open
+};
+
+struct ClientKeyInfo {
+  std::string id;          // public identifier, e.g. "key_3f2a..."
+  std::string name;        // free text label
+  std::string user_id;
+  std::string tier;
+  std::string tenant;
+  std::string prefix;      // first characters of the secret, for recognition
+  int64_t created_at_ms = 0;
+};
+
+struct NewClientKey {
+  std::string user_id;     // required
+  std::string tier;        // optional
+  std::string tenant;      // optional
+  std::string name;        // optional
+};
+
+struct CreatedKey {
+  std::string secret;      // "agk-..." shown once
+  ClientKeyInfo info;
+};
+
+class KeyStore {
+ public:
+  // Open: loads the stored keys (creating the table on first use).
+  static Result<std::unique_ptr<KeyStore>> Open(SqliteDb& db, const Clock& clock);
+
+  // create: a new key for `request`. kInvalidArgument if user_id is empty or
+  // a field is over 256 bytes.
+  Result<CreatedKey> create(const NewClientKey& request);
+  // list: every key's info (never the secret), newest first.
+  std::vector<ClientKeyInfo> list() const;
+  // revoke: deletes key `id`; kNotFound if there is none.
+  Status revoke(std::string_view id);
+  // authenticate: the principal of `secret`, or nullopt.
+  std::optional<Principal> authenticate(std::string_view secret) const;
+  // empty: no client keys exist (the proxy then runs open).
+  bool empty() const;
+
+ private:
+  KeyStore(SqliteDb& db, const Clock& clock) : db_(db), clock_(clock) {}
+  Status load();
+
+  SqliteDb& db_;
+  const Clock& clock_;
+  mutable std::shared_mutex mu_;
+  struct Entry {
+    std::string hash;  // hex SHA-256 of the secret
+    ClientKeyInfo info;
+  };
+  std::unordered_map<std::string, Entry> by_hash_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace agentgate

@@ -1,0 +1,59 @@
+// Gateway: one running agentgate, composed from a Config: stores, auth,
+// routes, the proxy pipeline and the HTTP server. The composition root: the
+// only place that knows every part.
+//
+//   Gateway gw(config);
+//   if (Status s = gw.start(); !s.ok()) ...;   // serving on gw.port()
+//   gw.shutdown();                              // graceful
+//
+// Thread-safety: start() and shutdown() from one thread; the parts it owns
+// document their own.
+#pragma once
+
+#include <memory>
+
+#include "agentgate/core/clock.h"
+#include "agentgate/core/metrics.h"
+#include "config/config.h"
+#include "server/router.h"
+#include "server/services.h"
+
+namespace agentgate {
+
+class HttpServer;
+
+class Gateway {
+ public:
+  explicit Gateway(Config config, const Clock& clock = Clock::system());
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // start: opens the stores, registers the routes and starts serving.
+  Status start();
+  // shutdown: graceful stop (see HttpServer::shutdown). Idempotent.
+  void shutdown();
+
+  uint16_t port() const;
+  const Config& config() const { return config_; }
+  MetricsRegistry& metrics() { return metrics_; }
+  const Router& router() const { return router_; }
+
+ private:
+  Status open_stores();
+  void register_routes();
+
+  Config config_;
+  const Clock& clock_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<KeyStore> keys_;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<AdminAuth> admin_auth_;
+  Readiness readiness_;
+  GatewayServices services_;
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+}  // namespace agentgate

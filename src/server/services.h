@@ -1,0 +1,28 @@
+// GatewayServices: the shared parts of one running gateway, handed to each
+// route file and pipeline stage at start-up. Pointers are owned by Gateway
+// and outlive every route; optional parts are nullptr when disabled.
+#pragma once
+
+#include "agentgate/core/clock.h"
+#include "agentgate/core/metrics.h"
+#include "config/config.h"
+#include "server/auth/admin_auth.h"
+#include "server/auth/audit_log.h"
+#include "server/auth/key_store.h"
+#include "server/readiness.h"
+#include "store/sqlite_db.h"
+
+namespace agentgate {
+
+struct GatewayServices {
+  const Config* config = nullptr;
+  const Clock* clock = nullptr;
+  MetricsRegistry* metrics = nullptr;
+  SqliteDb* db = nullptr;
+  KeyStore* keys = nullptr;
+  AuditLog* audit = nullptr;
+  AdminAuth* admin_auth = nullptr;
+  Readiness* readiness = nullptr;
+};
+
+}  // namespace agentgate
