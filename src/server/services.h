@@ -14,6 +14,9 @@
 
 namespace agentgate {
 
+class ModelRouter;
+class UsageTracker;
+
 struct GatewayServices {
   const Config* config = nullptr;
   const Clock* clock = nullptr;
@@ -23,6 +26,8 @@ struct GatewayServices {
   AuditLog* audit = nullptr;
   AdminAuth* admin_auth = nullptr;
   Readiness* readiness = nullptr;
+  ModelRouter* model_router = nullptr;
+  UsageTracker* usage = nullptr;
 };
 
 }  // namespace agentgate

@@ -1,0 +1,207 @@
+#include "gateway/stages/upstream_stage.h"
+
+#include <random>
+
+#include "gateway/response_usage.h"
+#include "server/error_response.h"
+#include "upstream/sse_parser.h"
+
+namespace agentgate {
+
+namespace {
+
+// Request headers the client may send that the upstream should see.
+constexpr std::string_view kForwardedRequestHeaders[] = {
+    "openai-organization", "openai-project", "openai-beta", "x-request-id", "user-agent",
+};
+
+// Response headers the gateway sets itself, never copied from the upstream.
+bool OwnResponseHeader(std::string_view name) {
+  for (std::string_view h : {"content-length", "content-type", "x-request-id", "date", "server",
+                             "transfer-encoding", "connection", "keep-alive"}) {
+    if (EqualsIgnoreCase(name, h)) return true;
+  }
+  return false;
+}
+
+uint64_t RandomForRouting() {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  return (static_cast<uint64_t>(rng()) << 31) ^ rng();
+}
+
+// UpstreamFailure: the client-facing Status for a failed exchange.
+Status UpstreamFailure(const Status& s, std::string_view upstream) {
+  std::string where = "upstream '" + std::string(upstream) + "': ";
+  switch (s.code()) {
+    case StatusCode::kDeadlineExceeded: return DeadlineExceeded(where + s.message());
+    default: return BadGateway(where + s.message());
+  }
+}
+
+void CopyHeaders(const UpstreamResponse& from, HttpResponse& to) {
+  for (const auto& [k, v] : from.headers) {
+    if (!OwnResponseHeader(k)) to.headers.emplace_back(k, v);
+  }
+}
+
+// StreamToClient: passes the upstream's SSE bytes to the client as they
+// come, reading usage on the way; a non-2xx answer is collected whole and
+// answered as an ordinary error response instead.
+class StreamToClient final : public StreamSink {
+ public:
+  explicit StreamToClient(RequestContext& ctx) : ctx_(ctx) {}
+
+  boost::asio::awaitable<bool> on_head(const UpstreamResponse& head) override {
+    status_ = head.status;
+    if (head.status / 100 != 2) {
+      error_head_ = head;
+      co_return true;
+    }
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const auto& [k, v] : head.headers) {
+      if (!OwnResponseHeader(k)) headers.emplace_back(k, v);
+    }
+    headers.emplace_back("Cache-Control", "no-cache");
+    ctx_.streamed = true;
+    co_return co_await ctx_.response.stream().begin(
+        head.status, head.content_type.empty() ? "text/event-stream" : head.content_type,
+        headers);
+  }
+
+  boost::asio::awaitable<bool> on_data(std::string_view bytes) override {
+    if (status_ / 100 != 2) {
+      if (error_body_.size() < 1024 * 1024) error_body_.append(bytes);
+      co_return true;
+    }
+    (void)sse_.feed(bytes, [this](const SseEvent& e) {
+      if (e.data == "[DONE]") {
+        done_ = true;
+      } else {
+        ReadChunkUsage(e.data, &ctx_.usage);
+      }
+    });
+    co_return co_await ctx_.response.stream().write(bytes);
+  }
+
+  int status() const { return status_; }
+  bool done() const { return done_; }
+  std::string& error_body() { return error_body_; }
+  const UpstreamResponse& error_head() const { return error_head_; }
+
+ private:
+  RequestContext& ctx_;
+  SseParser sse_;
+  int status_ = 0;
+  bool done_ = false;
+  UpstreamResponse error_head_;
+  std::string error_body_;
+};
+
+// AnswerUpstreamError: the upstream's own error status and body, in the
+// OpenAI shape (kept as is when it already is).
+void AnswerUpstreamError(HttpResponse& res, int status, std::string body, std::string_view upstream) {
+  res.status = status;
+  res.content_type = "application/json";
+  if (IsOpenAiError(body)) {
+    res.body = std::move(body);
+    return;
+  }
+  std::string message = "upstream '" + std::string(upstream) + "' answered " +
+                        std::to_string(status);
+  HttpErrorKind kind = HttpErrorKindFor(status == 429   ? StatusCode::kResourceExhausted
+                                        : status == 401 ? StatusCode::kUnauthenticated
+                                        : status == 403 ? StatusCode::kPermissionDenied
+                                        : status == 404 ? StatusCode::kNotFound
+                                        : status < 500  ? StatusCode::kInvalidArgument
+                                                        : StatusCode::kBadGateway);
+  res.body = ErrorBody(message, kind.type, kind.code);
+}
+
+}  // namespace
+
+boost::asio::awaitable<Status> UpstreamStage::send_whole(RequestContext& ctx,
+                                                        UpstreamClient& client,
+                                                        const UpstreamRequest& request) {
+  Result<UpstreamResponse> r = co_await client.send(request);
+  if (!r.ok()) co_return r.status();
+  UpstreamResponse& up = *r;
+  HttpResponse& res = ctx.response;
+  CopyHeaders(up, res);
+  if (up.status / 100 != 2) {
+    AnswerUpstreamError(res, up.status, std::move(up.body), client.endpoint().name);
+    co_return Status::Ok();
+  }
+  if (!ValidateAndReadUsage(up.body, &ctx.usage)) {
+    res.headers.clear();
+    SetError(res, BadGateway("upstream '" + client.endpoint().name + "' answered invalid JSON"));
+    co_return Status::Ok();
+  }
+  res.status = up.status;
+  res.content_type = up.content_type.empty() ? "application/json" : up.content_type;
+  res.body = std::move(up.body);
+  co_return Status::Ok();
+}
+
+boost::asio::awaitable<Status> UpstreamStage::send_stream(RequestContext& ctx,
+                                                         UpstreamClient& client,
+                                                         const UpstreamRequest& request) {
+  StreamToClient sink(ctx);
+  Result<int> r = co_await client.send_streaming(request, sink);
+  HttpResponse& res = ctx.response;
+  if (sink.status() != 0 && sink.status() / 100 != 2) {
+    CopyHeaders(sink.error_head(), res);
+    AnswerUpstreamError(res, sink.status(), std::move(sink.error_body()), client.endpoint().name);
+    co_return Status::Ok();
+  }
+  if (!ctx.streamed) co_return r.ok() ? Internal("upstream stream ended before its head") : r.status();
+  ResponseStream& out = res.stream();
+  if (!r.ok() || !sink.done()) {
+    // The stream began and broke: tell the client in-band, then end it.
+    Status s = r.ok() ? BadGateway("the upstream stream ended before [DONE]")
+                      : UpstreamFailure(r.status(), client.endpoint().name);
+    HttpErrorKind kind = HttpErrorKindFor(s.code());
+    std::string event = "event: error\ndata: " + ErrorBody(s.message(), kind.type, kind.code) + "\n\n";
+    co_await out.write(event);
+  }
+  co_await out.finish();
+  co_return Status::Ok();
+}
+
+boost::asio::awaitable<void> UpstreamStage::handle(RequestContext& ctx, Next) {
+  std::vector<RouteTarget> plan = router_.plan(ctx.info.model, RandomForRouting());
+  if (plan.empty()) {
+    SetError(ctx.response, 404, "invalid_request_error", "model_not_found",
+             "The model '" + ctx.info.model + "' is not served by any configured upstream");
+    co_return;
+  }
+  UpstreamRequest request;
+  request.method = HttpMethod::kPost;
+  request.path = ProxyEndpointPath(ctx.endpoint);
+  for (std::string_view h : kForwardedRequestHeaders) {
+    std::string_view v = ctx.request.header(h);
+    if (!v.empty()) request.headers.emplace_back(std::string(h), std::string(v));
+  }
+  if (ctx.request.header("x-request-id").empty()) {
+    request.headers.emplace_back("X-Request-Id", ctx.request.request_id);
+  }
+
+  Status last;
+  for (const RouteTarget& target : plan) {
+    UpstreamClient& client = *clients_[target.upstream];
+    if (target.model != ctx.info.model) RewriteModel(ctx.request.body, ctx.info, target.model);
+    request.body = ctx.request.body;
+    Status s = ctx.info.stream ? co_await send_stream(ctx, client, request)
+                               : co_await send_whole(ctx, client, request);
+    if (s.ok()) {
+      ctx.upstream = client.endpoint().name;
+      usage_.record(ctx.principal.user_id, ctx.info.model, ctx.usage);
+      co_return;
+    }
+    last = UpstreamFailure(s, client.endpoint().name);
+    // Only an upstream that could not be reached is skipped for the next one.
+    if (s.code() != StatusCode::kUnavailable || ctx.streamed) break;
+  }
+  SetError(ctx.response, last);
+}
+
+}  // namespace agentgate

@@ -1,0 +1,48 @@
+// UpstreamStage: the last stage. Sends the request to the upstream the
+// ModelRouter picks and gives the answer to the client: a JSON response
+// (status, end-to-end headers and body as the upstream sent them), or a
+// Server-Sent Events stream passed through chunk by chunk.
+//
+// Failover: when an upstream cannot be reached (nothing was sent to it), the
+// next target of the plan is tried. Retries of answered failures, backoff and
+// circuit breakers are the resilience stage's, not this one's.
+// Errors: unreachable 502, timeout 504, invalid JSON or a broken response
+// 502, all in the OpenAI error shape; a stream that breaks after it began
+// ends with an SSE `error` event.
+//
+// Thread-safety: shared by all workers; clients and trackers are
+// internally synchronized.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "gateway/model_router.h"
+#include "gateway/stage.h"
+#include "gateway/usage_tracker.h"
+#include "upstream/upstream_client.h"
+
+namespace agentgate {
+
+class UpstreamStage final : public Stage {
+ public:
+  // REQUIRES: clients[i] serves config upstream i, as the router indexes them.
+  UpstreamStage(std::vector<std::shared_ptr<UpstreamClient>> clients, const ModelRouter& router,
+                UsageTracker& usage)
+      : clients_(std::move(clients)), router_(router), usage_(usage) {}
+
+  std::string_view name() const override { return "upstream"; }
+  boost::asio::awaitable<void> handle(RequestContext& ctx, Next next) override;
+
+ private:
+  boost::asio::awaitable<Status> send_whole(RequestContext& ctx, UpstreamClient& client,
+                                            const UpstreamRequest& request);
+  boost::asio::awaitable<Status> send_stream(RequestContext& ctx, UpstreamClient& client,
+                                             const UpstreamRequest& request);
+
+  std::vector<std::shared_ptr<UpstreamClient>> clients_;
+  const ModelRouter& router_;
+  UsageTracker& usage_;
+};
+
+}  // namespace agentgate
