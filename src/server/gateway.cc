@@ -2,9 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/model_router.h"
+#include "gateway/stages/authenticate_stage.h"
+#include "gateway/stages/upstream_stage.h"
+#include "gateway/usage_tracker.h"
+#include "mock/mock_upstream.h"
 #include "server/admin/admin_route.h"
 #include "server/http_server.h"
 #include "server/ops_routes.h"
+#include "server/proxy_routes.h"
+#include "upstream/upstream_client.h"
 
 namespace agentgate {
 
@@ -29,13 +36,73 @@ Status Gateway::open_stores() {
   return Status::Ok();
 }
 
+Status Gateway::start_demo_upstream() {
+  demo_ = std::make_unique<MockUpstream>(MockUpstreamOptions{});
+  demo_->register_routes(demo_router_);
+  HttpServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.threads = 1;
+  o.access_log = AccessLogFormat::kOff;
+  o.shutdown_grace = std::chrono::seconds(1);
+  o.name = "demo_upstream";
+  demo_server_ = std::make_unique<HttpServer>(
+      o, [this](HttpRequest& req, HttpResponse& res) { return demo_router_.dispatch(req, res); },
+      &metrics_);
+  if (Status s = demo_server_->start(); !s.ok()) return s;
+  UpstreamConfig demo;
+  demo.name = "demo";
+  demo.base_url = "http://127.0.0.1:" + std::to_string(demo_server_->port());
+  demo.models = {std::string(kAnyModel)};
+  config_.upstreams = {demo};
+  return Status::Ok();
+}
+
+Status Gateway::build_proxy() {
+  for (const UpstreamConfig& u : config_.upstreams) {
+    UpstreamEndpoint e;
+    e.name = u.name;
+    e.base_url = u.base_url;
+    e.api_key = u.api_key;
+    e.connect_timeout = u.connect_timeout;
+    e.first_byte_timeout = u.first_byte_timeout;
+    e.request_timeout = u.request_timeout;
+    e.max_connections = u.max_connections;
+    e.tls_verify = u.tls_verify;
+    e.ca_file = u.ca_file;
+    auto client = UpstreamClient::Create(std::move(e), &metrics_);
+    if (!client.ok()) {
+      return Status(client.status().code(), "upstream '" + u.name + "': " + client.status().message());
+    }
+    clients_.push_back(std::move(*client));
+  }
+  model_router_ = std::make_unique<ModelRouter>(config_.upstreams, config_.routing);
+  usage_ = std::make_unique<UsageTracker>(&metrics_);
+  std::vector<std::shared_ptr<Stage>> stages;
+  stages.push_back(std::make_shared<AuthenticateStage>(*keys_, config_.rate_limit.default_tier));
+  stages.push_back(std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_));
+  pipeline_ = std::make_shared<const Pipeline>(std::move(stages));
+  return Status::Ok();
+}
+
 void Gateway::register_routes() {
   RegisterOpsRoutes(router_, services_);
+  RegisterProxyRoutes(router_, services_, pipeline_);
   RegisterKeyRoutes(router_, services_);
   RegisterAuditRoutes(router_, services_);
+  RegisterUsageRoutes(router_, services_);
 }
 
 Status Gateway::start() {
+  if (config_.demo || config_.upstreams.empty()) {
+    if (Status s = start_demo_upstream(); !s.ok()) return s;
+    spdlog::info(
+        "demo mode: no upstream configured (set OPENAI_API_KEY or pass --config), so a built-in "
+        "simulated upstream answers. Try: curl -s http://127.0.0.1:{}/v1/chat/completions "
+        "-H 'Content-Type: application/json' -d "
+        "'{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}]}}'",
+        config_.server.port);
+  }
   if (Status s = open_stores(); !s.ok()) return s;
   admin_auth_ = std::make_unique<AdminAuth>(config_.server.admin_key);
   if (!admin_auth_->has_key()) {
@@ -43,8 +110,10 @@ Status Gateway::start() {
         "no admin key configured (server.admin_key or AGENTGATE_ADMIN_KEY): the admin API "
         "answers only clients on loopback");
   }
-  services_ = GatewayServices{&config_, &clock_,      &metrics_,    db_.get(),
-                              keys_.get(), audit_.get(), admin_auth_.get(), &readiness_};
+  if (Status s = build_proxy(); !s.ok()) return s;
+  services_ = GatewayServices{&config_,          &clock_,     &metrics_,           db_.get(),
+                              keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
+                              model_router_.get(), usage_.get()};
   register_routes();
 
   const ServerConfig& sc = config_.server;
@@ -72,7 +141,9 @@ Status Gateway::start() {
 
 void Gateway::shutdown() {
   readiness_.set_serving(false);
+  if (demo_) demo_->stop();
   if (server_) server_->shutdown();
+  if (demo_server_) demo_server_->shutdown();
 }
 
 }  // namespace agentgate

@@ -15,12 +15,17 @@
 #include "agentgate/core/clock.h"
 #include "agentgate/core/metrics.h"
 #include "config/config.h"
+#include "gateway/pipeline.h"
 #include "server/router.h"
 #include "server/services.h"
 
 namespace agentgate {
 
 class HttpServer;
+class MockUpstream;
+class ModelRouter;
+class UsageTracker;
+class UpstreamClient;
 
 class Gateway {
  public:
@@ -41,6 +46,8 @@ class Gateway {
 
  private:
   Status open_stores();
+  Status start_demo_upstream();
+  Status build_proxy();
   void register_routes();
 
   Config config_;
@@ -52,6 +59,13 @@ class Gateway {
   std::unique_ptr<AdminAuth> admin_auth_;
   Readiness readiness_;
   GatewayServices services_;
+  std::unique_ptr<MockUpstream> demo_;            // --demo: the simulated upstream
+  Router demo_router_;
+  std::unique_ptr<HttpServer> demo_server_;
+  std::vector<std::shared_ptr<UpstreamClient>> clients_;  // one per config upstream
+  std::unique_ptr<ModelRouter> model_router_;
+  std::unique_ptr<UsageTracker> usage_;
+  std::shared_ptr<const Pipeline> pipeline_;
   Router router_;
   std::unique_ptr<HttpServer> server_;
 };
