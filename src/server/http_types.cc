@@ -29,20 +29,6 @@ std::string PercentDecode(std::string_view s) {
 }
 }  // namespace
 
-std::string_view HttpMethodName(HttpMethod m) {
-  switch (m) {
-    case HttpMethod::kGet: return "GET";
-    case HttpMethod::kHead: return "HEAD";
-    case HttpMethod::kPost: return "POST";
-    case HttpMethod::kPut: return "PUT";
-    case HttpMethod::kDelete: return "DELETE";
-    case HttpMethod::kPatch: return "PATCH";
-    case HttpMethod::kOptions: return "OPTIONS";
-    case HttpMethod::kOther: return "OTHER";
-  }
-  return "OTHER";
-}
-
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {

@@ -20,11 +20,9 @@
 #include <utility>
 #include <vector>
 
+#include "agentgate/core/http_method.h"
+
 namespace agentgate {
-
-enum class HttpMethod { kGet, kHead, kPost, kPut, kDelete, kPatch, kOptions, kOther };
-
-std::string_view HttpMethodName(HttpMethod m);
 
 using HeaderList = std::vector<std::pair<std::string_view, std::string_view>>;
 
