@@ -53,7 +53,8 @@ Status Gateway::start_demo_upstream() {
   UpstreamConfig demo;
   demo.name = "demo";
   demo.base_url = "http://127.0.0.1:" + std::to_string(demo_server_->port());
-  demo.models = {std::string(kAnyModel)};
+  demo.models = MockUpstreamOptions{}.models;  // listed by /v1/models
+  demo.models.emplace_back(kAnyModel);         // and any other name is answered too
   config_.upstreams = {demo};
   return Status::Ok();
 }
@@ -113,7 +114,7 @@ Status Gateway::start() {
   if (Status s = build_proxy(); !s.ok()) return s;
   services_ = GatewayServices{&config_,          &clock_,     &metrics_,           db_.get(),
                               keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
-                              model_router_.get(), usage_.get()};
+                              model_router_.get(), usage_.get(), &clients_};
   register_routes();
 
   const ServerConfig& sc = config_.server;

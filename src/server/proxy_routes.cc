@@ -5,6 +5,10 @@
 #include "gateway/usage_tracker.h"
 #include "server/admin/admin_route.h"
 #include "server/error_response.h"
+#include "upstream/upstream_client.h"
+
+#include <algorithm>
+#include <set>
 
 namespace agentgate {
 
@@ -23,6 +27,37 @@ Handler ProxyHandler(ProxyEndpoint endpoint, std::shared_ptr<const Pipeline> pip
   };
 }
 
+// ListModels: the models named in the configuration, plus what each
+// upstream that serves any model ("*") lists itself.
+boost::asio::awaitable<void> ListModels(GatewayServices& services, HttpResponse& res) {
+  Json data = Json::array();
+  std::set<std::string> seen;
+  for (const std::string& m : services.model_router->models()) {
+    seen.insert(m);
+    data.push_back({{"id", m}, {"object", "model"}, {"created", 0}, {"owned_by", "agentgate"}});
+  }
+  const auto& upstreams = services.config->upstreams;
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    if (std::find(upstreams[i].models.begin(), upstreams[i].models.end(), kAnyModel) ==
+        upstreams[i].models.end()) {
+      continue;
+    }
+    UpstreamRequest request;
+    request.method = HttpMethod::kGet;
+    request.path = "/v1/models";
+    Result<UpstreamResponse> r = co_await (*services.upstream_clients)[i]->send(request);
+    if (!r.ok() || r->status != 200) continue;  // a listing is best effort
+    Json listed = Json::parse(r->body, nullptr, false);
+    if (!listed.is_object() || !listed["data"].is_array()) continue;
+    for (auto& m : listed["data"]) {
+      if (m.is_object() && m["id"].is_string() && seen.insert(m["id"].get<std::string>()).second) {
+        data.push_back(m);
+      }
+    }
+  }
+  res.body = DumpJson({{"object", "list"}, {"data", data}});
+}
+
 }  // namespace
 
 void RegisterProxyRoutes(Router& router, GatewayServices& services,
@@ -37,12 +72,7 @@ void RegisterProxyRoutes(Router& router, GatewayServices& services,
   router.add(
       HttpMethod::kGet, "/v1/models",
       [&services](HttpRequest&, HttpResponse& res) -> boost::asio::awaitable<void> {
-        Json data = Json::array();
-        for (const std::string& m : services.model_router->models()) {
-          data.push_back({{"id", m}, {"object", "model"}, {"created", 0}, {"owned_by", "agentgate"}});
-        }
-        res.body = DumpJson({{"object", "list"}, {"data", data}});
-        co_return;
+        co_await ListModels(services, res);
       },
       "Models served by the configured upstreams");
 }

@@ -3,6 +3,9 @@
 // and outlive every route; optional parts are nullptr when disabled.
 #pragma once
 
+#include <memory>
+#include <vector>
+
 #include "agentgate/core/clock.h"
 #include "agentgate/core/metrics.h"
 #include "config/config.h"
@@ -16,6 +19,7 @@ namespace agentgate {
 
 class ModelRouter;
 class UsageTracker;
+class UpstreamClient;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -28,6 +32,8 @@ struct GatewayServices {
   Readiness* readiness = nullptr;
   ModelRouter* model_router = nullptr;
   UsageTracker* usage = nullptr;
+  // One client per config upstream, indexed like config->upstreams.
+  const std::vector<std::shared_ptr<UpstreamClient>>* upstream_clients = nullptr;
 };
 
 }  // namespace agentgate

@@ -63,9 +63,11 @@ class StreamToClient final : public StreamSink {
     }
     headers.emplace_back("Cache-Control", "no-cache");
     ctx_.streamed = true;
-    co_return co_await ctx_.response.stream().begin(
-        head.status, head.content_type.empty() ? "text/event-stream" : head.content_type,
-        headers);
+    // Built before the co_await: g++ 12 mishandles temporaries inside one.
+    std::string_view type =
+        head.content_type.empty() ? std::string_view("text/event-stream") : head.content_type;
+    bool ok = co_await ctx_.response.stream().begin(head.status, type, headers);
+    co_return ok;
   }
 
   boost::asio::awaitable<bool> on_data(std::string_view bytes) override {
@@ -190,8 +192,13 @@ boost::asio::awaitable<void> UpstreamStage::handle(RequestContext& ctx, Next) {
     UpstreamClient& client = *clients_[target.upstream];
     if (target.model != ctx.info.model) RewriteModel(ctx.request.body, ctx.info, target.model);
     request.body = ctx.request.body;
-    Status s = ctx.info.stream ? co_await send_stream(ctx, client, request)
-                               : co_await send_whole(ctx, client, request);
+    // g++ 12 miscompiles co_await inside ?: (a temporary is destroyed twice).
+    Status s;
+    if (ctx.info.stream) {
+      s = co_await send_stream(ctx, client, request);
+    } else {
+      s = co_await send_whole(ctx, client, request);
+    }
     if (s.ok()) {
       ctx.upstream = client.endpoint().name;
       usage_.record(ctx.principal.user_id, ctx.info.model, ctx.usage);
