@@ -72,6 +72,10 @@ int Serve(const ServeFlags& flags) {
   }
   spdlog::info("agentgate {} listening on {}:{}", AGENTGATE_VERSION,
                gateway.config().server.host, gateway.port());
+  // One plain line on stdout for scripts and tests that wait for readiness.
+  std::printf("agentgate listening on %s:%u\n", gateway.config().server.host.c_str(),
+              static_cast<unsigned>(gateway.port()));
+  std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("received {}, shutting down (grace {} s)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
