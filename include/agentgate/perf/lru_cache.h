@@ -248,14 +248,22 @@ class LruCache {
 
     bool insert(const K& key, uint64_t h, V value, int64_t expires, size_t charge,
                 const Clock& clock) {
-      if (Node* old = find(key, h)) drop(old);
-      if (charge > capacity_) return false;
-      // Make room: expired entries first, then the least recently used.
-      if (usage_ + charge > capacity_ && !heap_.empty()) reclaim_expired(clock);
-      while (usage_ + charge > capacity_ && lru_ != nullptr) {
-        drop(lru_);
-        ++evictions_;
+      Node* old = find(key, h);
+      if (charge > capacity_) {
+        if (old != nullptr) drop(old);
+        return false;
       }
+      if (old != nullptr) {
+        // Update in place: no allocation, the node keeps its hash slot.
+        old->value_ = std::move(value);
+        usage_ = usage_ - old->charge_ + charge;
+        old->charge_ = charge;
+        set_expiry(old, expires);
+        touch(old);
+        make_room(0, clock, old);
+        return true;
+      }
+      make_room(charge, clock, nullptr);
       Node* n = new Node(key, std::move(value), h, expires, charge);
       link_front(n);
       if (count_ + 1 > table_.size()) grow();
@@ -266,6 +274,32 @@ class LruCache {
       ++count_;
       usage_ += charge;
       return true;
+    }
+
+    // make_room: drops entries until `extra` more charge fits: expired ones
+    // first, then the least recently used, never `keep`.
+    void make_room(size_t extra, const Clock& clock, const Node* keep) {
+      if (usage_ + extra <= capacity_) return;
+      if (!heap_.empty()) reclaim_expired(clock, keep);
+      while (usage_ + extra > capacity_ && lru_ != nullptr && lru_ != keep) {
+        drop(lru_);
+        ++evictions_;
+      }
+    }
+
+    // set_expiry: changes the expiry of a stored node, keeping the heap right.
+    void set_expiry(Node* n, int64_t expires) {
+      const int64_t before = n->expires_at_;
+      n->expires_at_ = expires;
+      if (n->heap_index_ == kNotInHeap) {
+        if (expires != kNever) heap_push(n);
+      } else if (expires == kNever) {
+        heap_erase(n);
+      } else if (expires < before) {
+        sift_up(n->heap_index_);
+      } else {
+        sift_down(n->heap_index_);
+      }
     }
 
     // touch: moves `n` to the most recent end.
@@ -302,10 +336,10 @@ class LruCache {
 
     // reclaim_expired: drops every expired entry, cheapest first; O(k log n)
     // for k expired entries.
-    void reclaim_expired(const Clock& clock) {
+    void reclaim_expired(const Clock& clock, const Node* keep = nullptr) {
       if (heap_.empty()) return;
       const int64_t now = clock.coarse_monotonic().count();
-      while (!heap_.empty() && heap_.front()->expires_at_ <= now) {
+      while (!heap_.empty() && heap_.front()->expires_at_ <= now && heap_.front() != keep) {
         drop(heap_.front());
         ++expirations_;
       }

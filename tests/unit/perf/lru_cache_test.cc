@@ -78,6 +78,24 @@ TEST(LruCacheTest, PerEntryTtlOverridesDefault) {
   EXPECT_EQ(cache.get(5), 6);
 }
 
+TEST(LruCacheTest, UpdateChangesExpiryBothWays) {
+  ManualClock clock;
+  LruCache<int, int> cache(Exact(10), clock);
+  cache.set(1, 1, seconds(1));
+  cache.set(1, 2, Nanos(0));     // now never expires
+  cache.set(2, 2, seconds(5));
+  cache.set(2, 3, seconds(1));   // earlier than before
+  cache.set(3, 3, seconds(1));
+  cache.set(3, 4, seconds(10));  // later than before
+  clock.advance(seconds(2));
+  EXPECT_EQ(cache.get(1), 2);
+  EXPECT_FALSE(cache.contains(2));
+  EXPECT_EQ(cache.get(3), 4);
+  auto st = cache.stats();
+  EXPECT_EQ(st.size, 2u);
+  EXPECT_EQ(st.expirations, 1u);
+}
+
 TEST(LruCacheTest, ExpiredEntriesAreReclaimedWithoutAccess) {
   ManualClock clock;
   LruCache<int, int> cache(Exact(100), clock);
