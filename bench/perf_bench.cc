@@ -156,6 +156,24 @@ void BM_MutexLruMixed(benchmark::State& state) {
 }
 BENCHMARK(BM_MutexLruMixed)->Threads(1)->Threads(2)->UseRealTime();
 
+// Control for the two-thread figures: per-thread work on private memory that
+// shares nothing. If this does not scale ~2x, the machine is busy (other
+// processes), and no cache can scale either.
+void BM_ScalingControl(benchmark::State& state) {
+  const Trace& trace = SharedTrace();
+  std::vector<uint64_t> own(kKeys, 1);
+  size_t i = static_cast<size_t>(state.thread_index()) * (kTraceLen / 4);
+  uint64_t sum = 0;
+  for (auto _ : state) {
+    const uint64_t k = trace.keys[i++ & (kTraceLen - 1)];
+    sum += own[k];
+    own[(k * 7) & (kKeys - 1)] = sum;
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ScalingControl)->Threads(1)->Threads(2)->UseRealTime();
+
 void BM_ProfilerScopeEnabled(benchmark::State& state) {
   static Profiler profiler;
   ProfileSite& site = profiler.site("bench_enabled");
