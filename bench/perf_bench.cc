@@ -58,6 +58,7 @@ class MutexLru {
 // Trace: skewed keys (a key is drawn as the min of two uniforms, so low keys
 // are hotter), and whether each access is a set (10 %).
 struct Trace {
+  std::vector<uint64_t> ids;  // the key space
   std::vector<uint64_t> keys;
   std::vector<uint8_t> is_set;
 };
@@ -67,10 +68,15 @@ const Trace& SharedTrace() {
     auto* t = new Trace;
     std::mt19937_64 rng(12345);
     std::uniform_int_distribution<uint64_t> key(0, kKeys - 1);
+    // Keys are random 64-bit ids (like hashed request keys), so that no
+    // cache gets locality from std::hash being the identity on integers.
+    std::vector<uint64_t> ids(kKeys);
+    for (auto& id : ids) id = rng();
+    t->ids = ids;
     t->keys.resize(kTraceLen);
     t->is_set.resize(kTraceLen);
     for (size_t i = 0; i < kTraceLen; ++i) {
-      t->keys[i] = std::min(key(rng), key(rng));
+      t->keys[i] = ids[std::min(key(rng), key(rng))];
       t->is_set[i] = rng() % 10 == 0;
     }
     return t;
@@ -132,7 +138,7 @@ void BM_LruCacheMixed(benchmark::State& state) {
   static LruCache<uint64_t, uint64_t>* cache = nullptr;
   if (state.thread_index() == 0) {
     cache = new LruCache<uint64_t, uint64_t>({.max_size = kCapacity}, Clock::system());
-    for (uint64_t k = 0; k < kCapacity; ++k) cache->set(k, k);
+    for (uint64_t k = 0; k < kCapacity; ++k) cache->set(SharedTrace().ids[k], k);
   }
   RunMixed(state, cache);
   if (state.thread_index() == 0) {
@@ -146,7 +152,7 @@ void BM_MutexLruMixed(benchmark::State& state) {
   static MutexLru* cache = nullptr;
   if (state.thread_index() == 0) {
     cache = new MutexLru(kCapacity);
-    for (uint64_t k = 0; k < kCapacity; ++k) cache->set(k, k);
+    for (uint64_t k = 0; k < kCapacity; ++k) cache->set(SharedTrace().ids[k], k);
   }
   RunMixed(state, cache);
   if (state.thread_index() == 0) {
@@ -165,7 +171,7 @@ void BM_ScalingControl(benchmark::State& state) {
   size_t i = static_cast<size_t>(state.thread_index()) * (kTraceLen / 4);
   uint64_t sum = 0;
   for (auto _ : state) {
-    const uint64_t k = trace.keys[i++ & (kTraceLen - 1)];
+    const uint64_t k = trace.keys[i++ & (kTraceLen - 1)] & (kKeys - 1);
     sum += own[k];
     own[(k * 7) & (kKeys - 1)] = sum;
   }

@@ -196,17 +196,19 @@ class LruCache {
   // Node: one entry; in its shard's hash chain, LRU list and (with a TTL)
   // expiry heap at once, so each entry costs one allocation.
   struct Node {
+    // Fields in the order a get() reads them, so that a small node's hot
+    // part shares a cache line.
     Node(const K& k, V v, uint64_t h, int64_t e, size_t c)
-        : key_(k), value_(std::move(v)), hash_(h), expires_at_(e), charge_(c) {}
-    K key_;
-    V value_;
+        : hash_(h), key_(k), expires_at_(e), value_(std::move(v)), charge_(c) {}
     uint64_t hash_;
-    int64_t expires_at_;  // coarse_monotonic ns; kNever without TTL
-    size_t charge_;
-    size_t heap_index_ = kNotInHeap;
     Node* next_hash_ = nullptr;  // hash chain
     Node* prev_ = nullptr;       // LRU list: towards most recent
     Node* next_ = nullptr;       // LRU list: towards least recent
+    K key_;
+    int64_t expires_at_;  // coarse_monotonic ns; kNever without TTL
+    V value_;
+    size_t charge_;
+    size_t heap_index_ = kNotInHeap;
   };
 
   // Shard: one lock and everything it guards. Aligned so that two shards
@@ -217,18 +219,19 @@ class LruCache {
     Shard(const Shard&) = delete;
     Shard& operator=(const Shard&) = delete;
 
+    // First cache line: what a get() writes (lock, list head, counters),
+    // so that a get touches one line of the shard.
     std::mutex mu_;
-    size_t capacity_ = 0;  // constant after construction
+    Node* mru_ = nullptr;                 // GUARDED_BY(mu_) most recently used
+    uint64_t hits_ = 0;                   // GUARDED_BY(mu_)
+    uint64_t misses_ = 0;                 // GUARDED_BY(mu_)
 
-    // The LRU list: mru_ is the most recently used, lru_ the least.
-    Node* mru_ = nullptr;                 // GUARDED_BY(mu_)
-    Node* lru_ = nullptr;                 // GUARDED_BY(mu_)
+    Node* lru_ = nullptr;                 // GUARDED_BY(mu_) least recently used
+    size_t capacity_ = 0;                 // constant after construction
     std::vector<Node*> table_;            // GUARDED_BY(mu_) hash chains, size a power of 2
     std::vector<Node*> heap_;             // GUARDED_BY(mu_) min-heap on expires_at_
     size_t count_ = 0;                    // GUARDED_BY(mu_)
     size_t usage_ = 0;                    // GUARDED_BY(mu_) sum of charges
-    uint64_t hits_ = 0;                   // GUARDED_BY(mu_)
-    uint64_t misses_ = 0;                 // GUARDED_BY(mu_)
     uint64_t evictions_ = 0;              // GUARDED_BY(mu_)
     uint64_t expirations_ = 0;            // GUARDED_BY(mu_)
 
