@@ -2,28 +2,33 @@
 // and shared immutably by every request. The last stage must answer (the
 // upstream stage); running past it is a configuration bug answered with 500.
 //
+// With a Profiler, each stage is profiled as "stage.<name>" (inclusive of
+// the stages after it; an answer of 500 or more counts as an error).
+//
 // Thread-safety: immutable after construction; run() from any thread.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "agentgate/perf/profiler.h"
 #include "gateway/stage.h"
 
 namespace agentgate {
 
 class Pipeline {
  public:
-  explicit Pipeline(std::vector<std::shared_ptr<Stage>> stages) : stages_(std::move(stages)) {}
+  // REQUIRES: `profiler` (may be null) outlives the pipeline.
+  explicit Pipeline(std::vector<std::shared_ptr<Stage>> stages, Profiler* profiler = nullptr);
 
-  boost::asio::awaitable<void> run(RequestContext& ctx) const {
-    co_await Next(&stages_, 0)(ctx);
-  }
+  boost::asio::awaitable<void> run(RequestContext& ctx) const { co_await Next(this, 0)(ctx); }
 
   const std::vector<std::shared_ptr<Stage>>& stages() const { return stages_; }
 
  private:
+  friend class Next;
   std::vector<std::shared_ptr<Stage>> stages_;
+  std::vector<ProfileSite*> sites_;  // parallel to stages_; empty without a profiler
 };
 
 }  // namespace agentgate

@@ -23,17 +23,16 @@
 
 namespace agentgate {
 
-class Stage;
+class Pipeline;
 
 // Next: runs the rest of the pipeline. Cheap to copy.
 class Next {
  public:
-  Next(const std::vector<std::shared_ptr<Stage>>* stages, size_t index)
-      : stages_(stages), index_(index) {}
+  Next(const Pipeline* pipeline, size_t index) : pipeline_(pipeline), index_(index) {}
   boost::asio::awaitable<void> operator()(RequestContext& ctx) const;
 
  private:
-  const std::vector<std::shared_ptr<Stage>>* stages_;
+  const Pipeline* pipeline_;
   size_t index_;
 };
 

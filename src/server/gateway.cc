@@ -77,12 +77,19 @@ Status Gateway::build_proxy() {
     }
     clients_.push_back(std::move(*client));
   }
+  profiler_ = std::make_unique<Profiler>(
+      PerfOptions{.enable_profiling = config_.performance.enable_profiling,
+                  .cache_size = config_.performance.cache_size,
+                  .cache_ttl = config_.performance.cache_ttl},
+      clock_);
+  profiler_->export_metrics(metrics_);
   model_router_ = std::make_unique<ModelRouter>(config_.upstreams, config_.routing);
   usage_ = std::make_unique<UsageTracker>(&metrics_);
   std::vector<std::shared_ptr<Stage>> stages;
   stages.push_back(std::make_shared<AuthenticateStage>(*keys_, config_.rate_limit.default_tier));
-  stages.push_back(std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_));
-  pipeline_ = std::make_shared<const Pipeline>(std::move(stages));
+  stages.push_back(
+      std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get()));
+  pipeline_ = std::make_shared<const Pipeline>(std::move(stages), profiler_.get());
   return Status::Ok();
 }
 
@@ -92,6 +99,7 @@ void Gateway::register_routes() {
   RegisterKeyRoutes(router_, services_);
   RegisterAuditRoutes(router_, services_);
   RegisterUsageRoutes(router_, services_);
+  RegisterPerformanceRoutes(router_, services_);
 }
 
 Status Gateway::start() {
@@ -114,7 +122,7 @@ Status Gateway::start() {
   if (Status s = build_proxy(); !s.ok()) return s;
   services_ = GatewayServices{&config_,          &clock_,     &metrics_,           db_.get(),
                               keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
-                              model_router_.get(), usage_.get(), &clients_};
+                              model_router_.get(), usage_.get(), &clients_, profiler_.get()};
   register_routes();
 
   const ServerConfig& sc = config_.server;

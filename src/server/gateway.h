@@ -65,6 +65,7 @@ class Gateway {
   std::vector<std::shared_ptr<UpstreamClient>> clients_;  // one per config upstream
   std::unique_ptr<ModelRouter> model_router_;
   std::unique_ptr<UsageTracker> usage_;
+  std::unique_ptr<Profiler> profiler_;
   std::shared_ptr<const Pipeline> pipeline_;
   Router router_;
   std::unique_ptr<HttpServer> server_;

@@ -20,6 +20,7 @@ namespace agentgate {
 class ModelRouter;
 class UsageTracker;
 class UpstreamClient;
+class Profiler;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -34,6 +35,7 @@ struct GatewayServices {
   UsageTracker* usage = nullptr;
   // One client per config upstream, indexed like config->upstreams.
   const std::vector<std::shared_ptr<UpstreamClient>>* upstream_clients = nullptr;
+  Profiler* profiler = nullptr;
 };
 
 }  // namespace agentgate

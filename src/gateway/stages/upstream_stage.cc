@@ -1,5 +1,6 @@
 #include "gateway/stages/upstream_stage.h"
 
+#include <optional>
 #include <random>
 
 #include "gateway/response_usage.h"
@@ -169,6 +170,13 @@ boost::asio::awaitable<Status> UpstreamStage::send_stream(RequestContext& ctx,
   co_return Status::Ok();
 }
 
+UpstreamStage::UpstreamStage(std::vector<std::shared_ptr<UpstreamClient>> clients,
+                             const ModelRouter& router, UsageTracker& usage, Profiler* profiler)
+    : clients_(std::move(clients)), router_(router), usage_(usage) {
+  if (profiler == nullptr) return;
+  for (const auto& c : clients_) sites_.push_back(&profiler->site("upstream." + c->endpoint().name));
+}
+
 boost::asio::awaitable<void> UpstreamStage::handle(RequestContext& ctx, Next) {
   std::vector<RouteTarget> plan = router_.plan(ctx.info.model, RandomForRouting());
   if (plan.empty()) {
@@ -194,10 +202,15 @@ boost::asio::awaitable<void> UpstreamStage::handle(RequestContext& ctx, Next) {
     request.body = ctx.request.body;
     // g++ 12 miscompiles co_await inside ?: (a temporary is destroyed twice).
     Status s;
-    if (ctx.info.stream) {
-      s = co_await send_stream(ctx, client, request);
-    } else {
-      s = co_await send_whole(ctx, client, request);
+    {
+      std::optional<ScopedProfile> profile;
+      if (!sites_.empty()) profile.emplace(*sites_[target.upstream]);
+      if (ctx.info.stream) {
+        s = co_await send_stream(ctx, client, request);
+      } else {
+        s = co_await send_whole(ctx, client, request);
+      }
+      if (profile && (!s.ok() || ctx.response.status >= 500)) profile->set_error();
     }
     if (s.ok()) {
       ctx.upstream = client.endpoint().name;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "agentgate/perf/profiler.h"
 #include "gateway/model_router.h"
 #include "gateway/stage.h"
 #include "gateway/usage_tracker.h"
@@ -27,9 +28,9 @@ namespace agentgate {
 class UpstreamStage final : public Stage {
  public:
   // REQUIRES: clients[i] serves config upstream i, as the router indexes them.
+  // Each upstream call is profiled as "upstream.<name>" when `profiler` is set.
   UpstreamStage(std::vector<std::shared_ptr<UpstreamClient>> clients, const ModelRouter& router,
-                UsageTracker& usage)
-      : clients_(std::move(clients)), router_(router), usage_(usage) {}
+                UsageTracker& usage, Profiler* profiler = nullptr);
 
   std::string_view name() const override { return "upstream"; }
   boost::asio::awaitable<void> handle(RequestContext& ctx, Next next) override;
@@ -43,6 +44,7 @@ class UpstreamStage final : public Stage {
   std::vector<std::shared_ptr<UpstreamClient>> clients_;
   const ModelRouter& router_;
   UsageTracker& usage_;
+  std::vector<ProfileSite*> sites_;  // parallel to clients_; empty without a profiler
 };
 
 }  // namespace agentgate

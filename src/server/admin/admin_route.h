@@ -32,5 +32,6 @@ void SetJson(HttpResponse& res, const std::string& body, int status = 200);
 // Route registration, one function per admin area.
 void RegisterKeyRoutes(Router& router, GatewayServices& services);
 void RegisterAuditRoutes(Router& router, GatewayServices& services);
+void RegisterPerformanceRoutes(Router& router, GatewayServices& services);
 
 }  // namespace agentgate
