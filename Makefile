@@ -33,10 +33,13 @@ test-asan: deps e2e-deps
 	cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(CTEST_JOBS) --timeout 600
 
+# The concurrency tests (multi-threaded server, caches, single-flight, pools)
+# under ThreadSanitizer.
+TSAN_FILTER ?= HttpServerTest.*:*Concurren*:Cached*:UpstreamClientTest.*:RedisClient*
 test-tsan: deps
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan --target agentgate_unit_tests
-	cd build/tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L concurrency --timeout 600
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/agentgate_unit_tests --gtest_filter='$(TSAN_FILTER)'
 
 bench: deps
 	@scripts/install-deps --bench

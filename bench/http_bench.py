@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""HTTP benchmarks of agentgate against nginx, measured side by side in one run.
+
+Started by `make bench` (scripts/bench). Everything runs on 127.0.0.1; every
+process started here is stopped by its PID at the end. Prints a Markdown table
+and writes it to bench/results/latest.md.
+
+  1. GET /healthz on agentgate vs nginx serving a static file of the same size
+     (wrk, 2 threads, 64 connections).
+  2. Proxying POST /v1/chat/completions to agentgate-mock: direct, through nginx
+     (reverse proxy with upstream keep-alive), through agentgate (auth, usage
+     accounting and profiling on). Added latency at 1 connection (p50/p99 over
+     the direct call), throughput at 64 connections, CPU time per request.
+  3. Streaming: time to first byte, direct vs through agentgate.
+  4. Memory: agentgate's RSS idle and with 1,000 concurrent open streams.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHAT_BODY = json.dumps({"model": "gpt-4o-mini",
+                        "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                                     {"role": "user", "content": "Summarise the plot of a short story about a "
+                                      "lighthouse keeper who finds a message in a bottle."}]})
+STREAM_BODY = json.dumps({"model": "gpt-4o-mini", "stream": True,
+                          "messages": [{"role": "user", "content": "stream me a few words please"}]})
+
+procs = []
+
+
+def start(cmd, **kw):
+    p = subprocess.Popen(cmd, **kw)
+    procs.append(p)
+    return p
+
+
+def stop_all():
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(x) for x in out]
+
+
+UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def parse_duration(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+def wrk(url, connections, threads, seconds, script=None):
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script:
+        cmd[1:1] = ["-s", script]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    lat = {}
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M)
+        lat[pct] = parse_duration(m.group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "requests": total, "p50": lat["50"], "p99": lat["99"],
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else ""}
+
+
+def measure(url, connections, threads, seconds, script, pids):
+    before = cpu_seconds(pids) if pids else 0
+    r = wrk(url, connections, threads, seconds, script)
+    if pids:
+        r["cpu_us_per_req"] = (cpu_seconds(pids) - before) / max(r["requests"], 1) * 1e6
+    return r
+
+
+def ttfb_samples(port, n):
+    """Time from sending a streaming request to the first body byte, seconds."""
+    req = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           f"Content-Length: {len(STREAM_BODY)}\r\n\r\n{STREAM_BODY}").encode()
+    samples = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        t0 = time.perf_counter()
+        s.sendall(req)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        while not rest:
+            rest = s.recv(65536)
+            if not rest:
+                break
+        samples.append(time.perf_counter() - t0)
+        s.close()
+    return samples
+
+
+def open_streams(port, n):
+    req = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           f"Content-Length: {len(STREAM_BODY)}\r\n\r\n{STREAM_BODY}").encode()
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(req)
+        socks.append(s)
+    started = 0
+    for s in socks:
+        s.settimeout(30)
+        if s.recv(4096):
+            started += 1
+    return socks, started
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--streams", type=int, default=1000)
+    args = ap.parse_args()
+
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+
+    tmp = tempfile.mkdtemp(prefix="agentgate-bench-")
+    os.chmod(tmp, 0o755)
+    body_file = os.path.join(tmp, "post.lua")
+    with open(body_file, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                f"wrk.body = {json.dumps(CHAT_BODY)}\n")
+
+    mock_port, gw_port, nginx_static_port, nginx_proxy_port = (free_port() for _ in range(4))
+    mock = start([os.path.join(args.build, "agentgate-mock"), "--port", str(mock_port), "--host", "127.0.0.1",
+                  "--threads", "1"], stdout=subprocess.DEVNULL)
+    wait_port(mock_port)
+
+    config = os.path.join(tmp, "agentgate.yaml")
+    with open(config, "w") as f:
+        f.write(f"""server:
+  access_log: off
+  max_connections: 20000
+upstreams:
+  - name: mock
+    base_url: http://127.0.0.1:{mock_port}
+    models: ["*"]
+    max_connections: {args.streams + 200}
+performance:
+  enable_profiling: true
+""")
+    gw = start([os.path.join(args.build, "agentgate"), "serve", "--config", config, "--port", str(gw_port),
+                "--host", "127.0.0.1", "--data-dir", os.path.join(tmp, "data")],
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(gw_port)
+    time.sleep(0.5)
+    idle_rss = rss_mb(gw.pid)
+
+    healthz = subprocess.run(["curl", "-s", f"http://127.0.0.1:{gw_port}/healthz"], capture_output=True).stdout
+    www = os.path.join(tmp, "www")
+    os.makedirs(www)
+    with open(os.path.join(www, "healthz"), "wb") as f:
+        f.write(healthz)
+    nginx_conf = os.path.join(tmp, "nginx.conf")
+    with open(nginx_conf, "w") as f:
+        f.write(f"""user root;
+worker_processes auto;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 20000; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/client_body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  default_type application/json;
+  keepalive_requests 1000000;
+  upstream mock {{ server 127.0.0.1:{mock_port}; keepalive 256; }}
+  server {{
+    listen 127.0.0.1:{nginx_static_port} reuseport;
+    location / {{ root {www}; }}
+  }}
+  server {{
+    listen 127.0.0.1:{nginx_proxy_port} reuseport;
+    location / {{
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }}
+  }}
+}}
+""")
+    nginx = start(["nginx", "-p", tmp, "-c", nginx_conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(nginx_static_port)
+    wait_port(nginx_proxy_port)
+    time.sleep(0.3)
+    nginx_pids = [nginx.pid] + children(nginx.pid)
+
+    results = {}
+    secs = args.seconds
+    print("healthz ...", file=sys.stderr)
+    results["healthz_agentgate"] = measure(f"http://127.0.0.1:{gw_port}/healthz", 64, 2, secs, None, [gw.pid])
+    results["healthz_nginx"] = measure(f"http://127.0.0.1:{nginx_static_port}/healthz", 64, 2, secs, None,
+                                       nginx_pids)
+    print("proxy, 1 connection ...", file=sys.stderr)
+    chat = "/v1/chat/completions"
+    results["direct_1"] = measure(f"http://127.0.0.1:{mock_port}{chat}", 1, 1, secs, body_file, [mock.pid])
+    results["nginx_1"] = measure(f"http://127.0.0.1:{nginx_proxy_port}{chat}", 1, 1, secs, body_file, nginx_pids)
+    results["agentgate_1"] = measure(f"http://127.0.0.1:{gw_port}{chat}", 1, 1, secs, body_file, [gw.pid])
+    print("proxy, 64 connections ...", file=sys.stderr)
+    results["direct_64"] = measure(f"http://127.0.0.1:{mock_port}{chat}", 64, 2, secs, body_file, [mock.pid])
+    results["nginx_64"] = measure(f"http://127.0.0.1:{nginx_proxy_port}{chat}", 64, 2, secs, body_file,
+                                  nginx_pids)
+    results["agentgate_64"] = measure(f"http://127.0.0.1:{gw_port}{chat}", 64, 2, secs, body_file, [gw.pid])
+
+    print("streaming time to first byte ...", file=sys.stderr)
+    ttfb_direct = ttfb_samples(mock_port, 500)
+    ttfb_gw = ttfb_samples(gw_port, 500)
+
+    print(f"{args.streams} open streams ...", file=sys.stderr)
+    subprocess.run(["curl", "-s", "-X", "POST", f"http://127.0.0.1:{mock_port}/_mock/faults",
+                    "-d", '{"stream_chunk_delay_ms": 3000}'], capture_output=True, check=True)
+    socks, started = open_streams(gw_port, args.streams)
+    streams_rss = rss_mb(gw.pid)
+    for s in socks:
+        s.close()
+    subprocess.run(["curl", "-s", "-X", "POST", f"http://127.0.0.1:{mock_port}/_mock/faults", "-d", "{}"],
+                   capture_output=True, check=True)
+    stop_all()
+
+    def us(x):
+        return f"{x * 1e6:.0f} µs"
+
+    d1, n1, a1 = results["direct_1"], results["nginx_1"], results["agentgate_1"]
+    rows = [
+        ("GET /healthz, 64 conns: req/s", f"{results['healthz_agentgate']['rps']:,.0f}",
+         f"{results['healthz_nginx']['rps']:,.0f} (static file)",
+         f"{results['healthz_agentgate']['rps'] / results['healthz_nginx']['rps']:.0%} of nginx (target ≥ 70%)"),
+        ("GET /healthz, 64 conns: p50 / p99", f"{us(results['healthz_agentgate']['p50'])} / {us(results['healthz_agentgate']['p99'])}",
+         f"{us(results['healthz_nginx']['p50'])} / {us(results['healthz_nginx']['p99'])}", ""),
+        ("proxy, 1 conn: added p50", us(a1["p50"] - d1["p50"]), us(n1["p50"] - d1["p50"]),
+         f"direct p50 {us(d1['p50'])}"),
+        ("proxy, 1 conn: added p99", us(a1["p99"] - d1["p99"]), us(n1["p99"] - d1["p99"]),
+         f"direct p99 {us(d1['p99'])}"),
+        ("proxy, 64 conns: req/s", f"{results['agentgate_64']['rps']:,.0f}", f"{results['nginx_64']['rps']:,.0f}",
+         f"direct {results['direct_64']['rps']:,.0f}"),
+        ("proxy, 64 conns: CPU per request", f"{results['agentgate_64']['cpu_us_per_req']:.1f} µs",
+         f"{results['nginx_64']['cpu_us_per_req']:.1f} µs", "user+sys of the proxy process(es) / requests"),
+        ("stream: time to first byte p50", us(statistics.median(ttfb_gw)), "",
+         f"direct {us(statistics.median(ttfb_direct))}, added {us(statistics.median(ttfb_gw) - statistics.median(ttfb_direct))}"),
+        ("memory: RSS idle", f"{idle_rss:.1f} MB", "", "target ≤ 30 MB"),
+        (f"memory: RSS with {started} open streams", f"{streams_rss:.1f} MB", "", "target ≤ 150 MB"),
+    ]
+    errors = {k: (v["non2xx"], v["socket_errors"]) for k, v in results.items() if v["non2xx"] or v["socket_errors"]}
+    lines = ["| measure | agentgate | nginx | note |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    table = "\n".join(lines)
+    if errors:
+        table += f"\n\nnon-2xx / socket errors: {errors}"
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "latest.md"), "w") as f:
+        f.write(table + "\n\n```\n" + json.dumps(results, indent=1) + "\n```\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        stop_all()
