@@ -1,6 +1,11 @@
 // The real agentgate binary in front of the real agentgate-mock, over loopback.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <thread>
 
@@ -184,6 +189,35 @@ TEST_F(GatewayTest, ClientKeysAreRequiredOnceOneExistsAndSurviveRestart) {
   EXPECT_EQ(audit["data"][0]["summary"].get<std::string>().find(secret), std::string::npos);
   EXPECT_EQ(Request(gw_->port(), "DELETE", "/api/v1/keys/" + id, "", kAdmin).status, 200);
   EXPECT_EQ(Request(gw_->port(), "DELETE", "/api/v1/keys/" + id, "", kAdmin).status, 404);
+}
+
+TEST_F(GatewayTest, ClientThatLeavesAStreamCancelsTheUpstreamRequest) {
+  SetFaults(R"({"stream_chunk_delay_ms":200})");
+  std::string body =
+      R"({"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"a b c d e f g h i j k l"}]})";
+  {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(gw_->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+    char buf[4096];
+    ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0);  // the stream has begun
+    ::close(fd);                                     // and the client leaves
+  }
+  // The gateway notices at its next write and drops the upstream exchange.
+  auto cancelled = [&] {
+    std::string m = Request(gw_->port(), "GET", "/metrics").body;
+    return m.find("agentgate_upstream_streams_cancelled_total{upstream=\"mock\"} 1") != std::string::npos;
+  };
+  bool seen = false;
+  for (int i = 0; i < 3000 && !(seen = cancelled()); ++i) {
+  }
+  EXPECT_TRUE(seen);
 }
 
 TEST_F(GatewayTest, SigtermLetsASlowRequestFinishThenExitsZero) {
