@@ -11,9 +11,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 
 #include <atomic>
+#include <exception>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
@@ -33,12 +34,19 @@ class ClientLoop {
 
   template <typename T>
   T run(boost::asio::awaitable<T> a) {
+    // (A promise rather than use_future: g++ 12 -O1 warns inside use_future.)
     std::optional<T> out;
+    std::promise<void> done;
     boost::asio::co_spawn(
-        ioc_,
-        [&]() -> boost::asio::awaitable<void> { out.emplace(co_await std::move(a)); },
-        boost::asio::use_future)
-        .get();
+        ioc_, [&]() -> boost::asio::awaitable<void> { out.emplace(co_await std::move(a)); },
+        [&](std::exception_ptr e) {
+          if (e) {
+            done.set_exception(e);
+          } else {
+            done.set_value();
+          }
+        });
+    done.get_future().get();
     return std::move(*out);
   }
 
