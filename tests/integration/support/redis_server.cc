@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,6 +115,8 @@ Status RedisServer::start() {
     const pid_t pid = ::fork();
     if (pid < 0) return Unavailable(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
+      // Dies with the test process, even when that one is killed.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       const int devnull = ::open("/dev/null", O_RDWR);
       if (devnull >= 0) {
         ::dup2(devnull, 0);
