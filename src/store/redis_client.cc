@@ -575,6 +575,10 @@ void RedisClient::Impl::do_submit(const CommandPtr& cmd) {
     complete(cmd, Unavailable(stopped_ ? "redis client stopped" : "redis client not started"));
     return;
   }
+  if (cmd->args.empty()) {
+    complete(cmd, InvalidArgument("redis: empty command"));
+    return;
+  }
   const RedisState state = state_->load(std::memory_order_relaxed);
   if (state == RedisState::kDisconnected) {
     Status why = last_error();

@@ -12,11 +12,11 @@
 //   if (!r.ok()) return r.status();       // kUnavailable, kDeadlineExceeded
 //   if (r->is_error()) ...                 // a Redis "-ERR ..." reply is a value
 //
-// Errors: a transport problem is a failed Result: kUnavailable (not connected,
-// connection lost, client stopped, too many commands in flight),
-// kDeadlineExceeded (no reply within command_timeout, or the awaiting
-// operation was cancelled). A reply the server sends, errors included, is a
-// RedisReply value.
+// Errors: a command that got no usable reply is a failed Result:
+// kUnavailable (not connected, connection lost, client stopped, too many
+// commands pending), kDeadlineExceeded (no reply within command_timeout, or
+// the awaiting operation was cancelled), kInvalidArgument (empty command).
+// A reply the server sends, error replies included, is a RedisReply value.
 #pragma once
 
 #include <atomic>

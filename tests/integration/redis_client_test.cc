@@ -149,7 +149,7 @@ TEST_F(RedisClientTest, CommandsAndReplyTypes) {
   EXPECT_NE(wrong->str.find("not an integer"), std::string::npos) << DebugString(*wrong);
   EXPECT_TRUE(Command(*client, Args({"NOSUCHCOMMAND"}))->is_error());
   // Empty args: a failed Result, not a crash.
-  EXPECT_FALSE(Command(*client, {}).ok());
+  EXPECT_EQ(Command(*client, {}).status().code(), StatusCode::kInvalidArgument);
 
   EXPECT_GE(Metric("agentgate_redis_commands_total"), 11);
   EXPECT_GE(Metric("agentgate_redis_errors_total"), 3);

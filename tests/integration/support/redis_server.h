@@ -8,7 +8,9 @@
 //
 // The server runs with --save "" --appendonly no --bind 127.0.0.1 and logs to
 // a file under the temp dir (its tail is in start()'s error). The destructor
-// kills it (SIGKILL) if it still runs.
+// kills it (SIGKILL) if it still runs; if the test process is killed first,
+// the server gets SIGKILL too (PR_SET_PDEATHSIG, tied to the thread that
+// called start(): call it from a thread that outlives the server).
 //
 // Thread-safety: none; use from the test's thread. Ownership: owns the child
 // process, which it signals only by its own PID.
