@@ -53,6 +53,26 @@ HttpMethod ToMethod(http::verb v) {
   }
 }
 
+// NewRequestId: 16 hex digits from a per-thread generator seeded once from
+// the OS CSPRNG. Unique enough to correlate logs; not a secret.
+std::string NewRequestId() {
+  thread_local uint64_t state = [] {
+    uint64_t seed = 0;
+    std::string t = RandomToken(8);
+    for (char c : t) seed = seed * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+    return seed;
+  }();
+  // splitmix64
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, z >>= 4) id[static_cast<size_t>(i)] = kHex[z & 0xf];
+  return id;
+}
+
 // ValidRequestId: a client's X-Request-Id is echoed only if short and printable.
 bool ValidRequestId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
@@ -60,6 +80,26 @@ bool ValidRequestId(std::string_view id) {
     if (c < 0x21 || c > 0x7e) return false;
   }
   return true;
+}
+
+// AppendDecimal / AppendStatusLine: response head pieces without fmt (hot path).
+void AppendDecimal(std::string& out, size_t v) {
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  out.append(p, static_cast<size_t>(end - p));
+}
+
+void AppendStatusLine(std::string& out, int status) {
+  out += "HTTP/1.1 ";
+  AppendDecimal(out, static_cast<size_t>(status));
+  out += ' ';
+  out += ReasonPhrase(status);
+  out += "\r\n";
 }
 
 // Phase of a connection, for the timeout sweep.
@@ -120,7 +160,8 @@ struct HttpServer::Impl {
     std::list<Connection*> connections;  // touched only on this worker's thread
     std::thread thread;
     // Per-worker metric handles, so the hot path never takes the registry lock.
-    std::unordered_map<std::string, Counter*> request_counters;
+    // Keyed by (route pattern address, status): patterns are stable strings.
+    std::unordered_map<uint64_t, Counter*> request_counters;
     std::unordered_map<std::string_view, Histogram*> latency_histograms;
   };
 
@@ -160,17 +201,13 @@ struct HttpServer::Impl {
 
   void Count(Worker& w, std::string_view route, int status, Nanos elapsed) {
     if (!metrics) return;
-    std::string key;
-    key.reserve(route.size() + 4);
-    key.append(route);
-    key += '|';
-    key += std::to_string(status);
+    uint64_t key = (reinterpret_cast<uintptr_t>(route.data()) << 10) ^ static_cast<uint64_t>(status);
     auto it = w.request_counters.find(key);
     if (it == w.request_counters.end()) {
       Counter* c = &metrics->counter(
           "agentgate_http_requests_total", "HTTP requests answered, by route and status code",
           {{"server", options.name}, {"route", std::string(route)}, {"code", std::to_string(status)}});
-      it = w.request_counters.emplace(std::move(key), c).first;
+      it = w.request_counters.emplace(key, c).first;
     }
     it->second->inc();
     auto h = w.latency_histograms.find(route);
@@ -418,7 +455,7 @@ struct HttpServer::Impl {
                                 fmt::format("request headers exceed the limit of {} bytes",
                                             options.max_header_bytes))
                        : InvalidArgument("malformed HTTP request: " + hec.message());
-        generated_id = RandomToken(8);
+        generated_id = NewRequestId();
         co_await SendError(c, s, generated_id);
         break;
       }
@@ -438,7 +475,7 @@ struct HttpServer::Impl {
       req.remote_is_loopback = loopback;
       req.path_params.clear();
       std::string_view client_id = msg["X-Request-Id"];
-      req.request_id = ValidRequestId(client_id) ? std::string(client_id) : RandomToken(8);
+      req.request_id = ValidRequestId(client_id) ? std::string(client_id) : NewRequestId();
       bool keep_alive = msg.keep_alive() && !server.stopping();
       bool http11 = msg.version() >= 11;
 
@@ -471,11 +508,14 @@ struct HttpServer::Impl {
       } else {
         keep_alive = keep_alive && !res.close && !server.stopping();
         head.clear();
-        fmt::format_to(std::back_inserter(head),
-                       "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
-                       "X-Request-Id: {}\r\n",
-                       res.status, ReasonPhrase(res.status), res.content_type, res.body.size(),
-                       req.request_id);
+        AppendStatusLine(head, res.status);
+        head += "Content-Type: ";
+        head += res.content_type;
+        head += "\r\nContent-Length: ";
+        AppendDecimal(head, res.body.size());
+        head += "\r\nX-Request-Id: ";
+        head += req.request_id;
+        head += "\r\n";
         if (!keep_alive) head += "Connection: close\r\n";
         for (const auto& [k, v] : res.headers) {
           head += k;
