@@ -11,6 +11,7 @@
 #include "server/http_server.h"
 #include "server/ops_routes.h"
 #include "server/proxy_routes.h"
+#include "store/redis_connections.h"
 #include "upstream/upstream_client.h"
 
 namespace agentgate {
@@ -33,6 +34,15 @@ Status Gateway::open_stores() {
   if (!audit.ok()) return audit.status();
   audit_ = std::move(*audit);
   readiness_.add("sqlite", true, [] { return CheckResult{}; });
+  if (config_.redis.enabled) {
+    redis_ = std::make_unique<RedisConnections>(config_.redis, metrics_);
+    redis_->start();
+    // Redis away is "degraded", not "not ready": the gateway keeps serving.
+    readiness_.add("redis", false, [this] {
+      RedisConnections::Health h = redis_->health();
+      return CheckResult{h.ok, h.reason};
+    });
+  }
   return Status::Ok();
 }
 
@@ -122,7 +132,8 @@ Status Gateway::start() {
   if (Status s = build_proxy(); !s.ok()) return s;
   services_ = GatewayServices{&config_,          &clock_,     &metrics_,           db_.get(),
                               keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
-                              model_router_.get(), usage_.get(), &clients_, profiler_.get()};
+                              model_router_.get(), usage_.get(), &clients_, profiler_.get(),
+                              redis_.get()};
   register_routes();
 
   const ServerConfig& sc = config_.server;
@@ -153,6 +164,7 @@ void Gateway::shutdown() {
   if (demo_) demo_->stop();
   if (server_) server_->shutdown();
   if (demo_server_) demo_server_->shutdown();
+  if (redis_) redis_->stop();
 }
 
 }  // namespace agentgate

@@ -26,6 +26,7 @@ class MockUpstream;
 class ModelRouter;
 class UsageTracker;
 class UpstreamClient;
+class RedisConnections;
 
 class Gateway {
  public:
@@ -57,6 +58,7 @@ class Gateway {
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<AdminAuth> admin_auth_;
+  std::unique_ptr<RedisConnections> redis_;  // null in embedded mode
   Readiness readiness_;
   GatewayServices services_;
   std::unique_ptr<MockUpstream> demo_;            // --demo: the simulated upstream
