@@ -17,9 +17,7 @@ using ::testing::StartsWith;
 const Env kNoEnv = MapEnv({});
 
 // The repository root, found from this file's path (tests/unit/config/).
-std::filesystem::path RepoRoot() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
-}
+std::filesystem::path RepoRoot() { return std::filesystem::path(AGENTGATE_SOURCE_DIR); }
 
 Config MustLoad(std::string_view yaml, const Env& env = kNoEnv) {
   Result<Config> c = LoadConfigString(yaml, env);
