@@ -201,7 +201,18 @@ std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
     {
       std::lock_guard lock(status_mu_);
       try_reap_locked();
-      if (exit_status_) return exit_status_;
+    }
+    std::optional<int> status;
+    {
+      std::lock_guard lock(status_mu_);
+      status = exit_status_;
+    }
+    if (status) {
+      // Let the reader drain what the child wrote before it exited (its
+      // stdout closes at exit unless a grandchild still holds it).
+      std::unique_lock lock(out_mu_);
+      out_cv_.wait_until(lock, deadline, [this] { return eof_; });
+      return status;
     }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(5ms);
