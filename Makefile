@@ -16,8 +16,13 @@ build: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release
 
+# The admin API needs a key: unless AGENTGATE_ADMIN_KEY is set, `make run`
+# makes one once in data/admin.key (mode 600) and uses it.
 run: build
-	./build/release/agentgate serve $(ARGS)
+	@mkdir -p data
+	@test -s data/admin.key || (umask 077 && openssl rand -hex 24 > data/admin.key)
+	@echo "agentgate: admin key in data/admin.key (or set AGENTGATE_ADMIN_KEY)"
+	AGENTGATE_ADMIN_KEY="$${AGENTGATE_ADMIN_KEY:-$$(cat data/admin.key)}" ./build/release/agentgate serve $(ARGS)
 
 e2e-deps:
 	@scripts/install-e2e-deps
