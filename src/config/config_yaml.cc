@@ -202,7 +202,7 @@ class MapReader {
     if (!node_.IsMap()) return;
     std::set<std::string> seen;
     for (auto it = node_.begin(); it != node_.end(); ++it) {
-      const YAML::Node& k = it->first;
+      YAML::Node k = it->first;  // a copy: *it is a temporary
       if (!k.IsScalar()) {
         sink_->fail(path_.empty() ? "configuration" : path_,
                     "keys must be plain strings, got " + Got(k), k.Mark());
