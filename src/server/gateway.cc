@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentgate/resilience/breaker_registry.h"
+#include "agentgate/resilience/sleeper.h"
 #include "gateway/model_router.h"
+#include "gateway/resilience_policy.h"
 #include "gateway/stages/authenticate_stage.h"
 #include "gateway/stages/upstream_stage.h"
 #include "gateway/usage_tracker.h"
@@ -85,12 +88,39 @@ Status Gateway::build_proxy() {
   profiler_->export_metrics(metrics_);
   model_router_ = std::make_unique<ModelRouter>(config_.upstreams, config_.routing);
   usage_ = std::make_unique<UsageTracker>(&metrics_);
+  build_resilience();
   std::vector<std::shared_ptr<Stage>> stages;
   stages.push_back(std::make_shared<AuthenticateStage>(*keys_, config_.rate_limit.default_tier));
   stages.push_back(
-      std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get()));
+      std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get(),
+                                      resilience_.get()));
   pipeline_ = std::make_shared<const Pipeline>(std::move(stages), profiler_.get());
   return Status::Ok();
+}
+
+void Gateway::build_resilience() {
+  const CircuitBreakerConfig& cb = config_.circuit_breaker;
+  const ErrorRecoveryConfig& er = config_.error_recovery;
+  if (cb.enabled) {
+    CircuitBreakerOptions o;
+    o.failure_threshold = cb.failure_threshold;
+    o.success_threshold = cb.success_threshold;
+    o.timeout = cb.timeout;
+    o.half_open_max_probes = cb.half_open_max_probes;
+    breakers_ = std::make_unique<BreakerRegistry>(o, clock_, &metrics_);
+  }
+  RetryPolicy retry;
+  retry.max_attempts = er.max_attempts;
+  retry.base_delay = er.base_delay;
+  retry.max_delay = er.max_delay;
+  retry.jitter = ParseJitterMode(er.jitter).value_or(JitterMode::kFull);
+  RetryBudgetOptions budget{.ratio = er.retry_budget_percent / 100.0,
+                            .min_retries = er.retry_budget_min_retries};
+  std::vector<std::string> names;
+  for (const UpstreamConfig& u : config_.upstreams) names.push_back(u.name);
+  sleeper_ = std::make_unique<AsioSleeper>();
+  resilience_ = std::make_unique<ResiliencePolicy>(std::move(names), breakers_.get(), retry, budget,
+                                                   clock_, *sleeper_, metrics_);
 }
 
 void Gateway::register_routes() {
@@ -100,6 +130,7 @@ void Gateway::register_routes() {
   RegisterAuditRoutes(router_, services_);
   RegisterUsageRoutes(router_, services_);
   RegisterPerformanceRoutes(router_, services_);
+  RegisterBreakerRoutes(router_, services_);
 }
 
 Status Gateway::start() {
@@ -123,6 +154,7 @@ Status Gateway::start() {
   services_ = GatewayServices{&config_,          &clock_,     &metrics_,           db_.get(),
                               keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
                               model_router_.get(), usage_.get(), &clients_, profiler_.get()};
+  services_.breakers = breakers_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

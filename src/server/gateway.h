@@ -26,6 +26,9 @@ class MockUpstream;
 class ModelRouter;
 class UsageTracker;
 class UpstreamClient;
+class BreakerRegistry;  // resilience
+class Sleeper;
+class ResiliencePolicy;
 
 class Gateway {
  public:
@@ -48,6 +51,7 @@ class Gateway {
   Status open_stores();
   Status start_demo_upstream();
   Status build_proxy();
+  void build_resilience();
   void register_routes();
 
   Config config_;
@@ -66,6 +70,10 @@ class Gateway {
   std::unique_ptr<ModelRouter> model_router_;
   std::unique_ptr<UsageTracker> usage_;
   std::unique_ptr<Profiler> profiler_;
+  // Resilience: breakers per upstream, retry waits, the upstream policy.
+  std::unique_ptr<BreakerRegistry> breakers_;
+  std::unique_ptr<Sleeper> sleeper_;
+  std::unique_ptr<ResiliencePolicy> resilience_;
   std::shared_ptr<const Pipeline> pipeline_;
   Router router_;
   std::unique_ptr<HttpServer> server_;

@@ -21,6 +21,7 @@ class ModelRouter;
 class UsageTracker;
 class UpstreamClient;
 class Profiler;
+class BreakerRegistry;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -36,6 +37,7 @@ struct GatewayServices {
   // One client per config upstream, indexed like config->upstreams.
   const std::vector<std::shared_ptr<UpstreamClient>>* upstream_clients = nullptr;
   Profiler* profiler = nullptr;
+  BreakerRegistry* breakers = nullptr;  // one breaker per upstream; null when disabled
 };
 
 }  // namespace agentgate
