@@ -93,12 +93,14 @@ Status FailureFor(const Status& s, const std::string& upstream) {
 ResiliencePolicy::ResiliencePolicy(std::vector<std::string> upstream_names,
                                    BreakerRegistry* breakers, RetryPolicy retry,
                                    RetryBudgetOptions budget, const Clock& clock,
-                                   Sleeper& sleeper, MetricsRegistry& metrics)
+                                   Sleeper& sleeper, MetricsRegistry& metrics,
+                                   DeadLetterQueue* dead_letters)
     : names_(std::move(upstream_names)),
       retry_(retry),
       budget_(budget, clock),
       clock_(clock),
-      sleeper_(sleeper) {
+      sleeper_(sleeper),
+      dead_letters_(dead_letters) {
   for (const std::string& n : names_) {
     breakers_.push_back(breakers != nullptr ? &breakers->get(n) : nullptr);
     metrics_.push_back(std::make_unique<UpstreamMetrics>(metrics, n));
@@ -107,6 +109,28 @@ ResiliencePolicy::ResiliencePolicy(std::vector<std::string> upstream_names,
 
 ResiliencePolicy::~ResiliencePolicy() = default;
 
+void ResiliencePolicy::dead_letter(const RequestContext& ctx, const std::string& upstream,
+                                   int attempts, std::string_view error_class,
+                                   const std::string& error) const {
+  if (dead_letters_ == nullptr || !ctx.request.header("x-agentgate-dlq-replay").empty()) return;
+  DeadLetter d;
+  d.user = ctx.principal.user_id;
+  d.upstream = upstream;
+  d.model = ctx.info.model;
+  d.function = std::string(ProxyEndpointPath(ctx.endpoint));
+  d.attempts = attempts;
+  d.error_class = std::string(error_class);
+  d.error = error;
+  d.status = ctx.response.status;
+  d.body = ctx.request.body;  // headers (Authorization) are never stored
+  d.stream = ctx.info.stream;
+  Result<int64_t> id = dead_letters_->add(std::move(d));
+  if (!id.ok()) {
+    spdlog::error("dead-letter queue: could not store a failed request: {}",
+                  id.status().ToString());
+  }
+}
+
 boost::asio::awaitable<std::optional<size_t>> ResiliencePolicy::run(
     RequestContext& ctx, const std::vector<RouteTarget>& plan, const Attempt& attempt) {
   RetrySchedule schedule(retry_, clock_, &budget_, RandomSeed());
@@ -114,6 +138,9 @@ boost::asio::awaitable<std::optional<size_t>> ResiliencePolicy::run(
   std::optional<size_t> answered;      // the target whose error answer ctx.response holds
   Status last;                         // the last failure without an answer
   bool attempted = false;
+  int attempts = 0;
+  std::string last_upstream;           // the last upstream called
+  ErrorClass last_class = ErrorClass::kTransient;
   for (size_t i = 0; i < plan.size(); ++i) {
     const size_t up = plan[i].upstream;
     CircuitBreaker* breaker = breakers_[up];  // null when breakers are off
@@ -128,6 +155,8 @@ boost::asio::awaitable<std::optional<size_t>> ResiliencePolicy::run(
       }
       if (attempted) ResetResponse(ctx.response);
       attempted = true;
+      ++attempts;
+      last_upstream = names_[up];
       answered.reset();
       Status s = co_await attempt(plan[i]);
       if (ctx.streamed) {
@@ -148,6 +177,7 @@ boost::asio::awaitable<std::optional<size_t>> ResiliencePolicy::run(
         answered = i;
       }
       m.failures(c).inc();
+      last_class = c;
       if (breaker != nullptr) {
         if (IsRetryable(c)) {
           breaker->on_failure(permit);
@@ -163,9 +193,13 @@ boost::asio::awaitable<std::optional<size_t>> ResiliencePolicy::run(
                       names_[up], ctx.response.status);
       }
       if (!IsRetryable(c)) {
-        if (answered) co_return answered;
-        SetError(ctx.response, last);
-        co_return std::nullopt;
+        if (!answered) SetError(ctx.response, last);
+        if (c == ErrorClass::kCritical) {
+          dead_letter(ctx, last_upstream, attempts, ErrorClassName(c),
+                      answered ? "upstream answered " + std::to_string(ctx.response.status)
+                               : last.message());
+        }
+        co_return answered;
       }
       std::optional<Nanos> server_delay;
       if (answered) server_delay = ServerDelay(ctx.response, clock_);
@@ -178,9 +212,14 @@ boost::asio::awaitable<std::optional<size_t>> ResiliencePolicy::run(
       co_await sleeper_.sleep(*wait);
     }
   }
-  if (answered) co_return answered;
+  if (answered) {
+    dead_letter(ctx, last_upstream, attempts, ErrorClassName(last_class),
+                "upstream answered " + std::to_string(ctx.response.status));
+    co_return answered;
+  }
   if (attempted) {
     SetError(ctx.response, last);
+    dead_letter(ctx, last_upstream, attempts, ErrorClassName(last_class), last.message());
     co_return std::nullopt;
   }
   // Every breaker refused: no upstream traffic at all.
@@ -194,6 +233,7 @@ boost::asio::awaitable<std::optional<size_t>> ResiliencePolicy::run(
                        "' is failing (circuit breaker open); retry in " + std::to_string(secs) +
                        " s"));
   ctx.response.set_header("Retry-After", std::to_string(secs));
+  dead_letter(ctx, "", 0, "BREAKER_OPEN", "circuit breaker open");
   co_return std::nullopt;
 }
 

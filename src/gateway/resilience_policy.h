@@ -15,6 +15,9 @@
 //   - once a stream has begun reaching the client, nothing is retried.
 // Retries of all targets of one request share one RetrySchedule, so a
 // request costs at most max_attempts calls plus one per further target.
+// With a DeadLetterQueue, every request that finally fails for a reason other
+// than being wrong itself (PERMANENT) is stored there, unless it is a replay
+// (header X-Agentgate-Dlq-Replay).
 //
 // Thread-safety: shared by all workers; breakers, budget and metrics are
 // internally synchronized; the rest is constant after construction.
@@ -30,6 +33,7 @@
 #include "agentgate/resilience/retry.h"
 #include "agentgate/resilience/sleeper.h"
 #include "gateway/upstream_policy.h"
+#include "resilience/dead_letter_queue.h"
 
 namespace agentgate {
 
@@ -39,7 +43,8 @@ class ResiliencePolicy final : public UpstreamPolicy {
   // each gets breakers->get(name). Without `breakers` no breaker is used.
   ResiliencePolicy(std::vector<std::string> upstream_names, BreakerRegistry* breakers,
                    RetryPolicy retry, RetryBudgetOptions budget, const Clock& clock,
-                   Sleeper& sleeper, MetricsRegistry& metrics);
+                   Sleeper& sleeper, MetricsRegistry& metrics,
+                   DeadLetterQueue* dead_letters = nullptr);
   ~ResiliencePolicy() override;
 
   boost::asio::awaitable<std::optional<size_t>> run(RequestContext& ctx,
@@ -50,6 +55,9 @@ class ResiliencePolicy final : public UpstreamPolicy {
 
  private:
   struct UpstreamMetrics;
+  // dead_letter: stores the failed request of `ctx` (its final response set).
+  void dead_letter(const RequestContext& ctx, const std::string& upstream, int attempts,
+                   std::string_view error_class, const std::string& error) const;
 
   const std::vector<std::string> names_;
   std::vector<CircuitBreaker*> breakers_;  // parallel to names_ (null: none); constant
@@ -58,6 +66,7 @@ class ResiliencePolicy final : public UpstreamPolicy {
   RetryBudget budget_;
   const Clock& clock_;
   Sleeper& sleeper_;
+  DeadLetterQueue* const dead_letters_;  // may be null
 };
 
 }  // namespace agentgate

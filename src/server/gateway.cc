@@ -6,6 +6,7 @@
 #include "agentgate/resilience/sleeper.h"
 #include "gateway/model_router.h"
 #include "gateway/resilience_policy.h"
+#include "resilience/dead_letter_queue.h"
 #include "gateway/stages/authenticate_stage.h"
 #include "gateway/stages/upstream_stage.h"
 #include "gateway/usage_tracker.h"
@@ -88,17 +89,22 @@ Status Gateway::build_proxy() {
   profiler_->export_metrics(metrics_);
   model_router_ = std::make_unique<ModelRouter>(config_.upstreams, config_.routing);
   usage_ = std::make_unique<UsageTracker>(&metrics_);
-  build_resilience();
+  if (Status s = build_resilience(); !s.ok()) return s;
   std::vector<std::shared_ptr<Stage>> stages;
   stages.push_back(std::make_shared<AuthenticateStage>(*keys_, config_.rate_limit.default_tier));
   stages.push_back(
       std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get(),
                                       resilience_.get()));
   pipeline_ = std::make_shared<const Pipeline>(std::move(stages), profiler_.get());
+  std::vector<std::shared_ptr<Stage>> replay_stages;
+  for (const auto& stage : pipeline_->stages()) {
+    if (stage->name() != "authenticate") replay_stages.push_back(stage);
+  }
+  replay_pipeline_ = std::make_shared<const Pipeline>(std::move(replay_stages));
   return Status::Ok();
 }
 
-void Gateway::build_resilience() {
+Status Gateway::build_resilience() {
   const CircuitBreakerConfig& cb = config_.circuit_breaker;
   const ErrorRecoveryConfig& er = config_.error_recovery;
   if (cb.enabled) {
@@ -118,9 +124,13 @@ void Gateway::build_resilience() {
                             .min_retries = er.retry_budget_min_retries};
   std::vector<std::string> names;
   for (const UpstreamConfig& u : config_.upstreams) names.push_back(u.name);
+  auto dlq = DeadLetterQueue::Open(*db_, clock_, &metrics_);
+  if (!dlq.ok()) return dlq.status();
+  dead_letters_ = std::move(*dlq);
   sleeper_ = std::make_unique<AsioSleeper>();
   resilience_ = std::make_unique<ResiliencePolicy>(std::move(names), breakers_.get(), retry, budget,
-                                                   clock_, *sleeper_, metrics_);
+                                                   clock_, *sleeper_, metrics_, dead_letters_.get());
+  return Status::Ok();
 }
 
 void Gateway::register_routes() {
@@ -131,6 +141,7 @@ void Gateway::register_routes() {
   RegisterUsageRoutes(router_, services_);
   RegisterPerformanceRoutes(router_, services_);
   RegisterBreakerRoutes(router_, services_);
+  RegisterDlqRoutes(router_, services_, replay_pipeline_);
 }
 
 Status Gateway::start() {
@@ -155,6 +166,7 @@ Status Gateway::start() {
                               keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
                               model_router_.get(), usage_.get(), &clients_, profiler_.get()};
   services_.breakers = breakers_.get();
+  services_.dead_letters = dead_letters_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

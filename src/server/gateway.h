@@ -29,6 +29,7 @@ class UpstreamClient;
 class BreakerRegistry;  // resilience
 class Sleeper;
 class ResiliencePolicy;
+class DeadLetterQueue;
 
 class Gateway {
  public:
@@ -51,7 +52,7 @@ class Gateway {
   Status open_stores();
   Status start_demo_upstream();
   Status build_proxy();
-  void build_resilience();
+  Status build_resilience();
   void register_routes();
 
   Config config_;
@@ -73,8 +74,10 @@ class Gateway {
   // Resilience: breakers per upstream, retry waits, the upstream policy.
   std::unique_ptr<BreakerRegistry> breakers_;
   std::unique_ptr<Sleeper> sleeper_;
+  std::unique_ptr<DeadLetterQueue> dead_letters_;
   std::unique_ptr<ResiliencePolicy> resilience_;
   std::shared_ptr<const Pipeline> pipeline_;
+  std::shared_ptr<const Pipeline> replay_pipeline_;  // pipeline_ without authenticate
   Router router_;
   std::unique_ptr<HttpServer> server_;
 };

@@ -22,6 +22,7 @@ class UsageTracker;
 class UpstreamClient;
 class Profiler;
 class BreakerRegistry;
+class DeadLetterQueue;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -38,6 +39,7 @@ struct GatewayServices {
   const std::vector<std::shared_ptr<UpstreamClient>>* upstream_clients = nullptr;
   Profiler* profiler = nullptr;
   BreakerRegistry* breakers = nullptr;  // one breaker per upstream; null when disabled
+  DeadLetterQueue* dead_letters = nullptr;
 };
 
 }  // namespace agentgate

@@ -2,6 +2,7 @@
 // classified retries, admin routes.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <future>
 #include <thread>
 
@@ -143,6 +144,66 @@ TEST_F(ResilienceTest, ServerErrorsAreRetriedAndSucceedWhenTheUpstreamRecovers) 
   EXPECT_EQ(MockCalls(), 2);
   EXPECT_NE(Metrics().find(R"(agentgate_upstream_retries_total{upstream="mock"} 1)"),
             std::string::npos);
+}
+
+TEST_F(ResilienceTest, DeadLettersSurviveKill9AndReplayWorks) {
+  const std::string sections = "error_recovery: {max_attempts: 2, base_delay_s: 0, max_delay_s: 0}\n";
+  Start(sections);
+  SetFaults(R"({"error_rate":1,"status":502})");
+  HttpResult failed = Request(gw_->port(), "POST", "/v1/chat/completions",
+                              R"({"model":"gpt-4o-mini","user":"alice","api_key":"sk-secret",)"
+                              R"("messages":[{"role":"user","content":"keep me"}]})",
+                              {{"Authorization", "Bearer client-secret"}});
+  EXPECT_EQ(failed.status, 502);
+  EXPECT_EQ(MockCalls(), 2);
+
+  auto list = Request(gw_->port(), "GET", "/api/v1/dlq?upstream=mock", "", kAdmin);
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_EQ(list.json()["data"].size(), 1u);
+  int64_t id = list.json()["data"][0]["id"];
+  EXPECT_EQ(list.json()["data"][0]["attempts"], 2);
+  EXPECT_EQ(list.json()["data"][0]["error_class"], "RECOVERABLE");
+
+  // kill -9, restart on the same data dir: the entry is still there.
+  std::string dir = gw_->dir();
+  gw_->process().signal(SIGKILL);
+  gw_->process().wait(20s);
+  gw_ = GatewayProcess::Start(ConfigFor(mock_->port(), sections), {}, dir);
+  ASSERT_NE(gw_, nullptr);
+  auto one = Request(gw_->port(), "GET", "/api/v1/dlq/" + std::to_string(id), "", kAdmin);
+  ASSERT_EQ(one.status, 200) << one.body;
+  std::string body = one.json()["body"];
+  EXPECT_NE(body.find("keep me"), std::string::npos);
+  EXPECT_EQ(body.find("sk-secret"), std::string::npos);
+  EXPECT_EQ(one.body.find("client-secret"), std::string::npos);
+  EXPECT_EQ(one.json()["user"], "alice");
+
+  // Replay once the upstream has recovered.
+  SetFaults("{}");
+  auto replay =
+      Request(gw_->port(), "POST", "/api/v1/dlq/" + std::to_string(id) + "/replay", "", kAdmin);
+  ASSERT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(replay.json()["status"], 200);
+  EXPECT_EQ(replay.json()["response"]["object"], "chat.completion");
+  auto after = Request(gw_->port(), "GET", "/api/v1/dlq/" + std::to_string(id), "", kAdmin).json();
+  EXPECT_EQ(after["replays"], 1);
+  EXPECT_EQ(after["last_replay_status"], 200);
+
+  // Bad ids, unknown ids, bad filters; delete.
+  EXPECT_EQ(Request(gw_->port(), "GET", "/api/v1/dlq/abc", "", kAdmin).status, 400);
+  EXPECT_EQ(Request(gw_->port(), "GET", "/api/v1/dlq/99999", "", kAdmin).status, 404);
+  EXPECT_EQ(Request(gw_->port(), "GET", "/api/v1/dlq?limit=0", "", kAdmin).status, 400);
+  EXPECT_EQ(Request(gw_->port(), "GET", "/api/v1/dlq?limit=x", "", kAdmin).status, 400);
+  EXPECT_EQ(Request(gw_->port(), "POST", "/api/v1/dlq/99999/replay", "", kAdmin).status, 404);
+  EXPECT_EQ(Request(gw_->port(), "GET", "/api/v1/dlq").status, 401);
+  EXPECT_EQ(
+      Request(gw_->port(), "DELETE", "/api/v1/dlq/" + std::to_string(id), "", kAdmin).status, 200);
+  EXPECT_EQ(
+      Request(gw_->port(), "DELETE", "/api/v1/dlq/" + std::to_string(id), "", kAdmin).status, 404);
+  EXPECT_EQ(Request(gw_->port(), "GET", "/api/v1/dlq", "", kAdmin).json()["total"], 0);
+  auto audit = Request(gw_->port(), "GET", "/api/v1/audit", "", kAdmin).body;
+  EXPECT_NE(audit.find("replayed dead letter"), std::string::npos);
+  EXPECT_NE(audit.find("deleted dead letter"), std::string::npos);
 }
 
 }  // namespace

@@ -182,6 +182,35 @@ TEST_F(ResiliencePolicyTest, StreamThatBeganIsNeverRetried) {
   EXPECT_EQ(calls_.size(), 1u);
 }
 
+TEST_F(ResiliencePolicyTest, FinalFailuresGoToTheDeadLetterQueue) {
+  auto db = SqliteDb::open_memory();
+  ASSERT_TRUE(db.ok());
+  auto dlq = DeadLetterQueue::Open(**db, clock_, &metrics_);
+  ASSERT_TRUE(dlq.ok());
+  breakers_ = std::make_unique<BreakerRegistry>(CircuitBreakerOptions{}, clock_, &metrics_);
+  policy_ = std::make_unique<ResiliencePolicy>(std::vector<std::string>{"a", "b"},
+                                               breakers_.get(), NoJitter(2), RetryBudgetOptions{},
+                                               clock_, sleeper_, metrics_, dlq->get());
+  answers_ = {{.status = 500}, {.status = 500}};
+  Run({0});  // retries exhausted
+  answers_ = {{.status = 400}};
+  Run({0});  // the request is wrong: not a dead letter
+  answers_ = {{.status = 403}};
+  Run({0});  // credentials refused
+  breakers_->get("a").force_open();
+  Run({0});  // breaker open
+  auto letters = (*dlq)->list({});
+  ASSERT_TRUE(letters.ok());
+  ASSERT_EQ(letters->size(), 3u);
+  EXPECT_EQ((*letters)[2].error_class, "RECOVERABLE");
+  EXPECT_EQ((*letters)[2].attempts, 2);
+  EXPECT_EQ((*letters)[2].status, 500);
+  EXPECT_EQ((*letters)[2].upstream, "a");
+  EXPECT_EQ((*letters)[1].error_class, "CRITICAL");
+  EXPECT_EQ((*letters)[0].error_class, "BREAKER_OPEN");
+  EXPECT_EQ((*letters)[0].status, 503);
+}
+
 TEST_F(ResiliencePolicyTest, BudgetBoundsRetriesOfABurst) {
   RetryPolicy p = NoJitter(3);
   p.base_delay = Nanos(0);  // the burst stays inside one budget window
