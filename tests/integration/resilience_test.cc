@@ -206,5 +206,39 @@ TEST_F(ResilienceTest, DeadLettersSurviveKill9AndReplayWorks) {
   EXPECT_NE(audit.find("deleted dead letter"), std::string::npos);
 }
 
+TEST_F(ResilienceTest, UnderFaultsEveryRequestEndsInASuccessOrADeadLetter) {
+  // A breaker that would open, or an empty budget, also ends in dead letters;
+  // here they are wide so that most requests succeed on a retry.
+  Start("circuit_breaker: {failure_threshold: 50}\n"
+        "error_recovery: {max_attempts: 3, base_delay_s: 0.01, max_delay_s: 0.05, "
+        "retry_budget_percent: 100}\n");
+  // first_byte_timeout_ms is 1500 in ConfigFor: hung calls time out as TRANSIENT.
+  SetFaults(R"({"error_rate":0.3,"status":503,"hang_rate":0.1,"retry_after_s":0})");
+  constexpr int kRequests = 30;
+  int ok = 0;
+  int failed = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    HttpResult r = Chat();
+    ASSERT_NE(r.status, 0) << r.error;  // always an answer
+    (r.status == 200 ? ok : failed)++;
+  }
+  auto dlq = Request(gw_->port(), "GET", "/api/v1/dlq?limit=1000", "", kAdmin).json();
+  EXPECT_EQ(dlq["total"], failed);
+  EXPECT_EQ(ok + dlq["total"].get<int>(), kRequests);  // nothing is lost
+  EXPECT_GE(ok, 20);  // 40% of calls fail: 6.4% of requests fail all three attempts
+}
+
+TEST_F(ResilienceTest, AFailingBurstStaysWithinTheRetryBudget) {
+  Start("circuit_breaker: {enabled: false}\n"
+        "error_recovery: {max_attempts: 3, base_delay_s: 0, max_delay_s: 0, "
+        "retry_budget_percent: 20, retry_budget_min_retries: 5}\n");
+  SetFaults(R"({"error_rate":1,"status":500})");
+  constexpr int kRequests = 50;
+  for (int i = 0; i < kRequests; ++i) EXPECT_EQ(Chat().status, 500);
+  // Without a budget: 150 calls. With it: 50 + max(5, 20% of 50).
+  EXPECT_LE(MockCalls(), kRequests + 10);
+  EXPECT_GE(MockCalls(), kRequests + 5);
+}
+
 }  // namespace
 }  // namespace agentgate::test
