@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
 #include <vector>
 
 #include "agentgate/resilience/breaker_registry.h"
@@ -211,6 +213,51 @@ TEST(CircuitBreakerTest, ValidateRejectsBadOptions) {
   o = {};
   o.timeout = Nanos(0);
   EXPECT_NE(ValidateBreakerOptions(o), "");
+}
+
+TEST(CircuitBreakerTest, ConcurrentCallersNeverExceedTheHalfOpenProbes) {
+  ManualClock clock;
+  CircuitBreakerOptions o;
+  o.half_open_max_probes = 3;
+  CircuitBreaker b("up", o, clock);
+  Fail(b, 5);
+  clock.advance(seconds(60));
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  std::vector<std::vector<Permit>> held(8);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 1000; ++i) {
+        Permit p = b.try_acquire();
+        if (p.allowed()) {
+          admitted.fetch_add(1);
+          held[t].push_back(p);  // probes stay in flight
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(admitted.load(), 3);
+  EXPECT_EQ(b.get_metrics().rejected_calls, 8u * 1000 - 3);
+}
+
+TEST(CircuitBreakerTest, ConcurrentFailuresOpenItOnce) {
+  ManualClock clock;
+  CircuitBreaker b("up", {}, clock);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        Permit p = b.try_acquire();
+        if (p.allowed()) b.on_failure(p);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  BreakerMetrics m = b.get_metrics();
+  EXPECT_EQ(m.state, BreakerState::kOpen);
+  EXPECT_EQ(m.state_changes, 1u);
+  EXPECT_EQ(m.failed_calls + m.rejected_calls, 4000u);
 }
 
 TEST(BreakerRegistryTest, OneBreakerPerName) {
