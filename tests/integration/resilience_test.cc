@@ -240,5 +240,26 @@ TEST_F(ResilienceTest, AFailingBurstStaysWithinTheRetryBudget) {
   EXPECT_GE(MockCalls(), kRequests + 5);
 }
 
+TEST_F(ResilienceTest, RetryAfterIsHonouredAndBegunStreamsAreNeverRetried) {
+  Start("error_recovery: {max_attempts: 2, base_delay_s: 0, max_delay_s: 5}\n");
+  SetFaults(R"({"error_rate":1,"status":429,"retry_after_s":1})");
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(Chat().status, 429);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 1s);  // backoff 0, Retry-After 1 s
+  EXPECT_EQ(MockCalls(), 2);
+
+  // An error before the stream began is retried; a stream cut half-way is not.
+  SetFaults(R"({"error_rate":1,"status":500})");
+  constexpr const char* kStream =
+      R"({"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"a b c d"}]})";
+  EXPECT_EQ(Request(gw_->port(), "POST", "/v1/chat/completions", kStream).status, 500);
+  EXPECT_EQ(MockCalls(), 4);
+  SetFaults(R"({"truncate_stream":true})");
+  SseResult cut = RequestSse(gw_->port(), "POST", "/v1/chat/completions", kStream);
+  EXPECT_EQ(cut.status, 200);
+  EXPECT_FALSE(cut.done());
+  EXPECT_EQ(MockCalls(), 5);
+}
+
 }  // namespace
 }  // namespace agentgate::test
