@@ -60,8 +60,8 @@ struct ResiliencePolicy::UpstreamMetrics {
 namespace {
 
 uint64_t RandomSeed() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return rng();
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  return (static_cast<uint64_t>(rng()) << 31) ^ rng();
 }
 
 // ResetResponse: forget a previous attempt's answer before the next one.

@@ -201,7 +201,12 @@ std::optional<Nanos> RetrySchedule::next(ErrorClass c, std::optional<Nanos> serv
   if (c == ErrorClass::kTransient && !policy_.retry_transient) return std::nullopt;
   if (c == ErrorClass::kRecoverable && !policy_.retry_recoverable) return std::nullopt;
   if (!IsRetryable(c) || attempts_ >= policy_.max_attempts) return std::nullopt;
-  double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  // splitmix64, then the top 53 bits as a double in [0, 1).
+  uint64_t z = (rng_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  double u = static_cast<double>(z >> 11) * 0x1.0p-53;
   Nanos delay = BackoffDelay(policy_, attempts_, c, u);
   if (server_delay) delay = std::max(delay, *server_delay);
   delay = std::min(delay, policy_.max_delay);

@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <string_view>
 
 #include "agentgate/core/clock.h"
@@ -146,7 +145,7 @@ class RetrySchedule {
   const RetryPolicy& policy_;
   const Clock& clock_;
   RetryBudget* budget_;
-  std::mt19937_64 rng_;
+  uint64_t rng_;  // splitmix64 state: cheap to seed once per call
   Nanos started_;
   int attempts_ = 1;
   bool budget_exhausted_ = false;
