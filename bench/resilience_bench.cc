@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include "agentgate/resilience/circuit_breaker.h"
+#include "agentgate/resilience/retry.h"
 
 namespace agentgate {
 namespace {
@@ -27,6 +28,13 @@ void BM_BreakerClosedCheckAndSuccess(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_BreakerClosedCheckAndSuccess);
+
+// The retry budget's per-request count (lock-free).
+void BM_RetryBudgetOnRequest(benchmark::State& state) {
+  static RetryBudget budget(RetryBudgetOptions{}, Clock::system());
+  for (auto _ : state) budget.on_request();
+}
+BENCHMARK(BM_RetryBudgetOnRequest)->Threads(1)->Threads(2);
 
 }  // namespace
 }  // namespace agentgate

@@ -138,53 +138,59 @@ RetryBudget::RetryBudget(RetryBudgetOptions options, const Clock& clock)
           kMaxBuckets))),
       clock_(clock) {}
 
-RetryBudget::Bucket& RetryBudget::bucket_now() {
-  int64_t second = std::chrono::duration_cast<std::chrono::seconds>(clock_.monotonic()).count();
+int64_t RetryBudget::now_second() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock_.coarse_monotonic()).count();
+}
+
+RetryBudget::Bucket& RetryBudget::bucket_at(int64_t second) {
   Bucket& b = ring_[static_cast<size_t>(second % buckets_)];
-  if (b.second != second) b = Bucket{second, 0, 0};
+  int64_t held = b.second.load(std::memory_order_acquire);
+  if (held < second && b.second.compare_exchange_strong(held, second, std::memory_order_acq_rel)) {
+    // This caller recycles the bucket; counts racing with it may be lost.
+    b.requests.store(0, std::memory_order_relaxed);
+    b.retries.store(0, std::memory_order_relaxed);
+  }
   return b;
 }
 
-void RetryBudget::sums(int64_t* requests, int64_t* retries) const {
-  int64_t second = std::chrono::duration_cast<std::chrono::seconds>(clock_.monotonic()).count();
+void RetryBudget::sums(int64_t second, int64_t* requests, int64_t* retries) const {
   *requests = 0;
   *retries = 0;
   for (int i = 0; i < buckets_; ++i) {
     const Bucket& b = ring_[i];
-    if (b.second > second - buckets_ && b.second <= second) {
-      *requests += b.requests;
-      *retries += b.retries;
+    int64_t s = b.second.load(std::memory_order_acquire);
+    if (s > second - buckets_ && s <= second) {
+      *requests += b.requests.load(std::memory_order_relaxed);
+      *retries += b.retries.load(std::memory_order_relaxed);
     }
   }
 }
 
 void RetryBudget::on_request() {
-  std::lock_guard lock(mu_);
-  ++bucket_now().requests;
+  bucket_at(now_second()).requests.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool RetryBudget::try_retry() {
-  std::lock_guard lock(mu_);
+  int64_t second = now_second();
+  Bucket& b = bucket_at(second);
   int64_t requests = 0, retries = 0;
-  sums(&requests, &retries);
+  sums(second, &requests, &retries);
   double allowed = std::max(static_cast<double>(options_.min_retries),
                             options_.ratio * static_cast<double>(requests));
   if (static_cast<double>(retries) + 1 > allowed) return false;
-  ++bucket_now().retries;
+  b.retries.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
 int64_t RetryBudget::requests_in_window() const {
-  std::lock_guard lock(mu_);
   int64_t requests = 0, retries = 0;
-  sums(&requests, &retries);
+  sums(now_second(), &requests, &retries);
   return requests;
 }
 
 int64_t RetryBudget::retries_in_window() const {
-  std::lock_guard lock(mu_);
   int64_t requests = 0, retries = 0;
-  sums(&requests, &retries);
+  sums(now_second(), &requests, &retries);
   return retries;
 }
 

@@ -19,8 +19,8 @@
 // JitterMode::kProportional.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string_view>
 
@@ -90,8 +90,12 @@ struct RetryBudgetOptions {
 };
 
 // RetryBudget: caps retries at `ratio` of requests (plus the floor) over a
-// sliding window, so that a failing dependency does not see a retry storm.
-// Thread-safety: internally synchronized. `clock` must outlive it.
+// sliding window of one-second buckets, so that a failing dependency does not
+// see a retry storm.
+// Thread-safety: lock-free (on_request is on every request's path). Under
+// concurrent use the counts are approximate: a bucket being recycled may
+// lose a few counts, and racing try_retry calls may admit a few retries more.
+// `clock` must outlive it.
 class RetryBudget {
  public:
   RetryBudget(RetryBudgetOptions options, const Clock& clock);
@@ -107,18 +111,18 @@ class RetryBudget {
  private:
   static constexpr int kMaxBuckets = 64;
   struct Bucket {
-    int64_t second = -1;
-    int64_t requests = 0;
-    int64_t retries = 0;
+    std::atomic<int64_t> second{-1};
+    std::atomic<int64_t> requests{0};
+    std::atomic<int64_t> retries{0};
   };
-  Bucket& bucket_now();  // REQUIRES: mu_ held
-  void sums(int64_t* requests, int64_t* retries) const;  // REQUIRES: mu_ held
+  int64_t now_second() const;
+  Bucket& bucket_at(int64_t second);  // recycled when it held an older second
+  void sums(int64_t second, int64_t* requests, int64_t* retries) const;
 
   const RetryBudgetOptions options_;
   const int buckets_;
   const Clock& clock_;
-  mutable std::mutex mu_;
-  Bucket ring_[kMaxBuckets];  // GUARDED_BY(mu_)
+  Bucket ring_[kMaxBuckets];
 };
 
 // RetrySchedule: the retry decisions of one call. Not thread-safe: one per

@@ -6,6 +6,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "agentgate/resilience/error_class.h"
 #include "agentgate/resilience/sleeper.h"
 
@@ -95,6 +99,25 @@ TEST(RetryBudgetTest, RatioWithFloorOverSlidingWindow) {
   clock.advance(seconds(10));  // everything slid out
   EXPECT_EQ(budget.requests_in_window(), 0);
   EXPECT_TRUE(budget.try_retry());
+}
+
+TEST(RetryBudgetTest, ConcurrentUseStaysNearTheRatio) {
+  ManualClock clock;
+  RetryBudget budget({.ratio = 0.1, .min_retries = 0, .window = seconds(10)}, clock);
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        budget.on_request();
+        if (budget.try_retry()) granted.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(budget.requests_in_window(), 4000);
+  EXPECT_GE(granted.load(), 395);
+  EXPECT_LE(granted.load(), 404);  // 10% of 4000, give or take the racing threads
 }
 
 TEST(RetryScheduleTest, StopsOnClassAttemptsDeadlineAndBudget) {
