@@ -373,6 +373,10 @@ struct ErrorRecoveryConfig {
   // Default: 10.
   int retry_budget_min_retries = 10;
 
+  // Dead letters (finally failed requests) kept in SQLite at most; the
+  // oldest are dropped and counted beyond, 1..10000000. Default: 10000.
+  int dlq_max_entries = 10000;
+
   friend bool operator==(const ErrorRecoveryConfig&, const ErrorRecoveryConfig&) = default;
 };
 

@@ -232,6 +232,7 @@ Status ValidateConfig(const Config& config) {
   }
   c.Int("error_recovery.retry_budget_percent", er.retry_budget_percent, kPercentLimits);
   c.Int("error_recovery.retry_budget_min_retries", er.retry_budget_min_retries, kFloorLimits);
+  c.Int("error_recovery.dlq_max_entries", er.dlq_max_entries, kDlqLimits);
   if (er.base_delay > er.max_delay) {
     c.Fail("error_recovery.base_delay_s", "must be <= error_recovery.max_delay_s (" +
                                               FormatDuration(er.base_delay, kS) + " > " +

@@ -124,7 +124,7 @@ Status Gateway::build_resilience() {
                             .min_retries = er.retry_budget_min_retries};
   std::vector<std::string> names;
   for (const UpstreamConfig& u : config_.upstreams) names.push_back(u.name);
-  auto dlq = DeadLetterQueue::Open(*db_, clock_, &metrics_);
+  auto dlq = DeadLetterQueue::Open(*db_, clock_, &metrics_, {.max_entries = er.dlq_max_entries});
   if (!dlq.ok()) return dlq.status();
   dead_letters_ = std::move(*dlq);
   sleeper_ = std::make_unique<AsioSleeper>();
