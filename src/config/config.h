@@ -334,6 +334,13 @@ struct CircuitBreakerConfig {
   // (env CIRCUIT_BREAKER_TIMEOUT, seconds). YAML `timeout_s`. Default: 60 s.
   Nanos timeout = std::chrono::seconds(60);
 
+  // Whether upstream calls go through their breaker at all. Default: true.
+  bool enabled = true;
+
+  // Calls admitted at once in half-open; the rest get 503, 1..1000.
+  // Default: 1.
+  int half_open_max_probes = 1;
+
   friend bool operator==(const CircuitBreakerConfig&, const CircuitBreakerConfig&) = default;
 };
 
@@ -352,6 +359,23 @@ struct ErrorRecoveryConfig {
   // Cap on any one retry delay (env ERROR_RECOVERY_MAX_DELAY, seconds).
   // YAML `max_delay_s`. Default: 60 s.
   Nanos max_delay = std::chrono::seconds(60);
+
+  // Jitter on each backoff: "full" (uniform in [0, backoff]: fewest calls
+  // under contention), "proportional" (backoff * [0.5, 1.5): the ±50%
+  // multiplicative jitter) or "none". Default: "full".
+  std::string jitter = "full";
+
+  // Retries allowed, as a percentage of requests over the last 10 s, 0..100;
+  // keeps a failing upstream from a retry storm. Default: 20.
+  int retry_budget_percent = 20;
+
+  // Retries allowed over the last 10 s whatever the traffic, 0..1000000.
+  // Default: 10.
+  int retry_budget_min_retries = 10;
+
+  // Dead letters (finally failed requests) kept in SQLite at most; the
+  // oldest are dropped and counted beyond, 1..10000000. Default: 10000.
+  int dlq_max_entries = 10000;
 
   friend bool operator==(const ErrorRecoveryConfig&, const ErrorRecoveryConfig&) = default;
 };

@@ -36,6 +36,10 @@ inline constexpr IntLimits kWeightLimits{1, 1000000};     // upstreams[].weight
 inline constexpr IntLimits kPoolLimits{1, 1000000};       // upstreams[].max_connections
 inline constexpr IntLimits kThresholdLimits{1, 1000000};  // breaker thresholds
 inline constexpr IntLimits kAttemptsLimits{1, 100};       // error_recovery.max_attempts
+inline constexpr IntLimits kProbeLimits{1, 1000};           // circuit_breaker.half_open_max_probes
+inline constexpr IntLimits kPercentLimits{0, 100};          // error_recovery.retry_budget_percent
+inline constexpr IntLimits kFloorLimits{0, 1000000};        // error_recovery.retry_budget_min_retries
+inline constexpr IntLimits kDlqLimits{1, 10000000};         // error_recovery.dlq_max_entries
 inline constexpr IntLimits kTierLimits{0, kNoMax};        // rate_limit.tiers.*.*
 
 // DurationUnit: the unit a key or variable is written in.

@@ -221,11 +221,18 @@ Status ValidateConfig(const Config& config) {
   c.Int("circuit_breaker.failure_threshold", cb.failure_threshold, kThresholdLimits);
   c.Int("circuit_breaker.success_threshold", cb.success_threshold, kThresholdLimits);
   c.Duration("circuit_breaker.timeout_s", cb.timeout, kPositive, kS);
+  c.Int("circuit_breaker.half_open_max_probes", cb.half_open_max_probes, kProbeLimits);
 
   const ErrorRecoveryConfig& er = config.error_recovery;
   c.Int("error_recovery.max_attempts", er.max_attempts, kAttemptsLimits);
   c.Duration("error_recovery.base_delay_s", er.base_delay, kNonNegative, kS);
   c.Duration("error_recovery.max_delay_s", er.max_delay, kNonNegative, kS);
+  if (er.jitter != "full" && er.jitter != "proportional" && er.jitter != "none") {
+    c.Fail("error_recovery.jitter", "must be one of full, proportional, none, got '" + er.jitter + "'");
+  }
+  c.Int("error_recovery.retry_budget_percent", er.retry_budget_percent, kPercentLimits);
+  c.Int("error_recovery.retry_budget_min_retries", er.retry_budget_min_retries, kFloorLimits);
+  c.Int("error_recovery.dlq_max_entries", er.dlq_max_entries, kDlqLimits);
   if (er.base_delay > er.max_delay) {
     c.Fail("error_recovery.base_delay_s", "must be <= error_recovery.max_delay_s (" +
                                               FormatDuration(er.base_delay, kS) + " > " +

@@ -404,6 +404,8 @@ void ReadCircuitBreaker(MapReader& r, CircuitBreakerConfig* c) {
   r.integer("failure_threshold", kThresholdLimits, &c->failure_threshold);
   r.integer("success_threshold", kThresholdLimits, &c->success_threshold);
   r.duration("timeout_s", kPositive, kS, &c->timeout);
+  r.boolean("enabled", &c->enabled);
+  r.integer("half_open_max_probes", kProbeLimits, &c->half_open_max_probes);
   r.finish();
 }
 
@@ -411,6 +413,10 @@ void ReadErrorRecovery(MapReader& r, ErrorRecoveryConfig* c) {
   r.integer("max_attempts", kAttemptsLimits, &c->max_attempts);
   r.duration("base_delay_s", kNonNegative, kS, &c->base_delay);
   r.duration("max_delay_s", kNonNegative, kS, &c->max_delay);
+  r.string("jitter", &c->jitter);
+  r.integer("retry_budget_percent", kPercentLimits, &c->retry_budget_percent);
+  r.integer("retry_budget_min_retries", kFloorLimits, &c->retry_budget_min_retries);
+  r.integer("dlq_max_entries", kDlqLimits, &c->dlq_max_entries);
   r.finish();
 }
 

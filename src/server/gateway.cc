@@ -2,11 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentgate/resilience/breaker_registry.h"
+#include "agentgate/resilience/sleeper.h"
 #include "gateway/model_router.h"
+#include "gateway/resilience_policy.h"
 #include "gateway/stages/authenticate_stage.h"
 #include "gateway/stages/upstream_stage.h"
 #include "gateway/usage_tracker.h"
 #include "mock/mock_upstream.h"
+#include "resilience/dead_letter_queue.h"
 #include "server/admin/admin_route.h"
 #include "server/http_server.h"
 #include "server/ops_routes.h"
@@ -95,11 +99,47 @@ Status Gateway::build_proxy() {
   profiler_->export_metrics(metrics_);
   model_router_ = std::make_unique<ModelRouter>(config_.upstreams, config_.routing);
   usage_ = std::make_unique<UsageTracker>(&metrics_);
+  if (Status s = build_resilience(); !s.ok()) return s;
   std::vector<std::shared_ptr<Stage>> stages;
   stages.push_back(std::make_shared<AuthenticateStage>(*keys_, config_.rate_limit.default_tier));
   stages.push_back(
-      std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get()));
+      std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get(),
+                                      resilience_.get()));
   pipeline_ = std::make_shared<const Pipeline>(std::move(stages), profiler_.get());
+  std::vector<std::shared_ptr<Stage>> replay_stages;
+  for (const auto& stage : pipeline_->stages()) {
+    if (stage->name() != "authenticate") replay_stages.push_back(stage);
+  }
+  replay_pipeline_ = std::make_shared<const Pipeline>(std::move(replay_stages));
+  return Status::Ok();
+}
+
+Status Gateway::build_resilience() {
+  const CircuitBreakerConfig& cb = config_.circuit_breaker;
+  const ErrorRecoveryConfig& er = config_.error_recovery;
+  if (cb.enabled) {
+    CircuitBreakerOptions o;
+    o.failure_threshold = cb.failure_threshold;
+    o.success_threshold = cb.success_threshold;
+    o.timeout = cb.timeout;
+    o.half_open_max_probes = cb.half_open_max_probes;
+    breakers_ = std::make_unique<BreakerRegistry>(o, clock_, &metrics_);
+  }
+  RetryPolicy retry;
+  retry.max_attempts = er.max_attempts;
+  retry.base_delay = er.base_delay;
+  retry.max_delay = er.max_delay;
+  retry.jitter = ParseJitterMode(er.jitter).value_or(JitterMode::kFull);
+  RetryBudgetOptions budget{.ratio = er.retry_budget_percent / 100.0,
+                            .min_retries = er.retry_budget_min_retries};
+  std::vector<std::string> names;
+  for (const UpstreamConfig& u : config_.upstreams) names.push_back(u.name);
+  auto dlq = DeadLetterQueue::Open(*db_, clock_, &metrics_, {.max_entries = er.dlq_max_entries});
+  if (!dlq.ok()) return dlq.status();
+  dead_letters_ = std::move(*dlq);
+  sleeper_ = std::make_unique<AsioSleeper>();
+  resilience_ = std::make_unique<ResiliencePolicy>(std::move(names), breakers_.get(), retry, budget,
+                                                   clock_, *sleeper_, metrics_, dead_letters_.get());
   return Status::Ok();
 }
 
@@ -110,6 +150,8 @@ void Gateway::register_routes() {
   RegisterAuditRoutes(router_, services_);
   RegisterUsageRoutes(router_, services_);
   RegisterPerformanceRoutes(router_, services_);
+  RegisterBreakerRoutes(router_, services_);
+  RegisterDlqRoutes(router_, services_, replay_pipeline_);
 }
 
 Status Gateway::start() {
@@ -134,6 +176,8 @@ Status Gateway::start() {
                               keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
                               model_router_.get(), usage_.get(), &clients_, profiler_.get(),
                               redis_.get()};
+  services_.breakers = breakers_.get();
+  services_.dead_letters = dead_letters_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

@@ -27,6 +27,10 @@ class ModelRouter;
 class UsageTracker;
 class UpstreamClient;
 class RedisConnections;
+class BreakerRegistry;  // resilience
+class Sleeper;
+class ResiliencePolicy;
+class DeadLetterQueue;
 
 class Gateway {
  public:
@@ -49,6 +53,7 @@ class Gateway {
   Status open_stores();
   Status start_demo_upstream();
   Status build_proxy();
+  Status build_resilience();
   void register_routes();
 
   Config config_;
@@ -68,7 +73,13 @@ class Gateway {
   std::unique_ptr<ModelRouter> model_router_;
   std::unique_ptr<UsageTracker> usage_;
   std::unique_ptr<Profiler> profiler_;
+  // Resilience: breakers per upstream, retry waits, the upstream policy.
+  std::unique_ptr<BreakerRegistry> breakers_;
+  std::unique_ptr<Sleeper> sleeper_;
+  std::unique_ptr<DeadLetterQueue> dead_letters_;
+  std::unique_ptr<ResiliencePolicy> resilience_;
   std::shared_ptr<const Pipeline> pipeline_;
+  std::shared_ptr<const Pipeline> replay_pipeline_;  // pipeline_ without authenticate
   Router router_;
   std::unique_ptr<HttpServer> server_;
 };

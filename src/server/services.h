@@ -22,6 +22,8 @@ class UsageTracker;
 class UpstreamClient;
 class Profiler;
 class RedisConnections;
+class BreakerRegistry;
+class DeadLetterQueue;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -38,6 +40,8 @@ struct GatewayServices {
   const std::vector<std::shared_ptr<UpstreamClient>>* upstream_clients = nullptr;
   Profiler* profiler = nullptr;
   RedisConnections* redis = nullptr;  // null in embedded mode
+  BreakerRegistry* breakers = nullptr;  // one breaker per upstream; null when disabled
+  DeadLetterQueue* dead_letters = nullptr;
 };
 
 }  // namespace agentgate

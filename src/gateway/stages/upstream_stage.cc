@@ -171,10 +171,29 @@ boost::asio::awaitable<Status> UpstreamStage::send_stream(RequestContext& ctx,
 }
 
 UpstreamStage::UpstreamStage(std::vector<std::shared_ptr<UpstreamClient>> clients,
-                             const ModelRouter& router, UsageTracker& usage, Profiler* profiler)
-    : clients_(std::move(clients)), router_(router), usage_(usage) {
+                             const ModelRouter& router, UsageTracker& usage, Profiler* profiler,
+                             UpstreamPolicy* policy)
+    : clients_(std::move(clients)), router_(router), usage_(usage), policy_(policy) {
   if (profiler == nullptr) return;
   for (const auto& c : clients_) sites_.push_back(&profiler->site("upstream." + c->endpoint().name));
+}
+
+boost::asio::awaitable<Status> UpstreamStage::attempt(RequestContext& ctx, const RouteTarget& target,
+                                                     UpstreamRequest& request) {
+  UpstreamClient& client = *clients_[target.upstream];
+  if (target.model != ctx.info.model) RewriteModel(ctx.request.body, ctx.info, target.model);
+  request.body = ctx.request.body;
+  // g++ 12 miscompiles co_await inside ?: (a temporary is destroyed twice).
+  Status s;
+  std::optional<ScopedProfile> profile;
+  if (!sites_.empty()) profile.emplace(*sites_[target.upstream]);
+  if (ctx.info.stream) {
+    s = co_await send_stream(ctx, client, request);
+  } else {
+    s = co_await send_whole(ctx, client, request);
+  }
+  if (profile && (!s.ok() || ctx.response.status >= 500)) profile->set_error();
+  co_return s;
 }
 
 boost::asio::awaitable<void> UpstreamStage::handle(RequestContext& ctx, Next) {
@@ -195,23 +214,22 @@ boost::asio::awaitable<void> UpstreamStage::handle(RequestContext& ctx, Next) {
     request.headers.emplace_back("X-Request-Id", ctx.request.request_id);
   }
 
+  if (policy_ != nullptr) {
+    UpstreamPolicy::Attempt attempt_target = [this, &ctx, &request](const RouteTarget& t) {
+      return attempt(ctx, t, request);
+    };
+    std::optional<size_t> answered = co_await policy_->run(ctx, plan, attempt_target);
+    if (answered) {
+      ctx.upstream = clients_[plan[*answered].upstream]->endpoint().name;
+      usage_.record(ctx.principal.user_id, ctx.info.model, ctx.usage);
+    }
+    co_return;
+  }
+
   Status last;
   for (const RouteTarget& target : plan) {
     UpstreamClient& client = *clients_[target.upstream];
-    if (target.model != ctx.info.model) RewriteModel(ctx.request.body, ctx.info, target.model);
-    request.body = ctx.request.body;
-    // g++ 12 miscompiles co_await inside ?: (a temporary is destroyed twice).
-    Status s;
-    {
-      std::optional<ScopedProfile> profile;
-      if (!sites_.empty()) profile.emplace(*sites_[target.upstream]);
-      if (ctx.info.stream) {
-        s = co_await send_stream(ctx, client, request);
-      } else {
-        s = co_await send_whole(ctx, client, request);
-      }
-      if (profile && (!s.ok() || ctx.response.status >= 500)) profile->set_error();
-    }
+    Status s = co_await attempt(ctx, target, request);
     if (s.ok()) {
       ctx.upstream = client.endpoint().name;
       usage_.record(ctx.principal.user_id, ctx.info.model, ctx.usage);

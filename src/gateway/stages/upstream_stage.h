@@ -4,8 +4,8 @@
 // Server-Sent Events stream passed through chunk by chunk.
 //
 // Failover: when an upstream cannot be reached (nothing was sent to it), the
-// next target of the plan is tried. Retries of answered failures, backoff and
-// circuit breakers are the resilience stage's, not this one's.
+// next target of the plan is tried. With an UpstreamPolicy (the resilience
+// layer: breakers, retries, fallbacks) the policy decides instead.
 // Errors: unreachable 502, timeout 504, invalid JSON or a broken response
 // 502, all in the OpenAI error shape; a stream that breaks after it began
 // ends with an SSE `error` event.
@@ -20,6 +20,7 @@
 #include "agentgate/perf/profiler.h"
 #include "gateway/model_router.h"
 #include "gateway/stage.h"
+#include "gateway/upstream_policy.h"
 #include "gateway/usage_tracker.h"
 #include "upstream/upstream_client.h"
 
@@ -29,13 +30,19 @@ class UpstreamStage final : public Stage {
  public:
   // REQUIRES: clients[i] serves config upstream i, as the router indexes them.
   // Each upstream call is profiled as "upstream.<name>" when `profiler` is set.
+  // `policy` (may be null; must outlive the stage) decides which targets are
+  // called and how often.
   UpstreamStage(std::vector<std::shared_ptr<UpstreamClient>> clients, const ModelRouter& router,
-                UsageTracker& usage, Profiler* profiler = nullptr);
+                UsageTracker& usage, Profiler* profiler = nullptr,
+                UpstreamPolicy* policy = nullptr);
 
   std::string_view name() const override { return "upstream"; }
   boost::asio::awaitable<void> handle(RequestContext& ctx, Next next) override;
 
  private:
+  // attempt: one call of `target`, profiled (see UpstreamPolicy::Attempt).
+  boost::asio::awaitable<Status> attempt(RequestContext& ctx, const RouteTarget& target,
+                                         UpstreamRequest& request);
   boost::asio::awaitable<Status> send_whole(RequestContext& ctx, UpstreamClient& client,
                                             const UpstreamRequest& request);
   boost::asio::awaitable<Status> send_stream(RequestContext& ctx, UpstreamClient& client,
@@ -45,6 +52,7 @@ class UpstreamStage final : public Stage {
   const ModelRouter& router_;
   UsageTracker& usage_;
   std::vector<ProfileSite*> sites_;  // parallel to clients_; empty without a profiler
+  UpstreamPolicy* policy_;           // may be null
 };
 
 }  // namespace agentgate

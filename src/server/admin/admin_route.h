@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "server/http_types.h"
@@ -10,6 +11,8 @@
 #include "server/services.h"
 
 namespace agentgate {
+
+class Pipeline;
 
 // AdminRequest: what an admin handler gets besides the HTTP request.
 struct AdminCall {
@@ -33,5 +36,9 @@ void SetJson(HttpResponse& res, const std::string& body, int status = 200);
 void RegisterKeyRoutes(Router& router, GatewayServices& services);
 void RegisterAuditRoutes(Router& router, GatewayServices& services);
 void RegisterPerformanceRoutes(Router& router, GatewayServices& services);
+void RegisterBreakerRoutes(Router& router, GatewayServices& services);
+// Dead-letter queue; replays run through `replay_pipeline`.
+void RegisterDlqRoutes(Router& router, GatewayServices& services,
+                       std::shared_ptr<const Pipeline> replay_pipeline);
 
 }  // namespace agentgate

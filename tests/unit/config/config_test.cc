@@ -527,6 +527,34 @@ TEST(ConfigFileTest, MissingFileAndSyntaxErrors) {
   EXPECT_THAT(LoadError("server:\n  port: 1\n bad indent: 2\n"), StartsWith("<config>:3:"));
 }
 
+TEST(ConfigResilienceTest, DefaultsParseAndRanges) {
+  Config d;
+  EXPECT_TRUE(d.circuit_breaker.enabled);
+  EXPECT_EQ(d.circuit_breaker.half_open_max_probes, 1);
+  EXPECT_EQ(d.error_recovery.jitter, "full");
+  EXPECT_EQ(d.error_recovery.retry_budget_percent, 20);
+  EXPECT_EQ(d.error_recovery.retry_budget_min_retries, 10);
+  EXPECT_EQ(d.error_recovery.dlq_max_entries, 10000);
+  Config c = MustLoad(
+      "circuit_breaker: {enabled: false, half_open_max_probes: 3}\n"
+      "error_recovery: {jitter: proportional, retry_budget_percent: 50, "
+      "retry_budget_min_retries: 0, dlq_max_entries: 5}\n");
+  EXPECT_FALSE(c.circuit_breaker.enabled);
+  EXPECT_EQ(c.circuit_breaker.half_open_max_probes, 3);
+  EXPECT_EQ(c.error_recovery.jitter, "proportional");
+  EXPECT_EQ(c.error_recovery.retry_budget_percent, 50);
+  EXPECT_EQ(c.error_recovery.retry_budget_min_retries, 0);
+  EXPECT_EQ(c.error_recovery.dlq_max_entries, 5);
+  EXPECT_THAT(LoadError("error_recovery:\n  dlq_max_entries: 0\n"),
+              StartsWith("error_recovery.dlq_max_entries: expected an integer in 1..10000000"));
+  EXPECT_THAT(LoadError("circuit_breaker:\n  half_open_max_probes: 0\n"),
+              StartsWith("circuit_breaker.half_open_max_probes: expected an integer in 1..1000"));
+  EXPECT_THAT(LoadError("error_recovery:\n  retry_budget_percent: 101\n"),
+              StartsWith("error_recovery.retry_budget_percent: expected an integer in 0..100"));
+  EXPECT_THAT(LoadError("error_recovery:\n  jitter: lots\n"),
+              StartsWith("error_recovery.jitter: must be one of full, proportional, none"));
+}
+
 TEST(ConfigFileTest, ExampleFileLoads) {
   std::string path = (RepoRoot() / "config" / "agentgate.example.yaml").string();
   Result<Config> c = LoadConfigFile(path, MapEnv({{"OPENAI_API_KEY", "sk-example"}}));
