@@ -4,6 +4,7 @@
 
 #include "gateway/model_router.h"
 #include "gateway/stages/authenticate_stage.h"
+#include "gateway/stages/rate_limit_stage.h"
 #include "gateway/stages/upstream_stage.h"
 #include "gateway/usage_tracker.h"
 #include "mock/mock_upstream.h"
@@ -11,6 +12,7 @@
 #include "server/http_server.h"
 #include "server/ops_routes.h"
 #include "server/proxy_routes.h"
+#include "server/ratelimit_services.h"
 #include "upstream/upstream_client.h"
 
 namespace agentgate {
@@ -87,6 +89,14 @@ Status Gateway::build_proxy() {
   usage_ = std::make_unique<UsageTracker>(&metrics_);
   std::vector<std::shared_ptr<Stage>> stages;
   stages.push_back(std::make_shared<AuthenticateStage>(*keys_, config_.rate_limit.default_tier));
+  if (config_.rate_limit.enabled) {  // rate limits: right after authenticate
+    auto rl = BuildRateLimit(config_.rate_limit, *db_, clock_);
+    if (!rl.ok()) return rl.status();
+    ratelimit_ = std::move(*rl);
+    stages.push_back(std::make_shared<RateLimitStage>(
+        *ratelimit_->requests, ratelimit_->tokens.get(), ratelimit_->analytics.get(), metrics_,
+        RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open}));
+  }
   stages.push_back(
       std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get()));
   pipeline_ = std::make_shared<const Pipeline>(std::move(stages), profiler_.get());
@@ -100,6 +110,7 @@ void Gateway::register_routes() {
   RegisterAuditRoutes(router_, services_);
   RegisterUsageRoutes(router_, services_);
   RegisterPerformanceRoutes(router_, services_);
+  RegisterRateLimitRoutes(router_, services_);
 }
 
 Status Gateway::start() {
@@ -123,6 +134,7 @@ Status Gateway::start() {
   services_ = GatewayServices{&config_,          &clock_,     &metrics_,           db_.get(),
                               keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
                               model_router_.get(), usage_.get(), &clients_, profiler_.get()};
+  services_.ratelimit = ratelimit_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

@@ -26,6 +26,7 @@ class MockUpstream;
 class ModelRouter;
 class UsageTracker;
 class UpstreamClient;
+struct RateLimitParts;
 
 class Gateway {
  public:
@@ -66,6 +67,7 @@ class Gateway {
   std::unique_ptr<ModelRouter> model_router_;
   std::unique_ptr<UsageTracker> usage_;
   std::unique_ptr<Profiler> profiler_;
+  std::unique_ptr<RateLimitParts> ratelimit_;     // null when rate_limit.enabled is false
   std::shared_ptr<const Pipeline> pipeline_;
   Router router_;
   std::unique_ptr<HttpServer> server_;

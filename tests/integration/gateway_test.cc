@@ -27,7 +27,10 @@ std::string ConfigFor(uint16_t mock_port, const std::string& extra = "") {
          "    base_url: http://127.0.0.1:" + std::to_string(mock_port) + "/v1\n"
          "    api_key: upstream-key\n"
          "    models: [gpt-4o, gpt-4o-mini, text-embedding-3-small]\n"
-         "    first_byte_timeout_ms: 1500\n" + extra;
+         "    first_byte_timeout_ms: 1500\n" +
+         // These tests send bursts as one user; rate limits are tested in ratelimit_test.cc.
+         (extra.find("rate_limit:") == std::string::npos ? "rate_limit:\n  enabled: false\n" : "") +
+         extra;
 }
 
 const TestHeaders kAdmin = {{"Authorization", std::string("Bearer ") + kAdminKey}};
