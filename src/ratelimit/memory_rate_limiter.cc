@@ -14,7 +14,8 @@ namespace agentgate {
 
 namespace {
 
-constexpr size_t kChunk = 64;     // UserStates per slab chunk
+constexpr size_t kChunk = 64;       // UserStates per slab chunk
+constexpr size_t kMinSweep = 1024;  // a shard sweeps idle users from this size on
 
 struct UserState {
   uint64_t key;  // Hash64 of the user id (collisions at 2^-64 per pair are ignored)
@@ -26,7 +27,10 @@ class Shard {
   Shard() : index_(16, 0) {}
 
   // find_or_add: the state of `key`; `fresh` tells whether it was created.
-  UserState* find_or_add(uint64_t key, bool* fresh) {
+  // Before the shard grows past its sweep mark, the users for which
+  // `idle(state)` holds (nothing counted in any window) are dropped.
+  template <typename Idle>
+  UserState* find_or_add(uint64_t key, bool* fresh, const Idle& idle) {
     size_t mask = index_.size() - 1;
     for (size_t i = key & mask;; i = (i + 1) & mask) {
       uint32_t v = index_[i];
@@ -36,6 +40,10 @@ class Shard {
         *fresh = false;
         return s;
       }
+    }
+    if (size_ >= next_sweep_) {
+      sweep(idle);
+      next_sweep_ = std::max(kMinSweep, size_ * 2);
     }
     if ((size_ + 1) * 2 > index_.size()) grow();
     uint32_t id = static_cast<uint32_t>(size_++);
@@ -72,6 +80,24 @@ class Shard {
     while (index_[i] != 0) i = (i + 1) & mask;
     index_[i] = v;
   }
+  // sweep: drops idle users, compacting the slab and rebuilding the index.
+  template <typename Idle>
+  void sweep(const Idle& idle) {
+    size_t kept = 0;
+    for (size_t id = 0; id < size_; ++id) {
+      UserState* s = at(static_cast<uint32_t>(id));
+      if (idle(*s)) continue;
+      if (kept != id) *at(static_cast<uint32_t>(kept)) = *s;
+      ++kept;
+    }
+    size_ = kept;
+    chunks_.resize((size_ + kChunk - 1) / kChunk);
+    index_.assign(std::max<size_t>(16, std::bit_ceil(size_ * 2 + 2)), 0);
+    for (size_t id = 0; id < size_; ++id) {
+      insert(at(static_cast<uint32_t>(id))->key, static_cast<uint32_t>(id + 1));
+    }
+  }
+
   void grow() {
     std::vector<uint32_t> old = std::move(index_);
     index_.assign(old.size() * 2, 0);
@@ -83,6 +109,7 @@ class Shard {
   std::vector<uint32_t> index_;  // power of two; 0 = empty, else slab id + 1
   std::vector<std::unique_ptr<UserState[]>> chunks_;
   size_t size_ = 0;
+  size_t next_sweep_ = kMinSweep;  // size at which idle users are swept before growing
 };
 
 class MemoryRateLimiter final : public RateLimiter {
@@ -154,7 +181,13 @@ class MemoryRateLimiter final : public RateLimiter {
 
   UserState* state(Shard& shard, uint64_t key, int64_t t) {
     bool fresh = false;
-    UserState* s = shard.find_or_add(key, &fresh);
+    UserState* s = shard.find_or_add(key, &fresh, [&](const UserState& u) {
+      // Idle: even the day window's ring has moved past everything it held.
+      const SlidingWindow& day = u.windows[kRateWindowCount - 1];
+      uint32_t cur = static_cast<uint32_t>(t / geometry_[kRateWindowCount - 1].bucket_ns);
+      return static_cast<uint32_t>(cur - day.head) >= static_cast<uint32_t>(kRateSlots) &&
+             static_cast<uint32_t>(cur - day.head) <= 0x80000000u;
+    });
     for (int w = 0; w < kRateWindowCount; ++w) {
       if (fresh) {
         s->windows[w].init(geometry_[w], t);

@@ -200,3 +200,26 @@ TEST(RateLimiterTest, MemoryPerUserIsAtMost256Bytes) {
 
 }  // namespace
 }  // namespace agentgate
+
+namespace agentgate {
+namespace {
+
+TEST(RateLimiterTest, IdleUsersAreSweptWhenTheShardWouldGrow) {
+  RateLimitPolicy policy(Tiers(), "free");
+  ManualClock clock;
+  auto rl = NewMemoryRateLimiter(policy, clock, {.shards = 1});
+  for (int i = 0; i < 1000; ++i) (void)rl->acquire("old" + std::to_string(i), "");
+  (void)rl->acquire("active", "");
+  clock.advance(std::chrono::hours(20));
+  (void)rl->acquire("active", "");  // active within the day: kept
+  clock.advance(std::chrono::hours(8));
+  for (int i = 0; i < 100; ++i) (void)rl->acquire("new" + std::to_string(i), "");
+  EXPECT_EQ(rl->users(), 1001u - 1000u + 100u);
+  // The kept user's count survived the compaction.
+  EXPECT_EQ(rl->check_limit("active", "")->windows[3].used, 1);
+  EXPECT_EQ(rl->check_limit("new5", "")->windows[3].used, 1);
+  EXPECT_EQ(rl->check_limit("old5", "")->windows[3].used, 0);
+}
+
+}  // namespace
+}  // namespace agentgate
