@@ -232,11 +232,16 @@ class MemoryRateLimiter final : public RateLimiter {
       ws.limit = limits.requests[w];
       ws.used = used[w];
       ws.remaining = ws.limit > 0 ? std::max<int64_t>(0, ws.limit - used[w]) : 0;
-      if (used[w] > 0) ws.reset = Nanos(std::max<int64_t>(0, s->windows[w].time_to_free(g, t, 1)));
+      if (!record && used[w] > 0) ws.reset = Nanos(std::max<int64_t>(0, s->windows[w].time_to_free(g, t, 1)));
       if (ws.limit > 0 && (d.most_restrictive < 0 || ws.remaining < best_remaining)) {
         d.most_restrictive = w;
         best_remaining = ws.remaining;
       }
+    }
+    // acquire fills `reset` only for the most restrictive window (the hot path).
+    int m = d.most_restrictive;
+    if (record && m >= 0 && used[m] > 0) {
+      d.windows[m].reset = Nanos(std::max<int64_t>(0, s->windows[m].time_to_free(geometry_[m], t, 1)));
     }
     return d;
   }

@@ -36,6 +36,8 @@
 // Thread-safety: every method may be called concurrently.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -56,7 +58,9 @@ struct RateWindowStatus {
   int64_t limit = 0;      // 0: unlimited
   int64_t used = 0;       // counted in the sliding window (after this call's record)
   int64_t remaining = 0;  // max(0, limit - used); 0 when unlimited
-  Nanos reset{0};         // until the oldest counted request leaves the window (0: none)
+  // reset: until the oldest counted request leaves the window (0: none).
+  // acquire fills it only for the most restrictive window; check_limit for all.
+  Nanos reset{0};
 };
 
 // RateDecision: the answer of acquire / check_limit / status.
@@ -85,6 +89,25 @@ class RateLimiter {
   virtual Status record_request(std::string_view user, int64_t cost = 1) = 0;
   // reset: forgets every count of `user` (limits and tier are kept).
   virtual Status reset(std::string_view user) = 0;
+  // acquire_async / check_limit_async / record_request_async: the same for
+  // callers on an event loop (the pipeline stage). A networked backend
+  // overrides them with one round trip; these defaults call the synchronous
+  // methods. REQUIRES: the viewed strings outlive the returned awaitable.
+  virtual boost::asio::awaitable<Result<RateDecision>> acquire_async(std::string_view user,
+                                                                     std::string_view tier,
+                                                                     int64_t cost = 1) {
+    co_return acquire(user, tier, cost);
+  }
+  virtual boost::asio::awaitable<Result<RateDecision>> check_limit_async(std::string_view user,
+                                                                         std::string_view tier,
+                                                                         int64_t cost = 1) {
+    co_return check_limit(user, tier, cost);
+  }
+  virtual boost::asio::awaitable<Status> record_request_async(std::string_view user,
+                                                              int64_t cost = 1) {
+    co_return record_request(user, cost);
+  }
+
   // users: distinct users currently tracked.
   virtual size_t users() const = 0;
   // bytes_per_user: memory of one tracked user's state, index included.

@@ -61,7 +61,8 @@ RateLimitStage::RateLimitStage(RateLimiter& requests, RateLimiter* tokens,
 
 boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next next) {
   const std::string& user = ctx.principal.user_id;
-  Result<RateDecision> d = requests_.acquire(user, ctx.principal.tier);
+  const std::string& tier = ctx.principal.tier;
+  Result<RateDecision> d = co_await requests_.acquire_async(user, tier);
   if (!d.ok()) {
     metrics_.store_errors.inc();
     if (!options_.fail_open) {
@@ -85,7 +86,8 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
   }
   if (tokens_) {
     // The budget admits while the tokens already charged are under it.
-    Result<RateDecision> t = tokens_->check_limit(user, d->tier, 1);
+    const std::string& resolved_tier = d->tier;
+    Result<RateDecision> t = co_await tokens_->check_limit_async(user, resolved_tier);
     if (!t.ok()) {
       metrics_.store_errors.inc();
       if (!options_.fail_open) {
@@ -108,7 +110,8 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
   if (analytics_) analytics_->record(user, true);
   co_await next(ctx);
   if (tokens_ && ctx.usage.known && ctx.usage.total_tokens > 0) {
-    if (Status s = tokens_->record_request(user, ctx.usage.total_tokens); !s.ok()) {
+    Status s = co_await tokens_->record_request_async(user, ctx.usage.total_tokens);
+    if (!s.ok()) {
       metrics_.store_errors.inc();
     }
   }
