@@ -7,6 +7,7 @@
 #include "gateway/model_router.h"
 #include "gateway/resilience_policy.h"
 #include "gateway/stages/authenticate_stage.h"
+#include "gateway/stages/rate_limit_stage.h"
 #include "gateway/stages/upstream_stage.h"
 #include "gateway/usage_tracker.h"
 #include "mock/mock_upstream.h"
@@ -16,6 +17,7 @@
 #include "server/ops_routes.h"
 #include "server/proxy_routes.h"
 #include "store/redis_connections.h"
+#include "server/ratelimit_services.h"
 #include "upstream/upstream_client.h"
 
 namespace agentgate {
@@ -102,6 +104,14 @@ Status Gateway::build_proxy() {
   if (Status s = build_resilience(); !s.ok()) return s;
   std::vector<std::shared_ptr<Stage>> stages;
   stages.push_back(std::make_shared<AuthenticateStage>(*keys_, config_.rate_limit.default_tier));
+  if (config_.rate_limit.enabled) {  // rate limits: right after authenticate
+    auto rl = BuildRateLimit(config_.rate_limit, *db_, clock_);
+    if (!rl.ok()) return rl.status();
+    ratelimit_ = std::move(*rl);
+    stages.push_back(std::make_shared<RateLimitStage>(
+        *ratelimit_->requests, ratelimit_->tokens.get(), ratelimit_->analytics.get(), metrics_,
+        RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open}));
+  }
   stages.push_back(
       std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get(),
                                       resilience_.get()));
@@ -152,6 +162,7 @@ void Gateway::register_routes() {
   RegisterPerformanceRoutes(router_, services_);
   RegisterBreakerRoutes(router_, services_);
   RegisterDlqRoutes(router_, services_, replay_pipeline_);
+  RegisterRateLimitRoutes(router_, services_);
 }
 
 Status Gateway::start() {
@@ -178,6 +189,7 @@ Status Gateway::start() {
                               redis_.get()};
   services_.breakers = breakers_.get();
   services_.dead_letters = dead_letters_.get();
+  services_.ratelimit = ratelimit_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

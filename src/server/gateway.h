@@ -31,6 +31,7 @@ class BreakerRegistry;  // resilience
 class Sleeper;
 class ResiliencePolicy;
 class DeadLetterQueue;
+struct RateLimitParts;
 
 class Gateway {
  public:
@@ -78,6 +79,7 @@ class Gateway {
   std::unique_ptr<Sleeper> sleeper_;
   std::unique_ptr<DeadLetterQueue> dead_letters_;
   std::unique_ptr<ResiliencePolicy> resilience_;
+  std::unique_ptr<RateLimitParts> ratelimit_;     // null when rate_limit.enabled is false
   std::shared_ptr<const Pipeline> pipeline_;
   std::shared_ptr<const Pipeline> replay_pipeline_;  // pipeline_ without authenticate
   Router router_;

@@ -24,6 +24,7 @@ class Profiler;
 class RedisConnections;
 class BreakerRegistry;
 class DeadLetterQueue;
+struct RateLimitParts;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -42,6 +43,7 @@ struct GatewayServices {
   RedisConnections* redis = nullptr;  // null in embedded mode
   BreakerRegistry* breakers = nullptr;  // one breaker per upstream; null when disabled
   DeadLetterQueue* dead_letters = nullptr;
+  RateLimitParts* ratelimit = nullptr;  // null when rate_limit.enabled is false
 };
 
 }  // namespace agentgate

@@ -55,7 +55,7 @@ upstreams:
     base_url: http://127.0.0.1:${mockPort}/v1
     api_key: upstream-key
     models: [gpt-4o, gpt-4o-mini, text-embedding-3-small]
-${extraConfig}`;
+${extraConfig.includes('rate_limit:') ? '' : 'rate_limit:\n  enabled: false\n'}${extraConfig}`;
   writeFileSync(join(dir, 'agentgate.yaml'), config);
   const env = { ...process.env };
   delete env.OPENAI_API_KEY;

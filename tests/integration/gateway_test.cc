@@ -30,7 +30,10 @@ std::string ConfigFor(uint16_t mock_port, const std::string& extra = "") {
          "    first_byte_timeout_ms: 1500\n"
          // The plain upstream path: breakers and retries are resilience_test.cc's.
          "circuit_breaker: {enabled: false}\n"
-         "error_recovery: {max_attempts: 1}\n" + extra;
+         "error_recovery: {max_attempts: 1}\n" +
+         // These tests send bursts as one user; rate limits are tested in ratelimit_test.cc.
+         (extra.find("rate_limit:") == std::string::npos ? "rate_limit:\n  enabled: false\n" : "") +
+         extra;
 }
 
 const TestHeaders kAdmin = {{"Authorization", std::string("Bearer ") + kAdminKey}};

@@ -63,6 +63,7 @@ class StreamToClient final : public StreamSink {
       if (!OwnResponseHeader(k)) headers.emplace_back(k, v);
     }
     headers.emplace_back("Cache-Control", "no-cache");
+    for (const auto& h : ctx_.response.headers) headers.push_back(h);  // set by earlier stages
     ctx_.streamed = true;
     // Built before the co_await: g++ 12 mishandles temporaries inside one.
     std::string_view type =

@@ -40,5 +40,6 @@ void RegisterBreakerRoutes(Router& router, GatewayServices& services);
 // Dead-letter queue; replays run through `replay_pipeline`.
 void RegisterDlqRoutes(Router& router, GatewayServices& services,
                        std::shared_ptr<const Pipeline> replay_pipeline);
+void RegisterRateLimitRoutes(Router& router, GatewayServices& services);
 
 }  // namespace agentgate
