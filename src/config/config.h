@@ -274,6 +274,14 @@ struct CacheConfig {
   // same (env SEMANTIC_CACHE_SIMILARITY_THRESHOLD). Default: 0.95.
   double similarity_threshold = 0.95;
 
+  // Identical requests in flight at once share one upstream call.
+  // YAML `dedup`. Default: true.
+  bool dedup = true;
+
+  // How long a de-duplicated request waits for the first one's answer
+  // before calling the upstream itself. YAML `dedup_timeout_s`. Default: 30 s.
+  Nanos dedup_timeout = std::chrono::seconds(30);
+
   friend bool operator==(const CacheConfig&, const CacheConfig&) = default;
 };
 

@@ -210,6 +210,7 @@ Status ValidateConfig(const Config& config) {
   const CacheConfig& cache = config.cache;
   c.Duration("cache.default_ttl_s", cache.default_ttl, kPositive, kS);
   c.Size("cache.max_size", cache.max_size, kCountLimits);
+  c.Duration("cache.dedup_timeout_s", cache.dedup_timeout, kPositive, kS);
   if (!IsSimilarity(cache.similarity_threshold)) {
     c.Fail("cache.similarity_threshold", "expected " + std::string(kSimilarityDescription) +
                                              ", got " + std::to_string(cache.similarity_threshold));

@@ -372,6 +372,8 @@ void ReadCache(MapReader& r, CacheConfig* c) {
   r.integer("max_size", kCountLimits, &c->max_size);
   r.boolean("semantic_enabled", &c->semantic_enabled);
   r.similarity("similarity_threshold", &c->similarity_threshold);
+  r.boolean("dedup", &c->dedup);
+  r.duration("dedup_timeout_s", kPositive, kS, &c->dedup_timeout);
   r.finish();
 }
 

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentgate/cache/response_cache.h"
 #include "gateway/model_router.h"
+#include "gateway/stages/cache_stage.h"
 #include "gateway/stages/authenticate_stage.h"
 #include "gateway/stages/upstream_stage.h"
 #include "gateway/usage_tracker.h"
@@ -87,6 +89,15 @@ Status Gateway::build_proxy() {
   usage_ = std::make_unique<UsageTracker>(&metrics_);
   std::vector<std::shared_ptr<Stage>> stages;
   stages.push_back(std::make_shared<AuthenticateStage>(*keys_, config_.rate_limit.default_tier));
+  // Cache: after authenticate (the tenant is in the key), before upstream.
+  if (config_.cache.enabled) {
+    ResponseCacheOptions co{.default_ttl = config_.cache.default_ttl, .max_size = config_.cache.max_size};
+    response_cache_ = std::make_unique<ResponseCache>(NewMemoryResponseStore(co, clock_), co);
+    stages.push_back(std::make_shared<CacheStage>(
+        *response_cache_,
+        CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout},
+        &metrics_));
+  }
   stages.push_back(
       std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get()));
   pipeline_ = std::make_shared<const Pipeline>(std::move(stages), profiler_.get());
@@ -100,6 +111,7 @@ void Gateway::register_routes() {
   RegisterAuditRoutes(router_, services_);
   RegisterUsageRoutes(router_, services_);
   RegisterPerformanceRoutes(router_, services_);
+  RegisterCacheRoutes(router_, services_);
 }
 
 Status Gateway::start() {
@@ -123,6 +135,7 @@ Status Gateway::start() {
   services_ = GatewayServices{&config_,          &clock_,     &metrics_,           db_.get(),
                               keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
                               model_router_.get(), usage_.get(), &clients_, profiler_.get()};
+  services_.response_cache = response_cache_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

@@ -26,6 +26,7 @@ class MockUpstream;
 class ModelRouter;
 class UsageTracker;
 class UpstreamClient;
+class ResponseCache;
 
 class Gateway {
  public:
@@ -66,6 +67,7 @@ class Gateway {
   std::unique_ptr<ModelRouter> model_router_;
   std::unique_ptr<UsageTracker> usage_;
   std::unique_ptr<Profiler> profiler_;
+  std::unique_ptr<ResponseCache> response_cache_;  // null when cache.enabled is false
   std::shared_ptr<const Pipeline> pipeline_;
   Router router_;
   std::unique_ptr<HttpServer> server_;

@@ -21,6 +21,7 @@ class ModelRouter;
 class UsageTracker;
 class UpstreamClient;
 class Profiler;
+class ResponseCache;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -36,6 +37,7 @@ struct GatewayServices {
   // One client per config upstream, indexed like config->upstreams.
   const std::vector<std::shared_ptr<UpstreamClient>>* upstream_clients = nullptr;
   Profiler* profiler = nullptr;
+  ResponseCache* response_cache = nullptr;  // the exact response cache; nullptr when disabled
 };
 
 }  // namespace agentgate

@@ -33,5 +33,6 @@ void SetJson(HttpResponse& res, const std::string& body, int status = 200);
 void RegisterKeyRoutes(Router& router, GatewayServices& services);
 void RegisterAuditRoutes(Router& router, GatewayServices& services);
 void RegisterPerformanceRoutes(Router& router, GatewayServices& services);
+void RegisterCacheRoutes(Router& router, GatewayServices& services);
 
 }  // namespace agentgate

@@ -544,5 +544,16 @@ TEST(ConfigFileTest, ExampleFileLoads) {
   EXPECT_THAT(no_key.status().message(), HasSubstr("OPENAI_API_KEY is not set"));
 }
 
+TEST(ConfigCacheDedupTest, DedupKeysAreReadAndChecked) {
+  Config d = MustLoad("");
+  EXPECT_TRUE(d.cache.dedup);
+  EXPECT_EQ(d.cache.dedup_timeout, std::chrono::seconds(30));
+  Config c = MustLoad("cache: {dedup: false, dedup_timeout_s: 2.5}\n");
+  EXPECT_FALSE(c.cache.dedup);
+  EXPECT_EQ(c.cache.dedup_timeout, std::chrono::milliseconds(2500));
+  EXPECT_THAT(LoadError("cache:\n  dedup_timeout_s: 0\n"),
+              StartsWith("cache.dedup_timeout_s: expected a number of seconds in (0, "));
+}
+
 }  // namespace
 }  // namespace agentgate

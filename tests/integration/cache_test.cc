@@ -1,0 +1,236 @@
+// The exact response cache through the real agentgate binary in front of the
+// real agentgate-mock: hits do not reach the upstream (counted at the mock).
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "integration/support/gateway_process.h"
+#include "integration/support/http_client.h"
+
+namespace agentgate::test {
+namespace {
+
+constexpr const char* kAdminKey = "admin-secret-for-tests";
+const TestHeaders kAdmin = {{"Authorization", std::string("Bearer ") + kAdminKey}};
+
+std::string ConfigFor(uint16_t mock_port) {
+  return "server:\n  admin_key: " + std::string(kAdminKey) +
+         "\nupstreams:\n"
+         "  - name: mock\n"
+         "    base_url: http://127.0.0.1:" + std::to_string(mock_port) + "/v1\n"
+         "    api_key: upstream-key\n"
+         "    models: [gpt-4o, gpt-4o-mini]\n"
+         "    first_byte_timeout_ms: 3000\n";
+}
+
+std::string Chat(const std::string& content, const std::string& model = "gpt-4o-mini",
+                 const std::string& extra = "") {
+  return R"({"model":")" + model + R"(",)" + extra + R"("messages":[{"role":"user","content":")" +
+         content + R"("}]})";
+}
+
+class CacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mock_ = MockProcess::Start({"--api-key", "upstream-key"});
+    ASSERT_NE(mock_, nullptr);
+    gw_ = GatewayProcess::Start(ConfigFor(mock_->port()));
+    ASSERT_NE(gw_, nullptr);
+  }
+  void SetFaults(const std::string& json) {
+    ASSERT_EQ(Request(mock_->port(), "POST", "/_mock/faults", json).status, 200);
+  }
+  int UpstreamCalls() {
+    Json j = Request(mock_->port(), "GET", "/_mock/stats").json();
+    return j["calls"].value("/v1/chat/completions", 0);
+  }
+  HttpResult Post(const std::string& body, const TestHeaders& headers = {}) {
+    return Request(gw_->port(), "POST", "/v1/chat/completions", body, headers);
+  }
+
+  std::unique_ptr<MockProcess> mock_;
+  std::unique_ptr<GatewayProcess> gw_;
+};
+
+TEST_F(CacheTest, IdenticalAndReorderedRequestsHitWithoutAnUpstreamCall) {
+  HttpResult first = Post(Chat("cache me"));
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.header("x-cache"), "MISS");
+  EXPECT_EQ(UpstreamCalls(), 1);
+
+  HttpResult second = Post(Chat("cache me"));
+  ASSERT_EQ(second.status, 200);
+  EXPECT_EQ(second.header("x-cache"), "HIT");
+  EXPECT_EQ(second.header("x-cache-kind"), "exact");
+  EXPECT_EQ(second.body, first.body);
+
+  HttpResult reordered = Post(
+      "{ \"messages\": [ { \"content\": \"cache me\", \"role\": \"user\" } ],\n \"model\": \"gpt-4o-mini\" }");
+  EXPECT_EQ(reordered.header("x-cache"), "HIT");
+  EXPECT_EQ(reordered.body, first.body);
+  EXPECT_EQ(UpstreamCalls(), 1);
+
+  Json stats = Request(gw_->port(), "GET", "/api/v1/cache/stats", "", kAdmin).json();
+  EXPECT_EQ(stats["enabled"], true);
+  EXPECT_EQ(stats["exact"]["hits"], 2);
+  EXPECT_EQ(stats["exact"]["misses"], 1);
+  EXPECT_EQ(stats["exact"]["entries"], 1);
+}
+
+TEST_F(CacheTest, ChangedModelOrParameterMisses) {
+  ASSERT_EQ(Post(Chat("q", "gpt-4o-mini", R"("temperature":0.2,)")).status, 200);
+  EXPECT_EQ(Post(Chat("q", "gpt-4o", R"("temperature":0.2,)")).header("x-cache"), "MISS");
+  EXPECT_EQ(Post(Chat("q", "gpt-4o-mini", R"("temperature":0.3,)")).header("x-cache"), "MISS");
+  EXPECT_EQ(Post(Chat("q", "gpt-4o-mini", R"("temperature":0.2,"max_tokens":9,)")).header("x-cache"),
+            "MISS");
+  EXPECT_EQ(UpstreamCalls(), 4);
+  EXPECT_EQ(Post(Chat("q", "gpt-4o-mini", R"("temperature":0.20,)")).header("x-cache"), "HIT");
+  EXPECT_EQ(UpstreamCalls(), 4);
+}
+
+TEST_F(CacheTest, NoCrossTenantHits) {
+  auto make_key = [&](const std::string& user, const std::string& tenant) {
+    HttpResult r = Request(gw_->port(), "POST", "/api/v1/keys",
+                           R"({"user_id":")" + user + R"(","tenant":")" + tenant + R"("})", kAdmin);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return TestHeaders{{"Authorization", "Bearer " + r.json()["key"].get<std::string>()}};
+  };
+  TestHeaders a = make_key("alice", "tenant-a");
+  TestHeaders a2 = make_key("anna", "tenant-a");
+  TestHeaders b = make_key("bob", "tenant-b");
+  const std::string q = Chat("what is our secret plan?");
+  EXPECT_EQ(Post(q, a).header("x-cache"), "MISS");
+  EXPECT_EQ(Post(q, b).header("x-cache"), "MISS");  // same question, other tenant
+  EXPECT_EQ(UpstreamCalls(), 2);
+  EXPECT_EQ(Post(q, b).header("x-cache"), "HIT");
+  EXPECT_EQ(Post(q, a2).header("x-cache"), "HIT");  // same tenant, other user
+  EXPECT_EQ(UpstreamCalls(), 2);
+}
+
+TEST_F(CacheTest, ErrorsAreNeverCached) {
+  SetFaults(R"({"error_rate":1,"status":500})");
+  HttpResult e1 = Post(Chat("fragile"));
+  EXPECT_EQ(e1.status, 500);
+  HttpResult e2 = Post(Chat("fragile"));
+  EXPECT_EQ(e2.status, 500);
+  EXPECT_EQ(e2.header("x-cache"), "MISS");
+  EXPECT_EQ(UpstreamCalls(), 2);
+  SetFaults("{}");
+  HttpResult ok = Post(Chat("fragile"));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.header("x-cache"), "MISS");
+  EXPECT_EQ(Post(Chat("fragile")).header("x-cache"), "HIT");
+  EXPECT_EQ(UpstreamCalls(), 3);
+  Json stats = Request(gw_->port(), "GET", "/api/v1/cache/stats", "", kAdmin).json();
+  EXPECT_EQ(stats["exact"]["entries"], 1);
+}
+
+TEST_F(CacheTest, StreamIsCapturedAndReplayedAsSse) {
+  const std::string body = Chat("one two three four", "gpt-4o",
+                                R"("stream":true,"stream_options":{"include_usage":true},)");
+  SseResult first = RequestSse(gw_->port(), "POST", "/v1/chat/completions", body);
+  ASSERT_EQ(first.status, 200) << first.error;
+  ASSERT_TRUE(first.done());
+  EXPECT_EQ(first.header("x-cache"), "MISS");
+  EXPECT_EQ(UpstreamCalls(), 1);
+
+  SseResult second = RequestSse(gw_->port(), "POST", "/v1/chat/completions", body);
+  ASSERT_EQ(second.status, 200) << second.error;
+  EXPECT_TRUE(second.error.empty()) << second.error;
+  EXPECT_EQ(second.header("x-cache"), "HIT");
+  EXPECT_EQ(second.header("content-type").find("text/event-stream"), 0u);
+  EXPECT_TRUE(second.done());
+  EXPECT_EQ(second.events, first.events);
+  EXPECT_GE(second.http_chunks, 4u);  // replayed event by event, not as one lump
+  std::string text;
+  bool role = false, finish = false, usage = false;
+  for (const Json& e : second.json_events()) {
+    EXPECT_EQ(e["object"], "chat.completion.chunk");
+    if (e.contains("usage") && e["usage"].is_object()) usage = true;
+    if (e["choices"].empty()) continue;
+    const Json& c = e["choices"][0];
+    if (c["delta"].contains("role")) role = true;
+    if (c["delta"].contains("content")) text += c["delta"]["content"].get<std::string>();
+    if (c["finish_reason"].is_string()) finish = true;
+  }
+  EXPECT_TRUE(role);
+  EXPECT_TRUE(finish);
+  EXPECT_TRUE(usage);
+  EXPECT_EQ(text, "Echo: one two three four");
+  EXPECT_EQ(UpstreamCalls(), 1);
+
+  // The non-streamed question is a separate entry, answered as JSON.
+  HttpResult whole = Post(Chat("one two three four", "gpt-4o"));
+  EXPECT_EQ(whole.header("x-cache"), "MISS");
+  EXPECT_EQ(whole.json()["choices"][0]["message"]["content"], "Echo: one two three four");
+}
+
+TEST_F(CacheTest, TruncatedStreamsAreNotCached) {
+  SetFaults(R"({"truncate_stream":true})");
+  const std::string body = Chat("cut me short please now", "gpt-4o", R"("stream":true,)");
+  SseResult first = RequestSse(gw_->port(), "POST", "/v1/chat/completions", body);
+  EXPECT_FALSE(first.done());
+  SetFaults("{}");
+  SseResult second = RequestSse(gw_->port(), "POST", "/v1/chat/completions", body);
+  EXPECT_EQ(second.header("x-cache"), "MISS");
+  EXPECT_TRUE(second.done());
+  EXPECT_EQ(UpstreamCalls(), 2);
+}
+
+TEST_F(CacheTest, CacheControlNoCacheAndNoStore) {
+  ASSERT_EQ(Post(Chat("controls")).header("x-cache"), "MISS");
+  HttpResult fresh = Post(Chat("controls"), {{"Cache-Control", "no-cache"}});
+  EXPECT_EQ(fresh.header("x-cache"), "MISS");
+  EXPECT_EQ(UpstreamCalls(), 2);
+  HttpResult bypass = Post(Chat("never stored"), {{"Cache-Control", "max-age=0, No-Store"}});
+  EXPECT_EQ(bypass.status, 200);
+  EXPECT_EQ(bypass.header("x-cache"), "BYPASS");
+  EXPECT_EQ(Post(Chat("never stored")).header("x-cache"), "MISS");  // no-store stored nothing
+  EXPECT_EQ(Post(Chat("controls")).header("x-cache"), "HIT");
+  EXPECT_EQ(UpstreamCalls(), 4);
+  // no-cache still stores: a fresh question asked with no-cache hits next time.
+  EXPECT_EQ(Post(Chat("fresh one"), {{"Cache-Control", "no-cache"}}).header("x-cache"), "MISS");
+  EXPECT_EQ(Post(Chat("fresh one")).header("x-cache"), "HIT");
+}
+
+TEST_F(CacheTest, ConcurrentIdenticalRequestsMakeOneUpstreamCall) {
+  SetFaults(R"({"latency_ms":600})");
+  constexpr int kClients = 50;
+  std::vector<HttpResult> results(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] { results[i] = Post(Chat("thundering herd")); });
+  }
+  for (auto& t : threads) t.join();
+  int misses = 0;
+  for (const HttpResult& r : results) {
+    ASSERT_EQ(r.status, 200) << r.body << r.error;
+    EXPECT_EQ(r.body, results[0].body);
+    if (r.header("x-cache") == "MISS") ++misses;
+  }
+  EXPECT_EQ(misses, 1);
+  EXPECT_EQ(UpstreamCalls(), 1);
+}
+
+TEST_F(CacheTest, AdminClearHealthAndAudit) {
+  ASSERT_EQ(Post(Chat("to be cleared")).header("x-cache"), "MISS");
+  EXPECT_EQ(Request(gw_->port(), "DELETE", "/api/v1/cache/clear").status, 401);
+  HttpResult bad = Request(gw_->port(), "DELETE", "/api/v1/cache/clear?type=bogus", "", kAdmin);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.json()["error"]["type"], "invalid_request_error");
+  EXPECT_EQ(Post(Chat("to be cleared")).header("x-cache"), "HIT");  // the bad call cleared nothing
+  HttpResult cleared = Request(gw_->port(), "DELETE", "/api/v1/cache/clear", "", kAdmin);
+  ASSERT_EQ(cleared.status, 200) << cleared.body;
+  EXPECT_EQ(cleared.json()["cleared"]["exact"], 1);
+  EXPECT_EQ(Post(Chat("to be cleared")).header("x-cache"), "MISS");
+  Json audit = Request(gw_->port(), "GET", "/api/v1/audit", "", kAdmin).json();
+  ASSERT_GE(audit["data"].size(), 1u);
+  EXPECT_EQ(audit["data"][0]["route"], "DELETE /api/v1/cache/clear");
+  HttpResult health = Request(gw_->port(), "GET", "/api/v1/cache/health", "", kAdmin);
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.json()["status"], "ok");
+  EXPECT_EQ(health.json()["exact"]["store"], "memory");
+}
+
+}  // namespace
+}  // namespace agentgate::test
