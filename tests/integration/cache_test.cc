@@ -13,14 +13,14 @@ namespace {
 constexpr const char* kAdminKey = "admin-secret-for-tests";
 const TestHeaders kAdmin = {{"Authorization", std::string("Bearer ") + kAdminKey}};
 
-std::string ConfigFor(uint16_t mock_port) {
+std::string ConfigFor(uint16_t mock_port, const std::string& extra = "") {
   return "server:\n  admin_key: " + std::string(kAdminKey) +
          "\nupstreams:\n"
          "  - name: mock\n"
          "    base_url: http://127.0.0.1:" + std::to_string(mock_port) + "/v1\n"
          "    api_key: upstream-key\n"
          "    models: [gpt-4o, gpt-4o-mini]\n"
-         "    first_byte_timeout_ms: 3000\n";
+         "    first_byte_timeout_ms: 3000\n" + extra;
 }
 
 std::string Chat(const std::string& content, const std::string& model = "gpt-4o-mini",
@@ -210,6 +210,33 @@ TEST_F(CacheTest, ConcurrentIdenticalRequestsMakeOneUpstreamCall) {
   }
   EXPECT_EQ(misses, 1);
   EXPECT_EQ(UpstreamCalls(), 1);
+}
+
+TEST_F(CacheTest, WithoutDedupConcurrentRequestsEachCallTheUpstream) {
+  gw_.reset();
+  gw_ = GatewayProcess::Start(ConfigFor(mock_->port(), "cache:\n  dedup: false\n"));
+  ASSERT_NE(gw_, nullptr);
+  SetFaults(R"({"latency_ms":400})");
+  constexpr int kClients = 8;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&] { EXPECT_EQ(Post(Chat("no herd control")).status, 200); });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GT(UpstreamCalls(), 1);  // the control for ConcurrentIdenticalRequestsMakeOneUpstreamCall
+}
+
+TEST_F(CacheTest, DisabledCacheNeitherMarksNorStores) {
+  gw_.reset();
+  gw_ = GatewayProcess::Start(ConfigFor(mock_->port(), "cache:\n  enabled: false\n"));
+  ASSERT_NE(gw_, nullptr);
+  EXPECT_EQ(Post(Chat("uncached")).header("x-cache"), "");
+  EXPECT_EQ(Post(Chat("uncached")).header("x-cache"), "");
+  EXPECT_EQ(UpstreamCalls(), 2);
+  Json stats = Request(gw_->port(), "GET", "/api/v1/cache/stats", "", kAdmin).json();
+  EXPECT_EQ(stats["enabled"], false);
+  EXPECT_EQ(Request(gw_->port(), "GET", "/api/v1/cache/health", "", kAdmin).json()["status"],
+            "disabled");
 }
 
 TEST_F(CacheTest, AdminClearHealthAndAudit) {
