@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentgate/cache/embedding_cache.h"
 #include "agentgate/cache/response_cache.h"
 #include "gateway/model_router.h"
 #include "gateway/stages/cache_stage.h"
+#include "gateway/stages/embedding_cache_stage.h"
 #include "gateway/stages/authenticate_stage.h"
 #include "gateway/stages/upstream_stage.h"
 #include "gateway/usage_tracker.h"
@@ -97,6 +99,9 @@ Status Gateway::build_proxy() {
         *response_cache_,
         CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout},
         &metrics_));
+    embedding_cache_ = std::make_unique<EmbeddingCache>(
+        EmbeddingCacheOptions{.max_size = config_.cache.max_size}, clock_);
+    stages.push_back(std::make_shared<EmbeddingCacheStage>(*embedding_cache_));
   }
   stages.push_back(
       std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get()));
@@ -136,6 +141,7 @@ Status Gateway::start() {
                               keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
                               model_router_.get(), usage_.get(), &clients_, profiler_.get()};
   services_.response_cache = response_cache_.get();
+  services_.embedding_cache = embedding_cache_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

@@ -27,6 +27,7 @@ class ModelRouter;
 class UsageTracker;
 class UpstreamClient;
 class ResponseCache;
+class EmbeddingCache;
 
 class Gateway {
  public:
@@ -68,6 +69,7 @@ class Gateway {
   std::unique_ptr<UsageTracker> usage_;
   std::unique_ptr<Profiler> profiler_;
   std::unique_ptr<ResponseCache> response_cache_;  // null when cache.enabled is false
+  std::unique_ptr<EmbeddingCache> embedding_cache_;  // null when cache.enabled is false
   std::shared_ptr<const Pipeline> pipeline_;
   Router router_;
   std::unique_ptr<HttpServer> server_;

@@ -22,6 +22,7 @@ class UsageTracker;
 class UpstreamClient;
 class Profiler;
 class ResponseCache;
+class EmbeddingCache;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -38,6 +39,7 @@ struct GatewayServices {
   const std::vector<std::shared_ptr<UpstreamClient>>* upstream_clients = nullptr;
   Profiler* profiler = nullptr;
   ResponseCache* response_cache = nullptr;  // the exact response cache; nullptr when disabled
+  EmbeddingCache* embedding_cache = nullptr;  // per-input embeddings; nullptr when disabled
 };
 
 }  // namespace agentgate

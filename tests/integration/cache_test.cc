@@ -239,6 +239,76 @@ TEST_F(CacheTest, DisabledCacheNeitherMarksNorStores) {
             "disabled");
 }
 
+int EmbeddingCalls(uint16_t mock_port) {
+  Json j = Request(mock_port, "GET", "/_mock/stats").json();
+  return j["calls"].value("/v1/embeddings", 0);
+}
+
+TEST_F(CacheTest, EmbeddingsAreCachedPerInputString) {
+  auto embed = [&](const std::string& input, const TestHeaders& h = {}) {
+    HttpResult r = Request(gw_->port(), "POST", "/v1/embeddings",
+                           R"({"model":"gpt-4o-mini","input":)" + input + "}", h);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r;
+  };
+  HttpResult first = embed(R"(["alpha words","beta words"])");
+  EXPECT_EQ(first.header("x-cache-embeddings"), "0/2");
+  EXPECT_EQ(EmbeddingCalls(mock_->port()), 1);
+
+  // Both inputs known, in another order: no upstream call, original order kept.
+  HttpResult swapped = embed(R"(["beta words","alpha words"])");
+  EXPECT_EQ(swapped.header("x-cache-embeddings"), "2/2");
+  EXPECT_EQ(EmbeddingCalls(mock_->port()), 1);
+  Json f = first.json(), s = swapped.json();
+  ASSERT_EQ(s["data"].size(), 2u);
+  EXPECT_EQ(s["data"][0]["index"], 0);
+  EXPECT_EQ(s["data"][0]["embedding"], f["data"][1]["embedding"]);
+  EXPECT_EQ(s["data"][1]["embedding"], f["data"][0]["embedding"]);
+
+  // One known, one new: only the new one goes upstream.
+  HttpResult mixed = embed(R"(["alpha words","gamma words"])");
+  EXPECT_EQ(mixed.header("x-cache-embeddings"), "1/2");
+  EXPECT_EQ(EmbeddingCalls(mock_->port()), 2);
+  Json last = Request(mock_->port(), "GET", "/_mock/stats").json()["last_request"];
+  EXPECT_EQ(last["input"], Json::array({"gamma words"}));
+  // The merged answer equals what the upstream gives for the whole batch.
+  HttpResult direct = embed(R"(["alpha words","gamma words"])", {{"Cache-Control", "no-store"}});
+  EXPECT_EQ(direct.header("x-cache-embeddings"), "");
+  Json m = mixed.json(), d = direct.json();
+  ASSERT_EQ(m["data"].size(), 2u);
+  EXPECT_EQ(m["data"][0]["embedding"], d["data"][0]["embedding"]);
+  EXPECT_EQ(m["data"][1]["embedding"], d["data"][1]["embedding"]);
+  EXPECT_EQ(m["data"][1]["index"], 1);
+
+  // A single string input is the same entry as that string in a batch.
+  EXPECT_EQ(embed(R"("gamma words")").header("x-cache-embeddings"), "1/1");
+  // Another encoding is another entry.
+  HttpResult b64 = Request(gw_->port(), "POST", "/v1/embeddings",
+                           R"({"model":"gpt-4o-mini","encoding_format":"base64","input":"gamma words"})");
+  EXPECT_EQ(b64.header("x-cache-embeddings"), "0/1");
+  EXPECT_TRUE(b64.json()["data"][0]["embedding"].is_string());
+
+  Json stats = Request(gw_->port(), "GET", "/api/v1/cache/stats", "", kAdmin).json();
+  EXPECT_EQ(stats["embedding"]["entries"], 4);
+  HttpResult cleared =
+      Request(gw_->port(), "DELETE", "/api/v1/cache/clear?type=embedding", "", kAdmin);
+  EXPECT_EQ(cleared.json()["cleared"]["embedding"], 4);
+  EXPECT_EQ(cleared.json()["cleared"]["exact"], 0);
+}
+
+TEST_F(CacheTest, EmbeddingUpstreamErrorsAreNotCached) {
+  SetFaults(R"({"error_rate":1,"status":503})");
+  HttpResult r = Request(gw_->port(), "POST", "/v1/embeddings",
+                         R"({"model":"gpt-4o-mini","input":["delta words"]})");
+  EXPECT_EQ(r.status, 503);
+  SetFaults("{}");
+  HttpResult ok = Request(gw_->port(), "POST", "/v1/embeddings",
+                          R"({"model":"gpt-4o-mini","input":["delta words"]})");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.header("x-cache-embeddings"), "0/1");
+  EXPECT_EQ(EmbeddingCalls(mock_->port()), 2);
+}
+
 TEST_F(CacheTest, AdminClearHealthAndAudit) {
   ASSERT_EQ(Post(Chat("to be cleared")).header("x-cache"), "MISS");
   EXPECT_EQ(Request(gw_->port(), "DELETE", "/api/v1/cache/clear").status, 401);

@@ -3,31 +3,12 @@
 #include <optional>
 
 #include "agentgate/cache/cache_key.h"
+#include "cache/cache_control.h"
 #include "upstream/sse_parser.h"
 
 namespace agentgate {
 
 namespace {
-
-// CacheDirectives: what the request's Cache-Control asks for.
-struct CacheDirectives {
-  bool no_cache = false;  // skip the lookup
-  bool no_store = false;  // neither look up nor store
-};
-
-CacheDirectives ReadCacheControl(std::string_view value) {
-  CacheDirectives d;
-  while (!value.empty()) {
-    size_t comma = value.find(',');
-    std::string_view token = value.substr(0, comma);
-    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-    if (EqualsIgnoreCase(token, "no-cache")) d.no_cache = true;
-    if (EqualsIgnoreCase(token, "no-store")) d.no_store = true;
-  }
-  return d;
-}
 
 // SseFrame: one event carrying `data` (each line prefixed with "data: ").
 std::string SseFrame(std::string_view data) {

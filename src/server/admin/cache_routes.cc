@@ -1,5 +1,6 @@
 // Admin routes of the response cache: GET /api/v1/cache/stats,
 // DELETE /api/v1/cache/clear (audited), GET /api/v1/cache/health.
+#include "agentgate/cache/embedding_cache.h"
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/core/json.h"
 #include "server/admin/admin_route.h"
@@ -25,6 +26,13 @@ Json ExactStats(ResponseCache& cache) {
           {"default_ttl_s", std::chrono::duration<double>(cache.options().default_ttl).count()}};
 }
 
+Json EmbeddingStats(EmbeddingCache& cache) {
+  EmbeddingCacheStats s = cache.stats();
+  return {{"store", "memory"},      {"entries", s.entries},   {"max_size", s.max_size},
+          {"hits", s.hits},         {"misses", s.misses},     {"hit_rate", s.hit_rate},
+          {"evictions", s.evictions}};
+}
+
 }  // namespace
 
 void RegisterCacheRoutes(Router& router, GatewayServices& services) {
@@ -34,6 +42,7 @@ void RegisterCacheRoutes(Router& router, GatewayServices& services) {
         ResponseCache* cache = call.services.response_cache;
         Json j = {{"enabled", cache != nullptr}};
         if (cache != nullptr) j["exact"] = ExactStats(*cache);
+        if (EmbeddingCache* e = call.services.embedding_cache) j["embedding"] = EmbeddingStats(*e);
         SetJson(res, DumpJson(j));
         co_return;
       },
@@ -44,20 +53,27 @@ void RegisterCacheRoutes(Router& router, GatewayServices& services) {
       [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
         std::string type = "all";
         (void)req.query_param("type", &type);
-        if (type != "all" && type != "exact") {
-          SetError(res, InvalidArgument("type: expected one of all, exact, got \"" + type + "\""));
+        if (type != "all" && type != "exact" && type != "embedding") {
+          SetError(res, InvalidArgument("type: expected one of all, exact, embedding, got \"" + type + "\""));
           co_return;
         }
         ResponseCache* cache = call.services.response_cache;
-        size_t cleared = 0;
-        if (cache != nullptr) {
+        EmbeddingCache* embeddings = call.services.embedding_cache;
+        size_t cleared = 0, cleared_embeddings = 0;
+        if (cache != nullptr && type != "embedding") {
           cleared = cache->stats().store.entries;
           cache->clear();
         }
-        call.audit(req, "cleared the " + type + " cache (" + std::to_string(cleared) + " entries)");
-        SetJson(res, DumpJson({{"cleared", {{"exact", cleared}}}, {"type", type}}));
+        if (embeddings != nullptr && type != "exact") {
+          cleared_embeddings = embeddings->stats().entries;
+          embeddings->clear();
+        }
+        call.audit(req, "cleared the " + type + " cache (" + std::to_string(cleared) + " exact, " +
+                            std::to_string(cleared_embeddings) + " embedding entries)");
+        SetJson(res, DumpJson({{"cleared", {{"exact", cleared}, {"embedding", cleared_embeddings}}},
+                               {"type", type}}));
       },
-      "Clear the cache (?type=all|exact; default all)");
+      "Clear the cache (?type=all|exact|embedding; default all)");
 
   AddAdminRoute(
       router, services, HttpMethod::kGet, "/api/v1/cache/health",
