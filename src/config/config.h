@@ -282,6 +282,13 @@ struct CacheConfig {
   // before calling the upstream itself. YAML `dedup_timeout_s`. Default: 30 s.
   Nanos dedup_timeout = std::chrono::seconds(30);
 
+  // Lifetime of a semantic-cache entry. YAML `semantic_expiry_s`. Default: 3600 s.
+  Nanos semantic_ttl = std::chrono::seconds(3600);
+
+  // Requests with a `temperature` above this bypass the semantic cache.
+  // YAML `semantic_max_temperature`. Default: 1.0.
+  double semantic_max_temperature = 1.0;
+
   friend bool operator==(const CacheConfig&, const CacheConfig&) = default;
 };
 

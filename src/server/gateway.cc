@@ -4,9 +4,11 @@
 
 #include "agentgate/cache/embedding_cache.h"
 #include "agentgate/cache/response_cache.h"
+#include "agentgate/cache/semantic_cache.h"
 #include "gateway/model_router.h"
 #include "gateway/stages/cache_stage.h"
 #include "gateway/stages/embedding_cache_stage.h"
+#include "gateway/stages/semantic_cache_stage.h"
 #include "gateway/stages/authenticate_stage.h"
 #include "gateway/stages/upstream_stage.h"
 #include "gateway/usage_tracker.h"
@@ -99,6 +101,15 @@ Status Gateway::build_proxy() {
         *response_cache_,
         CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout},
         &metrics_));
+    if (config_.cache.semantic_enabled) {
+      semantic_cache_ = std::make_unique<SemanticCache>(
+          SemanticCacheOptions{.similarity_threshold = config_.cache.similarity_threshold,
+                               .ttl = config_.cache.semantic_ttl,
+                               .max_entries = config_.cache.max_size},
+          clock_);
+      stages.push_back(std::make_shared<SemanticCacheStage>(*semantic_cache_,
+                                                            config_.cache.semantic_max_temperature));
+    }
     embedding_cache_ = std::make_unique<EmbeddingCache>(
         EmbeddingCacheOptions{.max_size = config_.cache.max_size}, clock_);
     stages.push_back(std::make_shared<EmbeddingCacheStage>(*embedding_cache_));
@@ -142,6 +153,7 @@ Status Gateway::start() {
                               model_router_.get(), usage_.get(), &clients_, profiler_.get()};
   services_.response_cache = response_cache_.get();
   services_.embedding_cache = embedding_cache_.get();
+  services_.semantic_cache = semantic_cache_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

@@ -28,6 +28,7 @@ class UsageTracker;
 class UpstreamClient;
 class ResponseCache;
 class EmbeddingCache;
+class SemanticCache;
 
 class Gateway {
  public:
@@ -70,6 +71,7 @@ class Gateway {
   std::unique_ptr<Profiler> profiler_;
   std::unique_ptr<ResponseCache> response_cache_;  // null when cache.enabled is false
   std::unique_ptr<EmbeddingCache> embedding_cache_;  // null when cache.enabled is false
+  std::unique_ptr<SemanticCache> semantic_cache_;    // null unless cache.semantic_enabled
   std::shared_ptr<const Pipeline> pipeline_;
   Router router_;
   std::unique_ptr<HttpServer> server_;

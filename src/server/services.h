@@ -23,6 +23,7 @@ class UpstreamClient;
 class Profiler;
 class ResponseCache;
 class EmbeddingCache;
+class SemanticCache;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -40,6 +41,7 @@ struct GatewayServices {
   Profiler* profiler = nullptr;
   ResponseCache* response_cache = nullptr;  // the exact response cache; nullptr when disabled
   EmbeddingCache* embedding_cache = nullptr;  // per-input embeddings; nullptr when disabled
+  SemanticCache* semantic_cache = nullptr;    // nullptr when disabled
 };
 
 }  // namespace agentgate

@@ -309,6 +309,37 @@ TEST_F(CacheTest, EmbeddingUpstreamErrorsAreNotCached) {
   EXPECT_EQ(EmbeddingCalls(mock_->port()), 2);
 }
 
+TEST_F(CacheTest, SemanticHitsForRewordedQuestionsButNotForOtherNumbers) {
+  HttpResult first = Post(Chat("What is the capital of France?"));
+  ASSERT_EQ(first.header("x-cache"), "MISS");
+  HttpResult similar = Post(Chat("what is the capital of FRANCE"));
+  ASSERT_EQ(similar.status, 200);
+  EXPECT_EQ(similar.header("x-cache"), "HIT");
+  EXPECT_EQ(similar.header("x-cache-kind"), "semantic");
+  EXPECT_GE(std::stod(similar.header("x-cache-similarity")), 0.95);
+  EXPECT_EQ(similar.body, first.body);
+  EXPECT_EQ(UpstreamCalls(), 1);
+
+  EXPECT_EQ(Post(Chat("What is 2+2?")).header("x-cache"), "MISS");
+  EXPECT_EQ(Post(Chat("What is 2+3?")).header("x-cache"), "MISS");  // other numbers
+  EXPECT_EQ(Post(Chat("What is 2+3?")).header("x-cache"), "HIT");   // exact
+  EXPECT_EQ(UpstreamCalls(), 3);
+
+  // Another agent type, or a hot temperature, never shares the entry.
+  EXPECT_EQ(Post(Chat("WHAT is the capital of France"), {{"X-Agent-Type", "sales"}}).header("x-cache"),
+            "MISS");
+  EXPECT_EQ(Post(Chat("what is the capital of France!", "gpt-4o-mini", R"("temperature":1.5,)"))
+                .header("x-cache"),
+            "MISS");
+  EXPECT_EQ(Post(Chat("What is the capital of France!!", "gpt-4o-mini", R"("temperature":1.5,)"))
+                .header("x-cache"),
+            "MISS");
+  EXPECT_EQ(UpstreamCalls(), 6);
+  Json stats = Request(gw_->port(), "GET", "/api/v1/cache/stats", "", kAdmin).json();
+  EXPECT_EQ(stats["semantic"]["hits"], 1);
+  EXPECT_GE(stats["semantic"]["average_similarity"].get<double>(), 0.95);
+}
+
 TEST_F(CacheTest, AdminClearHealthAndAudit) {
   ASSERT_EQ(Post(Chat("to be cleared")).header("x-cache"), "MISS");
   EXPECT_EQ(Request(gw_->port(), "DELETE", "/api/v1/cache/clear").status, 401);

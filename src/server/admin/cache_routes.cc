@@ -2,6 +2,7 @@
 // DELETE /api/v1/cache/clear (audited), GET /api/v1/cache/health.
 #include "agentgate/cache/embedding_cache.h"
 #include "agentgate/cache/response_cache.h"
+#include "agentgate/cache/semantic_cache.h"
 #include "agentgate/core/json.h"
 #include "server/admin/admin_route.h"
 #include "server/error_response.h"
@@ -33,6 +34,20 @@ Json EmbeddingStats(EmbeddingCache& cache) {
           {"evictions", s.evictions}};
 }
 
+Json SemanticStats(SemanticCache& cache) {
+  SemanticCacheStats s = cache.stats();
+  const uint64_t lookups = s.hits + s.misses;
+  return {{"store", "memory"},
+          {"entries", s.entries},
+          {"namespaces", s.partitions},
+          {"hits", s.hits},
+          {"misses", s.misses},
+          {"hit_rate", lookups == 0 ? 0.0 : static_cast<double>(s.hits) / static_cast<double>(lookups)},
+          {"guard_rejections", s.guard_rejections},
+          {"average_similarity", s.average_similarity},
+          {"similarity_threshold", cache.options().similarity_threshold}};
+}
+
 }  // namespace
 
 void RegisterCacheRoutes(Router& router, GatewayServices& services) {
@@ -43,6 +58,7 @@ void RegisterCacheRoutes(Router& router, GatewayServices& services) {
         Json j = {{"enabled", cache != nullptr}};
         if (cache != nullptr) j["exact"] = ExactStats(*cache);
         if (EmbeddingCache* e = call.services.embedding_cache) j["embedding"] = EmbeddingStats(*e);
+        if (SemanticCache* s = call.services.semantic_cache) j["semantic"] = SemanticStats(*s);
         SetJson(res, DumpJson(j));
         co_return;
       },
@@ -53,27 +69,35 @@ void RegisterCacheRoutes(Router& router, GatewayServices& services) {
       [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
         std::string type = "all";
         (void)req.query_param("type", &type);
-        if (type != "all" && type != "exact" && type != "embedding") {
-          SetError(res, InvalidArgument("type: expected one of all, exact, embedding, got \"" + type + "\""));
+        if (type != "all" && type != "exact" && type != "embedding" && type != "semantic") {
+          SetError(res, InvalidArgument("type: expected one of all, exact, semantic, embedding, got \"" +
+                                        type + "\""));
           co_return;
         }
         ResponseCache* cache = call.services.response_cache;
         EmbeddingCache* embeddings = call.services.embedding_cache;
         size_t cleared = 0, cleared_embeddings = 0;
-        if (cache != nullptr && type != "embedding") {
+        SemanticCache* semantic = call.services.semantic_cache;
+        size_t cleared_semantic = 0;
+        if (semantic != nullptr && (type == "all" || type == "semantic")) {
+          cleared_semantic = semantic->stats().entries;
+          semantic->clear();
+        }
+        if (cache != nullptr && (type == "all" || type == "exact")) {
           cleared = cache->stats().store.entries;
           cache->clear();
         }
-        if (embeddings != nullptr && type != "exact") {
+        if (embeddings != nullptr && (type == "all" || type == "embedding")) {
           cleared_embeddings = embeddings->stats().entries;
           embeddings->clear();
         }
         call.audit(req, "cleared the " + type + " cache (" + std::to_string(cleared) + " exact, " +
+                            std::to_string(cleared_semantic) + " semantic, " +
                             std::to_string(cleared_embeddings) + " embedding entries)");
-        SetJson(res, DumpJson({{"cleared", {{"exact", cleared}, {"embedding", cleared_embeddings}}},
+        SetJson(res, DumpJson({{"cleared", {{"exact", cleared}, {"semantic", cleared_semantic}, {"embedding", cleared_embeddings}}},
                                {"type", type}}));
       },
-      "Clear the cache (?type=all|exact|embedding; default all)");
+      "Clear the cache (?type=all|exact|semantic|embedding; default all)");
 
   AddAdminRoute(
       router, services, HttpMethod::kGet, "/api/v1/cache/health",
