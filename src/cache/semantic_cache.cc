@@ -69,10 +69,12 @@ class SemanticCache::Partition {
     }
   }
 
-  void build_index() {
+  void build_index(const SemanticCacheOptions& o) {
     hnsw_capacity = std::max<size_t>(1024, entries.size() * 2);
     space = std::make_unique<hnswlib::InnerProductSpace>(dim);
-    hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(space.get(), hnsw_capacity, 16, 200);
+    hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(space.get(), hnsw_capacity, o.hnsw_m,
+                                                             o.hnsw_ef_construction);
+    hnsw->setEf(o.hnsw_ef_search);
     hnsw_deleted = 0;
     for (const auto& [label, e] : entries) hnsw->addPoint(e.vec.data(), label);
   }
@@ -89,7 +91,6 @@ class SemanticCache::Partition {
   std::vector<std::pair<float, uint64_t>> nearest(const std::vector<float>& q, size_t k) {
     std::vector<std::pair<float, uint64_t>> out;
     if (hnsw) {
-      hnsw->setEf(std::max<size_t>(64, k));
       auto pq = hnsw->searchKnn(q.data(), k);
       while (!pq.empty()) {
         out.emplace_back(1.0f - pq.top().first, pq.top().second);  // distance = 1 - dot
@@ -141,11 +142,11 @@ bool SemanticCache::set(std::string_view query, const SemanticNamespace& ns, std
   (void)inserted;
   try {
     if (p->hnsw && p->hnsw_deleted > p->entries.size()) {
-      p->build_index();  // too many tombstones: rebuild from the live entries
+      p->build_index(options_);  // too many tombstones: rebuild from the live entries
     } else if (p->hnsw) {
       p->index_add(label, it->second.vec);
     } else if (p->entries.size() >= options_.hnsw_from) {
-      p->build_index();
+      p->build_index(options_);
     }
   } catch (const std::exception&) {
     p->hnsw.reset();  // fall back to the linear scan

@@ -48,6 +48,11 @@ struct SemanticCacheOptions {
   // Candidates examined per lookup (the guard may reject the nearest).
   // Default: 4.
   size_t candidates = 4;
+  // HNSW parameters: graph degree, build-time and search-time beam widths.
+  // Defaults: 16, 200, 128.
+  size_t hnsw_m = 16;
+  size_t hnsw_ef_construction = 200;
+  size_t hnsw_ef_search = 128;
 };
 
 // SemanticNamespace: what must be equal for two requests to share entries.
