@@ -80,7 +80,10 @@ void BM_CacheSemanticLookup(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   constexpr size_t kDim = 384;
   ManualClock clock;
-  SemanticCache cache({.similarity_threshold = 0.0, .max_entries = n + 1, .hnsw_from = 1}, clock);
+  SemanticCacheOptions o{.similarity_threshold = 0.0, .max_entries = n + 1, .hnsw_from = 1};
+  o.hnsw_ef_construction = static_cast<size_t>(state.range(1));
+  o.hnsw_ef_search = static_cast<size_t>(state.range(2));
+  SemanticCache cache(o, clock);
   SemanticNamespace ns{.tenant = "t", .model = "m"};
   std::vector<std::vector<float>> data = Clustered(n, kDim, 2000, 0.6f, 1);
   const auto build_start = std::chrono::steady_clock::now();
@@ -122,7 +125,12 @@ void BM_CacheSemanticLookup(benchmark::State& state) {
   state.counters["p99_us"] = latencies[latencies.size() * 99 / 100];
   state.counters["build_s"] = build_s;
 }
-BENCHMARK(BM_CacheSemanticLookup)->Arg(100000)->Unit(benchmark::kMicrosecond)->Iterations(20000);
+// Args: entries, ef_construction, ef_search.
+BENCHMARK(BM_CacheSemanticLookup)
+    ->Args({100000, 200, 128})
+    ->Args({100000, 100, 48})
+    ->Unit(benchmark::kMicrosecond)
+    ->Iterations(20000);
 
 }  // namespace
 }  // namespace agentgate

@@ -49,10 +49,11 @@ struct SemanticCacheOptions {
   // Default: 4.
   size_t candidates = 4;
   // HNSW parameters: graph degree, build-time and search-time beam widths.
-  // Defaults: 16, 200, 128.
+  // Defaults: 16, 100, 48 (100k clustered 384-dim entries: recall@1 1.0,
+  // p99 0.54 ms, build 53 s on a loaded 2-core machine; bench/cache_bench.cc).
   size_t hnsw_m = 16;
-  size_t hnsw_ef_construction = 200;
-  size_t hnsw_ef_search = 128;
+  size_t hnsw_ef_construction = 100;
+  size_t hnsw_ef_search = 48;
 };
 
 // SemanticNamespace: what must be equal for two requests to share entries.
