@@ -38,6 +38,20 @@ void BM_CacheExactHitPath(benchmark::State& state) {
 }
 BENCHMARK(BM_CacheExactHitPath);
 
+// The proxy's path: CacheKeyMemo (a byte-identical request skips parsing) + lookup.
+void BM_CacheExactHitPathMemo(benchmark::State& state) {
+  ManualClock clock;
+  ResponseCacheOptions o{.max_size = 10000};
+  ResponseCache cache(NewMemoryResponseStore(o, clock), o);
+  CacheKeyMemo memo(10000, clock);
+  (void)cache.store(*memo.key("tenant", "/v1/chat/completions", kChatBody), CachedResponse{});
+  for (auto _ : state) {
+    Result<std::string> k = memo.key("tenant", "/v1/chat/completions", kChatBody);
+    benchmark::DoNotOptimize(cache.lookup(*k));
+  }
+}
+BENCHMARK(BM_CacheExactHitPathMemo);
+
 void BM_CacheExactLookupOnly(benchmark::State& state) {
   ManualClock clock;
   ResponseCacheOptions o{.max_size = 10000};

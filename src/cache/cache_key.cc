@@ -46,4 +46,19 @@ Result<std::string> ResponseCacheKey(std::string_view tenant, std::string_view e
   return Sha256Hex(*canonical);
 }
 
+Result<std::string> CacheKeyMemo::key(std::string_view tenant, std::string_view endpoint,
+                                      std::string_view body) {
+  std::string raw;
+  raw.reserve(tenant.size() + endpoint.size() + body.size() + 24);
+  raw.append(std::to_string(tenant.size())).append(":").append(tenant);
+  raw.append(std::to_string(endpoint.size())).append(":").append(endpoint);
+  raw.append(body);
+  const Sha256Digest d = Sha256(raw);
+  std::string digest(reinterpret_cast<const char*>(d.data()), d.size());
+  if (std::optional<std::string> known = memo_.get(digest)) return std::move(*known);
+  Result<std::string> k = ResponseCacheKey(tenant, endpoint, body);
+  if (k.ok()) (void)memo_.set(digest, *k);
+  return k;
+}
+
 }  // namespace agentgate

@@ -100,7 +100,7 @@ Status Gateway::build_proxy() {
     stages.push_back(std::make_shared<CacheStage>(
         *response_cache_,
         CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout},
-        &metrics_));
+        &metrics_, clock_));
     if (config_.cache.semantic_enabled) {
       semantic_cache_ = std::make_unique<SemanticCache>(
           SemanticCacheOptions{.similarity_threshold = config_.cache.similarity_threshold,

@@ -22,7 +22,9 @@
 #include <string>
 #include <string_view>
 
+#include "agentgate/core/clock.h"
 #include "agentgate/core/status.h"
+#include "agentgate/perf/lru_cache.h"
 
 namespace agentgate {
 
@@ -41,5 +43,23 @@ inline constexpr std::string_view kCacheKeyExcludedFields[] = {"user"};
 [[nodiscard]] Result<std::string> ResponseCacheKey(std::string_view tenant,
                                                    std::string_view endpoint,
                                                    std::string_view body);
+
+// CacheKeyMemo: ResponseCacheKey remembered by the SHA-256 of the raw
+// (tenant, endpoint, body), so that a byte-identical request skips parsing
+// and canonicalization (the exact-hit fast path). Requests that differ only
+// in key order or whitespace still meet at the same key, computed once each.
+// Thread-safety: internally synchronized. `clock` must outlive the memo.
+class CacheKeyMemo {
+ public:
+  // max_size: raw forms remembered at most (LRU). 0 disables the memo.
+  CacheKeyMemo(size_t max_size, const Clock& clock)
+      : memo_({.max_size = max_size}, clock) {}
+
+  [[nodiscard]] Result<std::string> key(std::string_view tenant, std::string_view endpoint,
+                                        std::string_view body);
+
+ private:
+  LruCache<std::string, std::string> memo_;
+};
 
 }  // namespace agentgate

@@ -80,8 +80,9 @@ CacheStage::Metrics::Metrics(MetricsRegistry& r)
       stores(r.counter("agentgate_cache_stores_total", "Answers stored in the cache",
                        {{"cache", "exact"}})) {}
 
-CacheStage::CacheStage(ResponseCache& cache, CacheStageOptions options, MetricsRegistry* metrics)
-    : cache_(cache), options_(options) {
+CacheStage::CacheStage(ResponseCache& cache, CacheStageOptions options, MetricsRegistry* metrics,
+                       const Clock& clock)
+    : cache_(cache), options_(options), keys_(options.key_memo_size, clock) {
   if (metrics != nullptr) metrics_ = std::make_unique<Metrics>(*metrics);
 }
 
@@ -147,7 +148,7 @@ boost::asio::awaitable<void> CacheStage::handle(RequestContext& ctx, Next next) 
     co_return;
   }
   Result<std::string> key =
-      ResponseCacheKey(ctx.principal.tenant, ProxyEndpointPath(ctx.endpoint), ctx.request.body);
+      keys_.key(ctx.principal.tenant, ProxyEndpointPath(ctx.endpoint), ctx.request.body);
   if (!key.ok()) {  // the body was validated before the first stage; never cache what we cannot key
     co_await next(ctx);
     co_return;

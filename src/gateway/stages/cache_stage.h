@@ -23,6 +23,7 @@
 // internally synchronized.
 #pragma once
 
+#include "agentgate/cache/cache_key.h"
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/core/metrics.h"
 #include "cache/single_flight.h"
@@ -38,12 +39,15 @@ struct CacheStageOptions {
   // A streamed answer larger than this is passed on but not stored.
   // Default: 4 MiB.
   size_t max_stream_bytes = 4 * 1024 * 1024;
+  // Raw requests whose key is remembered (CacheKeyMemo). Default: 10000.
+  size_t key_memo_size = 10000;
 };
 
 class CacheStage final : public Stage {
  public:
-  // REQUIRES: `cache` and `metrics` (may be null) outlive the stage.
-  CacheStage(ResponseCache& cache, CacheStageOptions options, MetricsRegistry* metrics);
+  // REQUIRES: `cache`, `clock` and `metrics` (may be null) outlive the stage.
+  CacheStage(ResponseCache& cache, CacheStageOptions options, MetricsRegistry* metrics,
+             const Clock& clock = Clock::system());
 
   std::string_view name() const override { return "cache"; }
   boost::asio::awaitable<void> handle(RequestContext& ctx, Next next) override;
@@ -68,6 +72,7 @@ class CacheStage final : public Stage {
 
   ResponseCache& cache_;
   const CacheStageOptions options_;
+  CacheKeyMemo keys_;
   std::unique_ptr<Metrics> metrics_;  // null without a registry
   SingleFlight flights_;
 };

@@ -77,6 +77,22 @@ TEST(CacheKeyTest, TenantCannotBeForgedThroughTheBody) {
   EXPECT_EQ(*c, R"({"body":{"model":"m","tenant":"t2"},"endpoint":"/v1/chat/completions","tenant":"t1"})");
 }
 
+TEST(CacheKeyTest, MemoGivesTheSameKeysAsTheFunction) {
+  ManualClock clock;
+  CacheKeyMemo memo(100, clock);
+  const std::string reordered =
+      R"({"messages":[{"content":"hi","role":"user"}],"temperature":0.7,"model":"gpt-4o"})";
+  for (int round = 0; round < 2; ++round) {  // computed, then remembered
+    EXPECT_EQ(*memo.key("t1", kChat, kBase), Key(kBase));
+    EXPECT_EQ(*memo.key("t1", kChat, reordered), Key(kBase));
+    EXPECT_EQ(*memo.key("t2", kChat, kBase), Key(kBase, "t2"));
+    EXPECT_EQ(*memo.key("t1", "/v1/completions", kBase), Key(kBase, "t1", "/v1/completions"));
+    // The raw form is length-prefixed: moving bytes between fields changes it.
+    EXPECT_EQ(*memo.key("t", "1/v1", kBase), Key(kBase, "t", "1/v1"));
+    EXPECT_FALSE(memo.key("t1", kChat, "not json").ok());
+  }
+}
+
 TEST(CacheKeyTest, NonObjectBodiesAreInvalidArgument) {
   for (std::string_view bad : {"", "not json", "[1,2]", "\"x\""}) {
     Result<std::string> k = ResponseCacheKey("t", kChat, bad);
