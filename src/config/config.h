@@ -274,6 +274,21 @@ struct CacheConfig {
   // same (env SEMANTIC_CACHE_SIMILARITY_THRESHOLD). Default: 0.95.
   double similarity_threshold = 0.95;
 
+  // Identical requests in flight at once share one upstream call.
+  // YAML `dedup`. Default: true.
+  bool dedup = true;
+
+  // How long a de-duplicated request waits for the first one's answer
+  // before calling the upstream itself. YAML `dedup_timeout_s`. Default: 30 s.
+  Nanos dedup_timeout = std::chrono::seconds(30);
+
+  // Lifetime of a semantic-cache entry. YAML `semantic_expiry_s`. Default: 3600 s.
+  Nanos semantic_ttl = std::chrono::seconds(3600);
+
+  // Requests with a `temperature` above this bypass the semantic cache.
+  // YAML `semantic_max_temperature`. Default: 1.0.
+  double semantic_max_temperature = 1.0;
+
   friend bool operator==(const CacheConfig&, const CacheConfig&) = default;
 };
 

@@ -210,6 +210,12 @@ Status ValidateConfig(const Config& config) {
   const CacheConfig& cache = config.cache;
   c.Duration("cache.default_ttl_s", cache.default_ttl, kPositive, kS);
   c.Size("cache.max_size", cache.max_size, kCountLimits);
+  c.Duration("cache.dedup_timeout_s", cache.dedup_timeout, kPositive, kS);
+  c.Duration("cache.semantic_expiry_s", cache.semantic_ttl, kPositive, kS);
+  if (!(cache.semantic_max_temperature >= 0 && cache.semantic_max_temperature <= 2)) {
+    c.Fail("cache.semantic_max_temperature",
+           "expected a number in [0, 2], got " + std::to_string(cache.semantic_max_temperature));
+  }
   if (!IsSimilarity(cache.similarity_threshold)) {
     c.Fail("cache.similarity_threshold", "expected " + std::string(kSimilarityDescription) +
                                              ", got " + std::to_string(cache.similarity_threshold));

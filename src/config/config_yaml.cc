@@ -171,6 +171,23 @@ class MapReader {
     *out = *v;
   }
 
+  // number_in: a finite number in [lo, hi]; `range` describes it ("[0, 2]").
+  void number_in(std::string_view key, double lo, double hi, std::string_view range, double* out) {
+    YAML::Node n = raw(key);
+    if (!n.IsDefined()) return;
+    std::optional<double> v;
+    if (n.IsScalar()) {
+      const std::string& s = n.Scalar();
+      char* end = nullptr;
+      double d = std::strtod(s.c_str(), &end);
+      if (!s.empty() && end == s.c_str() + s.size() && d >= lo && d <= hi) v = d;
+    }
+    if (!v) {
+      return fail(key, "expected a number in " + std::string(range) + ", got " + Got(n), n);
+    }
+    *out = *v;
+  }
+
   void access_log(std::string_view key, ServerConfig::AccessLog* out) {
     YAML::Node n = raw(key);
     if (!n.IsDefined()) return;
@@ -372,6 +389,10 @@ void ReadCache(MapReader& r, CacheConfig* c) {
   r.integer("max_size", kCountLimits, &c->max_size);
   r.boolean("semantic_enabled", &c->semantic_enabled);
   r.similarity("similarity_threshold", &c->similarity_threshold);
+  r.boolean("dedup", &c->dedup);
+  r.duration("dedup_timeout_s", kPositive, kS, &c->dedup_timeout);
+  r.duration("semantic_expiry_s", kPositive, kS, &c->semantic_ttl);
+  r.number_in("semantic_max_temperature", 0, 2, "[0, 2]", &c->semantic_max_temperature);
   r.finish();
 }
 

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "agentgate/core/clock.h"
 #include "gateway/proxy_request.h"
@@ -23,6 +25,18 @@ struct Usage {
   bool known = false;  // the upstream reported usage for this request
 };
 
+// StreamObserver: sees a streamed 2xx response as it passes to the client
+// (the cache stage captures it this way). Called on the request's thread;
+// must not block or delay the client.
+class StreamObserver {
+ public:
+  virtual ~StreamObserver() = default;
+  // on_chunk: bytes of the SSE body, as they are written to the client.
+  virtual void on_chunk(std::string_view bytes) = 0;
+  // on_complete: the stream ended; `ok` when it ended with [DONE].
+  virtual void on_complete(bool ok) = 0;
+};
+
 struct RequestContext {
   RequestContext(HttpRequest& req, HttpResponse& res, ProxyEndpoint e)
       : request(req), response(res), endpoint(e) {}
@@ -37,6 +51,10 @@ struct RequestContext {
   std::string upstream;    // the upstream that answered ("" for cache hits and errors)
   Usage usage;
   bool streamed = false;   // the response went to the client as a stream
+
+  // Observers of a streamed response (not owned; they outlive the request's
+  // pass through the stage that called them).
+  std::vector<StreamObserver*> stream_observers;
 };
 
 }  // namespace agentgate

@@ -2,12 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentgate/cache/embedding_cache.h"
+#include "agentgate/cache/response_cache.h"
+#include "agentgate/cache/semantic_cache.h"
 #include "agentgate/resilience/breaker_registry.h"
 #include "agentgate/resilience/sleeper.h"
 #include "gateway/model_router.h"
 #include "gateway/resilience_policy.h"
 #include "gateway/stages/authenticate_stage.h"
+#include "gateway/stages/cache_stage.h"
+#include "gateway/stages/embedding_cache_stage.h"
 #include "gateway/stages/rate_limit_stage.h"
+#include "gateway/stages/semantic_cache_stage.h"
 #include "gateway/stages/upstream_stage.h"
 #include "gateway/usage_tracker.h"
 #include "mock/mock_upstream.h"
@@ -16,8 +22,8 @@
 #include "server/http_server.h"
 #include "server/ops_routes.h"
 #include "server/proxy_routes.h"
-#include "store/redis_connections.h"
 #include "server/ratelimit_services.h"
+#include "store/redis_connections.h"
 #include "upstream/upstream_client.h"
 
 namespace agentgate {
@@ -112,6 +118,27 @@ Status Gateway::build_proxy() {
         *ratelimit_->requests, ratelimit_->tokens.get(), ratelimit_->analytics.get(), metrics_,
         RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open}));
   }
+  // Cache: after authenticate (the tenant is in the key), before upstream.
+  if (config_.cache.enabled) {
+    ResponseCacheOptions co{.default_ttl = config_.cache.default_ttl, .max_size = config_.cache.max_size};
+    response_cache_ = std::make_unique<ResponseCache>(NewMemoryResponseStore(co, clock_), co);
+    stages.push_back(std::make_shared<CacheStage>(
+        *response_cache_,
+        CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout},
+        &metrics_, clock_));
+    if (config_.cache.semantic_enabled) {
+      semantic_cache_ = std::make_unique<SemanticCache>(
+          SemanticCacheOptions{.similarity_threshold = config_.cache.similarity_threshold,
+                               .ttl = config_.cache.semantic_ttl,
+                               .max_entries = config_.cache.max_size},
+          clock_);
+      stages.push_back(std::make_shared<SemanticCacheStage>(*semantic_cache_,
+                                                            config_.cache.semantic_max_temperature));
+    }
+    embedding_cache_ = std::make_unique<EmbeddingCache>(
+        EmbeddingCacheOptions{.max_size = config_.cache.max_size}, clock_);
+    stages.push_back(std::make_shared<EmbeddingCacheStage>(*embedding_cache_));
+  }
   stages.push_back(
       std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get(),
                                       resilience_.get()));
@@ -163,6 +190,7 @@ void Gateway::register_routes() {
   RegisterBreakerRoutes(router_, services_);
   RegisterDlqRoutes(router_, services_, replay_pipeline_);
   RegisterRateLimitRoutes(router_, services_);
+  RegisterCacheRoutes(router_, services_);
 }
 
 Status Gateway::start() {
@@ -190,6 +218,9 @@ Status Gateway::start() {
   services_.breakers = breakers_.get();
   services_.dead_letters = dead_letters_.get();
   services_.ratelimit = ratelimit_.get();
+  services_.response_cache = response_cache_.get();
+  services_.embedding_cache = embedding_cache_.get();
+  services_.semantic_cache = semantic_cache_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

@@ -32,6 +32,9 @@ class Sleeper;
 class ResiliencePolicy;
 class DeadLetterQueue;
 struct RateLimitParts;
+class ResponseCache;
+class EmbeddingCache;
+class SemanticCache;
 
 class Gateway {
  public:
@@ -80,6 +83,9 @@ class Gateway {
   std::unique_ptr<DeadLetterQueue> dead_letters_;
   std::unique_ptr<ResiliencePolicy> resilience_;
   std::unique_ptr<RateLimitParts> ratelimit_;     // null when rate_limit.enabled is false
+  std::unique_ptr<ResponseCache> response_cache_;  // null when cache.enabled is false
+  std::unique_ptr<EmbeddingCache> embedding_cache_;  // null when cache.enabled is false
+  std::unique_ptr<SemanticCache> semantic_cache_;    // null unless cache.semantic_enabled
   std::shared_ptr<const Pipeline> pipeline_;
   std::shared_ptr<const Pipeline> replay_pipeline_;  // pipeline_ without authenticate
   Router router_;

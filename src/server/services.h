@@ -25,6 +25,9 @@ class RedisConnections;
 class BreakerRegistry;
 class DeadLetterQueue;
 struct RateLimitParts;
+class ResponseCache;
+class EmbeddingCache;
+class SemanticCache;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -44,6 +47,9 @@ struct GatewayServices {
   BreakerRegistry* breakers = nullptr;  // one breaker per upstream; null when disabled
   DeadLetterQueue* dead_letters = nullptr;
   RateLimitParts* ratelimit = nullptr;  // null when rate_limit.enabled is false
+  ResponseCache* response_cache = nullptr;  // the exact response cache; nullptr when disabled
+  EmbeddingCache* embedding_cache = nullptr;  // per-input embeddings; nullptr when disabled
+  SemanticCache* semantic_cache = nullptr;    // nullptr when disabled
 };
 
 }  // namespace agentgate

@@ -80,3 +80,28 @@ test('upstream errors become the client library\'s error classes', async () => {
     await stack.setFaults({});
   }
 });
+
+test('a repeated streamed completion is replayed from the cache to the same text', async () => {
+  const ask = async () => {
+    const { data: stream, response } = await client.chat.completions.create({
+      model: 'gpt-4o', stream: true, stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'replay this stream from the cache' }] }).withResponse();
+    let text = '';
+    let chunks = 0;
+    let finish = null;
+    for await (const chunk of stream) {
+      chunks += 1;
+      if (chunk.choices[0]?.delta?.content) text += chunk.choices[0].delta.content;
+      if (chunk.choices[0]?.finish_reason) finish = chunk.choices[0].finish_reason;
+    }
+    return { text, chunks, finish, cache: response.headers.get('x-cache') };
+  };
+  const first = await ask();
+  const second = await ask();
+  assert.equal(first.cache, 'MISS');
+  assert.equal(second.cache, 'HIT');
+  assert.equal(second.text, 'Echo: replay this stream from the cache');
+  assert.equal(second.text, first.text);
+  assert.equal(second.chunks, first.chunks);
+  assert.equal(second.finish, 'stop');
+});

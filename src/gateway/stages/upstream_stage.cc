@@ -63,7 +63,8 @@ class StreamToClient final : public StreamSink {
       if (!OwnResponseHeader(k)) headers.emplace_back(k, v);
     }
     headers.emplace_back("Cache-Control", "no-cache");
-    for (const auto& h : ctx_.response.headers) headers.push_back(h);  // set by earlier stages
+    // Headers earlier stages set on ctx.response (X-Cache, RateLimit, ...) go on the stream too.
+    for (const auto& h : ctx_.response.headers) headers.push_back(h);
     ctx_.streamed = true;
     // Built before the co_await: g++ 12 mishandles temporaries inside one.
     std::string_view type =
@@ -84,6 +85,8 @@ class StreamToClient final : public StreamSink {
         ReadChunkUsage(e.data, &ctx_.usage);
       }
     });
+    // Stream taps (the cache stage): see the bytes as they go to the client.
+    for (StreamObserver* o : ctx_.stream_observers) o->on_chunk(bytes);
     co_return co_await ctx_.response.stream().write(bytes);
   }
 
@@ -158,6 +161,8 @@ boost::asio::awaitable<Status> UpstreamStage::send_stream(RequestContext& ctx,
     co_return Status::Ok();
   }
   if (!ctx.streamed) co_return r.ok() ? Internal("upstream stream ended before its head") : r.status();
+  // Stream taps: the stream is over, complete only with [DONE].
+  for (StreamObserver* o : ctx.stream_observers) o->on_complete(r.ok() && sink.done());
   ResponseStream& out = res.stream();
   if (!r.ok() || !sink.done()) {
     // The stream began and broke: tell the client in-band, then end it.

@@ -41,5 +41,6 @@ void RegisterBreakerRoutes(Router& router, GatewayServices& services);
 void RegisterDlqRoutes(Router& router, GatewayServices& services,
                        std::shared_ptr<const Pipeline> replay_pipeline);
 void RegisterRateLimitRoutes(Router& router, GatewayServices& services);
+void RegisterCacheRoutes(Router& router, GatewayServices& services);
 
 }  // namespace agentgate

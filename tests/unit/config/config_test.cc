@@ -570,5 +570,23 @@ TEST(ConfigFileTest, ExampleFileLoads) {
   EXPECT_THAT(no_key.status().message(), HasSubstr("OPENAI_API_KEY is not set"));
 }
 
+TEST(ConfigCacheDedupTest, DedupKeysAreReadAndChecked) {
+  Config d = MustLoad("");
+  EXPECT_TRUE(d.cache.dedup);
+  EXPECT_EQ(d.cache.dedup_timeout, std::chrono::seconds(30));
+  Config c = MustLoad("cache: {dedup: false, dedup_timeout_s: 2.5}\n");
+  EXPECT_FALSE(c.cache.dedup);
+  EXPECT_EQ(c.cache.dedup_timeout, std::chrono::milliseconds(2500));
+  Config s = MustLoad("cache: {semantic_expiry_s: 60, semantic_max_temperature: 0.5}\n");
+  EXPECT_EQ(s.cache.semantic_ttl, std::chrono::seconds(60));
+  EXPECT_DOUBLE_EQ(s.cache.semantic_max_temperature, 0.5);
+  EXPECT_EQ(d.cache.semantic_ttl, std::chrono::seconds(3600));
+  EXPECT_DOUBLE_EQ(d.cache.semantic_max_temperature, 1.0);
+  EXPECT_THAT(LoadError("cache:\n  semantic_max_temperature: 3\n"),
+              StartsWith("cache.semantic_max_temperature: expected a number in [0, 2], got \"3\""));
+  EXPECT_THAT(LoadError("cache:\n  dedup_timeout_s: 0\n"),
+              StartsWith("cache.dedup_timeout_s: expected a number of seconds in (0, "));
+}
+
 }  // namespace
 }  // namespace agentgate

@@ -1,0 +1,85 @@
+// EmbeddingCache: embeddings per input string, so that a text is embedded
+// once per (tenant, model, parameters). The proxy serves POST /v1/embeddings
+// through it input by input: a batch with some cached inputs sends only the
+// rest upstream.
+//
+//   EmbeddingCache cache({.max_size = 10000}, clock);
+//   Result<std::vector<float>> v = cache.get_embedding("a cat", "text-embedding-3-small",
+//       [&](std::string_view text) { return CallEmbedder(text); });   // called on a miss only
+//
+// Keys: EmbeddingCacheKey = SHA-256 of {tenant, params, text}, where params is
+// the canonical JSON of the request without `input` and `user` (model,
+// encoding_format, dimensions, ...). Values are the embedding's JSON value as
+// the upstream encoded it (an array of floats, or a base64 string).
+// Entries never expire by default; the least recently used go when full.
+//
+// Thread-safety: every method may be called concurrently. Values are shared
+// immutable JSON values. `clock` must outlive the cache.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agentgate/core/clock.h"
+#include "agentgate/core/json.h"
+#include "agentgate/core/status.h"
+#include "agentgate/perf/lru_cache.h"
+
+namespace agentgate {
+
+struct EmbeddingCacheOptions {
+  // Entries (one per input string) kept at most. Default: 10000.
+  size_t max_size = 10000;
+  // Lifetime of an entry; Nanos(0) = no expiry. Default: 0.
+  Nanos ttl = Nanos(0);
+};
+
+// EmbeddingCacheKey: 64 hex characters; see above.
+std::string EmbeddingCacheKey(std::string_view tenant, std::string_view params, std::string_view text);
+
+// EmbeddingParams: the canonical params of `model` with float encoding, as
+// the proxy computes them for {"model": model} without other fields.
+std::string EmbeddingParams(std::string_view model);
+
+struct EmbeddingCacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  double hit_rate = 0;  // hits / (hits + misses), 0 before any lookup
+  size_t entries = 0;
+  size_t max_size = 0;
+  uint64_t evictions = 0;
+};
+
+class EmbeddingCache {
+ public:
+  using EmbeddingPtr = std::shared_ptr<const Json>;
+  using Embed = std::function<Result<std::vector<float>>(std::string_view text)>;
+
+  EmbeddingCache(const EmbeddingCacheOptions& options, const Clock& clock);
+
+  // lookup: the stored embedding value under `key`, or nullptr.
+  EmbeddingPtr lookup(const std::string& key);
+  // store: keeps `value` (one embedding's JSON value) under `key`.
+  void store(const std::string& key, Json value);
+
+  // get_embedding: the embedding of `text` by `model` (tenant "", float
+  // encoding); embed(text) is called only on a miss and its error returned
+  // as is (nothing stored).
+  Result<std::vector<float>> get_embedding(std::string_view text, std::string_view model,
+                                           const Embed& embed);
+
+  void clear() { lru_.clear(); }
+  EmbeddingCacheStats stats();
+
+ private:
+  const EmbeddingCacheOptions options_;
+  LruCache<std::string, EmbeddingPtr> lru_;
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
+};
+
+}  // namespace agentgate

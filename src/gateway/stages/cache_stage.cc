@@ -1,0 +1,188 @@
+#include "gateway/stages/cache_stage.h"
+
+#include <optional>
+
+#include "agentgate/cache/cache_key.h"
+#include "cache/cache_control.h"
+#include "upstream/sse_parser.h"
+
+namespace agentgate {
+
+namespace {
+
+// SseFrame: one event carrying `data` (each line prefixed with "data: ").
+std::string SseFrame(std::string_view data) {
+  std::string frame = "data: ";
+  for (char c : data) {
+    frame.push_back(c);
+    if (c == '\n') frame.append("data: ");
+  }
+  frame.append("\n\n");
+  return frame;
+}
+
+// StreamCapture: collects a streamed answer's events as they pass.
+class StreamCapture final : public StreamObserver {
+ public:
+  explicit StreamCapture(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  void on_chunk(std::string_view bytes) override {
+    if (overflow_) return;
+    Status s = parser_.feed(bytes, [this](const SseEvent& e) {
+      if (e.data == "[DONE]") {
+        done_ = true;
+        return;
+      }
+      if (e.type != "message") {  // an `event: error` or other typed event: not a clean answer
+        overflow_ = true;
+        return;
+      }
+      bytes_ += e.data.size();
+      if (bytes_ > max_bytes_) overflow_ = true;
+      events_.emplace_back(e.data);
+    });
+    if (!s.ok()) overflow_ = true;
+  }
+  void on_complete(bool ok) override { complete_ = ok && done_ && !overflow_; }
+
+  // take: the captured answer (complete only if the stream ended cleanly).
+  CachedResponse take() {
+    CachedResponse r;
+    r.status = 200;
+    r.content_type = "text/event-stream";
+    r.streamed = true;
+    r.events = std::move(events_);
+    r.complete = complete_;
+    return r;
+  }
+
+ private:
+  const size_t max_bytes_;
+  SseParser parser_;
+  std::vector<std::string> events_;
+  size_t bytes_ = 0;
+  bool done_ = false;
+  bool overflow_ = false;
+  bool complete_ = false;
+};
+
+}  // namespace
+
+CacheStage::Metrics::Metrics(MetricsRegistry& r)
+    : hits(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
+                     {{"cache", "exact"}, {"result", "hit"}})),
+      inflight_hits(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
+                              {{"cache", "exact"}, {"result", "inflight_hit"}})),
+      misses(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
+                       {{"cache", "exact"}, {"result", "miss"}})),
+      bypasses(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
+                         {{"cache", "exact"}, {"result", "bypass"}})),
+      stores(r.counter("agentgate_cache_stores_total", "Answers stored in the cache",
+                       {{"cache", "exact"}})) {}
+
+CacheStage::CacheStage(ResponseCache& cache, CacheStageOptions options, MetricsRegistry* metrics,
+                       const Clock& clock)
+    : cache_(cache), options_(options), keys_(options.key_memo_size, clock) {
+  if (metrics != nullptr) metrics_ = std::make_unique<Metrics>(*metrics);
+}
+
+boost::asio::awaitable<void> CacheStage::answer(RequestContext& ctx, const CachedResponse& entry,
+                                                std::string_view kind) {
+  HttpResponse& res = ctx.response;
+  if (!entry.streamed) {
+    res.status = entry.status;
+    res.content_type = entry.content_type;
+    res.body = entry.body;
+    res.set_header("X-Cache", "HIT");
+    res.set_header("X-Cache-Kind", std::string(kind));
+    co_return;
+  }
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"Cache-Control", "no-cache"}, {"X-Cache", "HIT"}, {"X-Cache-Kind", std::string(kind)}};
+  ResponseStream& out = res.stream();
+  ctx.streamed = true;
+  if (!co_await out.begin(entry.status, entry.content_type, headers)) co_return;
+  for (const std::string& event : entry.events) {
+    std::string frame = SseFrame(event);
+    if (!co_await out.write(frame)) co_return;
+  }
+  std::string done = SseFrame("[DONE]");
+  if (!co_await out.write(done)) co_return;
+  co_await out.finish();
+}
+
+boost::asio::awaitable<void> CacheStage::compute(RequestContext& ctx, Next next,
+                                                 const std::string& key,
+                                                 SingleFlight::Ticket* ticket) {
+  std::optional<StreamCapture> capture;
+  if (ctx.info.stream) {
+    capture.emplace(options_.max_stream_bytes);
+    ctx.stream_observers.push_back(&*capture);
+  }
+  co_await next(ctx);
+  if (capture) std::erase(ctx.stream_observers, &*capture);
+
+  std::optional<CachedResponse> entry;
+  if (ctx.streamed) {
+    if (capture) entry = capture->take();
+  } else if (!ctx.info.stream) {
+    entry.emplace();
+    entry->status = ctx.response.status;
+    entry->content_type = ctx.response.content_type;
+    entry->body = ctx.response.body;
+  }
+  if (!entry || !Cacheable(*entry)) co_return;  // the ticket's destructor shares nothing
+  auto shared = std::make_shared<const CachedResponse>(std::move(*entry));
+  if (cache_.store(key, *shared)) {
+    if (metrics_) metrics_->stores.inc();
+  }
+  if (ticket != nullptr) ticket->finish(shared);
+}
+
+boost::asio::awaitable<void> CacheStage::handle(RequestContext& ctx, Next next) {
+  const CacheDirectives cc = ReadCacheControl(ctx.request.header("cache-control"));
+  if (cc.no_store) {
+    if (metrics_) metrics_->bypasses.inc();
+    ctx.response.set_header("X-Cache", "BYPASS");
+    co_await next(ctx);
+    co_return;
+  }
+  Result<std::string> key =
+      keys_.key(ctx.principal.tenant, ProxyEndpointPath(ctx.endpoint), ctx.request.body);
+  if (!key.ok()) {  // the body was validated before the first stage; never cache what we cannot key
+    co_await next(ctx);
+    co_return;
+  }
+  if (!cc.no_cache) {
+    CachedResponsePtr hit = cache_.lookup(*key);
+    if (hit && hit->streamed == ctx.info.stream) {
+      if (metrics_) metrics_->hits.inc();
+      co_await answer(ctx, *hit, "exact");
+      co_return;
+    }
+  }
+  if (options_.dedup && !cc.no_cache) {
+    SingleFlight::Ticket ticket = flights_.join(*key);
+    if (!ticket.leader()) {
+      CachedResponsePtr shared = co_await ticket.wait(options_.dedup_timeout);
+      if (shared && shared->streamed == ctx.info.stream) {
+        if (metrics_) metrics_->inflight_hits.inc();
+        co_await answer(ctx, *shared, "inflight");
+        co_return;
+      }
+      if (metrics_) metrics_->misses.inc();
+      ctx.response.set_header("X-Cache", "MISS");
+      co_await compute(ctx, next, *key, nullptr);
+      co_return;
+    }
+    if (metrics_) metrics_->misses.inc();
+    ctx.response.set_header("X-Cache", "MISS");
+    co_await compute(ctx, next, *key, &ticket);
+    co_return;
+  }
+  if (metrics_) metrics_->misses.inc();
+  ctx.response.set_header("X-Cache", "MISS");
+  co_await compute(ctx, next, *key, nullptr);
+}
+
+}  // namespace agentgate

@@ -1,0 +1,80 @@
+// CacheStage: the exact response cache in front of the upstream. Runs after
+// authenticate (the tenant is part of the key) and before the upstream stage.
+//
+// Per request, by its Cache-Control header:
+//   (none)    look up; a hit is answered here (`X-Cache: HIT`, `X-Cache-Kind:
+//             exact`); a miss (`X-Cache: MISS`) goes on and a 2xx complete
+//             answer is stored on the way back;
+//   no-cache  no lookup, the answer is still stored (`X-Cache: MISS`);
+//   no-store  neither (`X-Cache: BYPASS`).
+// Streamed answers are captured through a StreamObserver as they pass (the
+// client is never delayed) and stored when the stream ended with [DONE]; a
+// hit for a streaming request is replayed as an SSE stream of the captured
+// events then `data: [DONE]`. Streamed and non-streamed requests have
+// separate keys (see cache_key.h).
+//
+// De-duplication: a miss whose key is already in flight in this process
+// waits (at most dedup_timeout) for the leader's answer and replays it
+// (`X-Cache: HIT`, `X-Cache-Kind: inflight`); when the leader has nothing
+// cacheable to share, or the wait times out, it goes upstream itself.
+// Followers of a streaming leader get the stream after the leader's ends.
+//
+// Thread-safety: shared by all workers; the cache and the flights are
+// internally synchronized.
+#pragma once
+
+#include "agentgate/cache/cache_key.h"
+#include "agentgate/cache/response_cache.h"
+#include "agentgate/core/metrics.h"
+#include "cache/single_flight.h"
+#include "gateway/stage.h"
+
+namespace agentgate {
+
+struct CacheStageOptions {
+  // Share one upstream call among identical in-flight requests. Default: true.
+  bool dedup = true;
+  // How long a follower waits for its leader. Default: 30 s.
+  Nanos dedup_timeout = std::chrono::seconds(30);
+  // A streamed answer larger than this is passed on but not stored.
+  // Default: 4 MiB.
+  size_t max_stream_bytes = 4 * 1024 * 1024;
+  // Raw requests whose key is remembered (CacheKeyMemo). Default: 10000.
+  size_t key_memo_size = 10000;
+};
+
+class CacheStage final : public Stage {
+ public:
+  // REQUIRES: `cache`, `clock` and `metrics` (may be null) outlive the stage.
+  CacheStage(ResponseCache& cache, CacheStageOptions options, MetricsRegistry* metrics,
+             const Clock& clock = Clock::system());
+
+  std::string_view name() const override { return "cache"; }
+  boost::asio::awaitable<void> handle(RequestContext& ctx, Next next) override;
+
+  SingleFlight& flights() { return flights_; }
+
+ private:
+  // Metrics: one list for the stage.
+  struct Metrics {
+    explicit Metrics(MetricsRegistry& r);
+    Counter& hits;
+    Counter& inflight_hits;
+    Counter& misses;
+    Counter& bypasses;
+    Counter& stores;
+  };
+
+  boost::asio::awaitable<void> answer(RequestContext& ctx, const CachedResponse& entry,
+                                      std::string_view kind);
+  boost::asio::awaitable<void> compute(RequestContext& ctx, Next next, const std::string& key,
+                                       SingleFlight::Ticket* ticket);
+
+  ResponseCache& cache_;
+  const CacheStageOptions options_;
+  CacheKeyMemo keys_;
+  std::unique_ptr<Metrics> metrics_;  // null without a registry
+  SingleFlight flights_;
+};
+
+}  // namespace agentgate
