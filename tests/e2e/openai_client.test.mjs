@@ -59,28 +59,6 @@ test('models list', async () => {
   assert.ok(ids.includes('gpt-4o-mini'), ids.join(','));
 });
 
-test('upstream errors become the client library\'s error classes', async () => {
-  const cases = [
-    [401, OpenAI.AuthenticationError],
-    [429, OpenAI.RateLimitError],
-    [500, OpenAI.InternalServerError],
-  ];
-  try {
-    for (const [status, ErrorClass] of cases) {
-      await stack.setFaults({ error_rate: 1, status });
-      await assert.rejects(
-        client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
-        (err) => {
-          assert.ok(err instanceof ErrorClass, `${status}: got ${err.constructor.name}`);
-          assert.equal(err.status, status);
-          return true;
-        });
-    }
-  } finally {
-    await stack.setFaults({});
-  }
-});
-
 test('a repeated streamed completion is replayed from the cache to the same text', async () => {
   const ask = async () => {
     const { data: stream, response } = await client.chat.completions.create({
@@ -104,4 +82,27 @@ test('a repeated streamed completion is replayed from the cache to the same text
   assert.equal(second.text, first.text);
   assert.equal(second.chunks, first.chunks);
   assert.equal(second.finish, 'stop');
+});
+
+// Last: it opens the upstream's circuit breaker.
+test('upstream errors become the client library\'s error classes', async () => {
+  const cases = [
+    [401, OpenAI.AuthenticationError],
+    [429, OpenAI.RateLimitError],
+    [500, OpenAI.InternalServerError],
+  ];
+  try {
+    for (const [status, ErrorClass] of cases) {
+      await stack.setFaults({ error_rate: 1, status });
+      await assert.rejects(
+        client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+        (err) => {
+          assert.ok(err instanceof ErrorClass, `${status}: got ${err.constructor.name}`);
+          assert.equal(err.status, status);
+          return true;
+        });
+    }
+  } finally {
+    await stack.setFaults({});
+  }
 });

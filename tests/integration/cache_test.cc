@@ -20,7 +20,11 @@ std::string ConfigFor(uint16_t mock_port, const std::string& extra = "") {
          "    base_url: http://127.0.0.1:" + std::to_string(mock_port) + "/v1\n"
          "    api_key: upstream-key\n"
          "    models: [gpt-4o, gpt-4o-mini]\n"
-         "    first_byte_timeout_ms: 3000\n" + extra;
+         "    first_byte_timeout_ms: 3000\n"
+         // One user sends bursts here; rate limits are ratelimit_test.cc's, and
+         // breakers and retries resilience_test.cc's.
+         "rate_limit:\n  enabled: false\n"
+         "circuit_breaker: {enabled: false}\nerror_recovery: {max_attempts: 1}\n" + extra;
 }
 
 std::string Chat(const std::string& content, const std::string& model = "gpt-4o-mini",

@@ -20,7 +20,9 @@ std::string ConfigFor(uint16_t mock_port, const std::string& extra = "") {
          "  - name: mock\n"
          "    base_url: http://127.0.0.1:" + std::to_string(mock_port) + "/v1\n"
          "    api_key: upstream-key\n"
-         "    models: [gpt-4o-mini]\n" + extra;
+         "    models: [gpt-4o-mini]\n"
+         // Identical requests must reach the limiter and the mock: no cache.
+         "cache:\n  enabled: false\n" + extra;
 }
 
 class RateLimitTest : public ::testing::Test {

@@ -26,7 +26,9 @@ std::string ConfigFor(uint16_t mock_port, const std::string& sections) {
          "    base_url: http://127.0.0.1:" + std::to_string(mock_port) + "/v1\n"
          "    api_key: upstream-key\n"
          "    models: [gpt-4o-mini]\n"
-         "    first_byte_timeout_ms: 1500\n" + sections;
+         "    first_byte_timeout_ms: 1500\n"
+         // Every request must reach the upstream path: no limits, no cache.
+         "rate_limit:\n  enabled: false\ncache:\n  enabled: false\n" + sections;
 }
 
 class ResilienceTest : public ::testing::Test {
