@@ -216,6 +216,13 @@ upstreams:
     max_connections: {args.streams + 200}
 performance:
   enable_profiling: true
+# The proxy path itself: identical requests must not be cache hits, and one
+# client must not be rate limited. Breakers, retries, auth (open mode), usage
+# accounting and profiling stay on.
+cache:
+  enabled: false
+rate_limit:
+  enabled: false
 """)
     gw = start([os.path.join(args.build, "agentgate"), "serve", "--config", config, "--port", str(gw_port),
                 "--host", "127.0.0.1", "--data-dir", os.path.join(tmp, "data")],
