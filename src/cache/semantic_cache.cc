@@ -1,6 +1,12 @@
 // The semantic cache; the one file that includes hnswlib.
 #include "agentgate/cache/semantic_cache.h"
 
+// hnswlib 0.6.2's SSE path prefetches one link past the end of a link list
+// (harmless on real hardware, a heap-buffer-overflow to AddressSanitizer):
+// sanitizer builds use its plain path.
+#if defined(__SANITIZE_ADDRESS__) && !defined(NO_MANUAL_VECTORIZATION)
+#define NO_MANUAL_VECTORIZATION
+#endif
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
