@@ -140,9 +140,7 @@ RedisMetrics::RedisMetrics(MetricsRegistry& r, const std::string& concern)
       connected(r.gauge("agentgate_redis_connected", "1 when the Redis connection is up",
                         {{"concern", concern}})) {}
 
-namespace {
-
-RedisReply CopyReply(const redisReply* r) {
+RedisReply CopyRedisReply(const redisReply* r) {
   switch (r->type) {
     case REDIS_REPLY_STRING:
       return RedisReply::String(std::string(r->str, r->len));
@@ -155,7 +153,7 @@ RedisReply CopyReply(const redisReply* r) {
     case REDIS_REPLY_ARRAY: {
       std::vector<RedisReply> elements;
       elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) elements.push_back(CopyReply(r->element[i]));
+      for (size_t i = 0; i < r->elements; ++i) elements.push_back(CopyRedisReply(r->element[i]));
       return RedisReply::Array(std::move(elements));
     }
     case REDIS_REPLY_NIL:
@@ -163,6 +161,8 @@ RedisReply CopyReply(const redisReply* r) {
       return RedisReply::Nil();
   }
 }
+
+namespace {
 
 // The steps of the connection handshake, passed as hiredis privdata.
 enum class Handshake : intptr_t { kAuth = 1, kSelect = 2, kPing = 3 };
@@ -646,7 +646,7 @@ void RedisClient::Impl::on_command_reply(const CommandPtr& cmd, const redisReply
     complete(cmd, why);
     return;
   }
-  complete(cmd, CopyReply(reply));
+  complete(cmd, CopyRedisReply(reply));
 }
 
 void RedisClient::Impl::complete(const CommandPtr& cmd, Result<RedisReply> result) {

@@ -39,6 +39,8 @@
 #include "agentgate/core/metrics.h"
 #include "agentgate/core/status.h"
 
+struct redisReply;  // hiredis
+
 namespace agentgate {
 
 // RedisReply: a copy of one Redis reply (hiredis frees its own after the
@@ -75,6 +77,10 @@ struct RedisReply {
 
 // DebugString: a reply as text for logs and test failures ("(integer) 3").
 std::string DebugString(const RedisReply& reply);
+
+// CopyRedisReply: a hiredis reply copied into a RedisReply (hiredis frees its
+// replies after the callback; nil and unknown types become Nil).
+RedisReply CopyRedisReply(const ::redisReply* reply);
 
 // RedisState: where the connection is.
 enum class RedisState {

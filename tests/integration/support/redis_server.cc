@@ -20,26 +20,6 @@
 namespace agentgate::testing {
 namespace {
 
-RedisReply Copy(const redisReply* r) {
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      return RedisReply::String(std::string(r->str, r->len));
-    case REDIS_REPLY_STATUS:
-      return RedisReply::StatusReply(std::string(r->str, r->len));
-    case REDIS_REPLY_ERROR:
-      return RedisReply::Error(std::string(r->str, r->len));
-    case REDIS_REPLY_INTEGER:
-      return RedisReply::Integer(r->integer);
-    case REDIS_REPLY_ARRAY: {
-      std::vector<RedisReply> e;
-      for (size_t i = 0; i < r->elements; ++i) e.push_back(Copy(r->element[i]));
-      return RedisReply::Array(std::move(e));
-    }
-    default:
-      return RedisReply::Nil();
-  }
-}
-
 // Exited: reaps `pid` if it has exited (true), without blocking.
 bool Exited(pid_t pid, int* status) {
   const pid_t r = ::waitpid(pid, status, WNOHANG);
@@ -206,7 +186,7 @@ Result<RedisReply> RedisServer::command(const std::vector<std::string>& args) co
     auto* r = static_cast<redisReply*>(
         redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
     if (r == nullptr) return Unavailable(std::string("redis command: ") + c->errstr);
-    RedisReply out = Copy(r);
+    RedisReply out = CopyRedisReply(r);
     freeReplyObject(r);
     return out;
   };
