@@ -388,9 +388,14 @@ struct ErrorRecoveryConfig {
   // Default: 10.
   int retry_budget_min_retries = 10;
 
-  // Dead letters (finally failed requests) kept in SQLite at most; the
-  // oldest are dropped and counted beyond, 1..10000000. Default: 10000.
+  // Dead letters (finally failed requests) kept at most; the oldest are
+  // dropped and counted beyond, 1..10000000. Default: 10000.
   int dlq_max_entries = 10000;
+
+  // Where dead letters live: "sqlite" (this instance's data dir), "redis"
+  // (shared by every instance; needs the `redis:` section) or "auto" (redis
+  // when the `redis:` section is enabled, else sqlite). Default: "auto".
+  std::string dlq_store = "auto";
 
   friend bool operator==(const ErrorRecoveryConfig&, const ErrorRecoveryConfig&) = default;
 };

@@ -239,6 +239,12 @@ Status ValidateConfig(const Config& config) {
   c.Int("error_recovery.retry_budget_percent", er.retry_budget_percent, kPercentLimits);
   c.Int("error_recovery.retry_budget_min_retries", er.retry_budget_min_retries, kFloorLimits);
   c.Int("error_recovery.dlq_max_entries", er.dlq_max_entries, kDlqLimits);
+  if (er.dlq_store != "auto" && er.dlq_store != "sqlite" && er.dlq_store != "redis") {
+    c.Fail("error_recovery.dlq_store",
+           "must be one of auto, sqlite, redis, got '" + er.dlq_store + "'");
+  } else if (er.dlq_store == "redis" && !config.redis.enabled) {
+    c.Fail("error_recovery.dlq_store", "is redis but the redis section is not enabled");
+  }
   if (er.base_delay > er.max_delay) {
     c.Fail("error_recovery.base_delay_s", "must be <= error_recovery.max_delay_s (" +
                                               FormatDuration(er.base_delay, kS) + " > " +

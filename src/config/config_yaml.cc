@@ -438,6 +438,7 @@ void ReadErrorRecovery(MapReader& r, ErrorRecoveryConfig* c) {
   r.integer("retry_budget_percent", kPercentLimits, &c->retry_budget_percent);
   r.integer("retry_budget_min_retries", kFloorLimits, &c->retry_budget_min_retries);
   r.integer("dlq_max_entries", kDlqLimits, &c->dlq_max_entries);
+  r.string("dlq_store", &c->dlq_store);
   r.finish();
 }
 

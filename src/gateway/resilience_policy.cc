@@ -100,7 +100,9 @@ ResiliencePolicy::ResiliencePolicy(std::vector<std::string> upstream_names,
       budget_(budget, clock),
       clock_(clock),
       sleeper_(sleeper),
-      dead_letters_(dead_letters) {
+      dead_letters_(dead_letters),
+      dlq_store_errors_(metrics.counter("agentgate_dlq_store_errors_total",
+                                        "Failed requests the dead-letter store could not keep")) {
   for (const std::string& n : names_) {
     breakers_.push_back(breakers != nullptr ? &breakers->get(n) : nullptr);
     metrics_.push_back(std::make_unique<UpstreamMetrics>(metrics, n));
@@ -109,23 +111,26 @@ ResiliencePolicy::ResiliencePolicy(std::vector<std::string> upstream_names,
 
 ResiliencePolicy::~ResiliencePolicy() = default;
 
-void ResiliencePolicy::dead_letter(const RequestContext& ctx, const std::string& upstream,
-                                   int attempts, std::string_view error_class,
-                                   const std::string& error) const {
-  if (dead_letters_ == nullptr || !ctx.request.header("x-agentgate-dlq-replay").empty()) return;
+boost::asio::awaitable<void> ResiliencePolicy::dead_letter(const RequestContext& ctx,
+                                                         const std::string& upstream,
+                                                         int attempts,
+                                                         const std::string& error_class,
+                                                         const std::string& error) const {
+  if (dead_letters_ == nullptr || !ctx.request.header("x-agentgate-dlq-replay").empty()) co_return;
   DeadLetter d;
   d.user = ctx.principal.user_id;
   d.upstream = upstream;
   d.model = ctx.info.model;
   d.function = std::string(ProxyEndpointPath(ctx.endpoint));
   d.attempts = attempts;
-  d.error_class = std::string(error_class);
+  d.error_class = error_class;
   d.error = error;
   d.status = ctx.response.status;
   d.body = ctx.request.body;  // headers (Authorization) are never stored
   d.stream = ctx.info.stream;
-  Result<int64_t> id = dead_letters_->add(std::move(d));
+  Result<int64_t> id = co_await dead_letters_->add(std::move(d));
   if (!id.ok()) {
+    dlq_store_errors_.inc();
     spdlog::error("dead-letter queue: could not store a failed request: {}",
                   id.status().ToString());
   }
@@ -195,9 +200,11 @@ boost::asio::awaitable<std::optional<size_t>> ResiliencePolicy::run(
       if (!IsRetryable(c)) {
         if (!answered) SetError(ctx.response, last);
         if (c == ErrorClass::kCritical) {
-          dead_letter(ctx, last_upstream, attempts, ErrorClassName(c),
-                      answered ? "upstream answered " + std::to_string(ctx.response.status)
-                               : last.message());
+          const std::string cls(ErrorClassName(c));
+          const std::string why = answered ? "upstream answered " +
+                                                 std::to_string(ctx.response.status)
+                                           : last.message();
+          co_await dead_letter(ctx, last_upstream, attempts, cls, why);
         }
         co_return answered;
       }
@@ -212,14 +219,16 @@ boost::asio::awaitable<std::optional<size_t>> ResiliencePolicy::run(
       co_await sleeper_.sleep(*wait);
     }
   }
+  const std::string last_class_name(ErrorClassName(last_class));
   if (answered) {
-    dead_letter(ctx, last_upstream, attempts, ErrorClassName(last_class),
-                "upstream answered " + std::to_string(ctx.response.status));
+    const std::string why = "upstream answered " + std::to_string(ctx.response.status);
+    co_await dead_letter(ctx, last_upstream, attempts, last_class_name, why);
     co_return answered;
   }
   if (attempted) {
     SetError(ctx.response, last);
-    dead_letter(ctx, last_upstream, attempts, ErrorClassName(last_class), last.message());
+    const std::string why = last.message();
+    co_await dead_letter(ctx, last_upstream, attempts, last_class_name, why);
     co_return std::nullopt;
   }
   // Every breaker refused: no upstream traffic at all.
@@ -233,7 +242,8 @@ boost::asio::awaitable<std::optional<size_t>> ResiliencePolicy::run(
                        "' is failing (circuit breaker open); retry in " + std::to_string(secs) +
                        " s"));
   ctx.response.set_header("Retry-After", std::to_string(secs));
-  dead_letter(ctx, "", 0, "BREAKER_OPEN", "circuit breaker open");
+  const std::string no_upstream, breaker_open = "BREAKER_OPEN", why = "circuit breaker open";
+  co_await dead_letter(ctx, no_upstream, 0, breaker_open, why);
   co_return std::nullopt;
 }
 

@@ -56,8 +56,10 @@ class ResiliencePolicy final : public UpstreamPolicy {
  private:
   struct UpstreamMetrics;
   // dead_letter: stores the failed request of `ctx` (its final response set).
-  void dead_letter(const RequestContext& ctx, const std::string& upstream, int attempts,
-                   std::string_view error_class, const std::string& error) const;
+  // REQUIRES: the strings outlive the awaitable (pass named locals).
+  boost::asio::awaitable<void> dead_letter(const RequestContext& ctx, const std::string& upstream,
+                                           int attempts, const std::string& error_class,
+                                           const std::string& error) const;
 
   const std::vector<std::string> names_;
   std::vector<CircuitBreaker*> breakers_;  // parallel to names_ (null: none); constant
@@ -67,6 +69,8 @@ class ResiliencePolicy final : public UpstreamPolicy {
   const Clock& clock_;
   Sleeper& sleeper_;
   DeadLetterQueue* const dead_letters_;  // may be null
+  // agentgate_dlq_store_errors_total: dead letters the store refused (logged).
+  Counter& dlq_store_errors_;
 };
 
 }  // namespace agentgate

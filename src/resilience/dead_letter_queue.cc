@@ -33,29 +33,6 @@ void Scrub(Json& j) {
   }
 }
 
-constexpr const char* kColumns =
-    "id, time_ms, user_id, upstream, model, function, attempts, error_class, error, status, "
-    "body, stream, replays, last_replay_status";
-
-DeadLetter ReadRow(const Statement& st) {
-  DeadLetter d;
-  d.id = st.column_int64(0);
-  d.time_ms = st.column_int64(1);
-  d.user = st.column_text(2);
-  d.upstream = st.column_text(3);
-  d.model = st.column_text(4);
-  d.function = st.column_text(5);
-  d.attempts = static_cast<int>(st.column_int64(6));
-  d.error_class = st.column_text(7);
-  d.error = st.column_text(8);
-  d.status = static_cast<int>(st.column_int64(9));
-  d.body = st.column_text(10);
-  d.stream = st.column_int64(11) != 0;
-  d.replays = static_cast<int>(st.column_int64(12));
-  d.last_replay_status = static_cast<int>(st.column_int64(13));
-  return d;
-}
-
 }  // namespace
 
 std::string ScrubSecrets(const std::string& body) {
@@ -65,141 +42,16 @@ std::string ScrubSecrets(const std::string& body) {
   return DumpJson(j);
 }
 
-Result<std::unique_ptr<DeadLetterQueue>> DeadLetterQueue::Open(SqliteDb& db, const Clock& clock,
-                                                               MetricsRegistry* metrics,
-                                                               DlqOptions options) {
-  Status s = db.migrate("dlq", {
-      "CREATE TABLE dead_letters(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
-      "user_id TEXT NOT NULL, upstream TEXT NOT NULL, model TEXT NOT NULL, function TEXT NOT NULL, "
-      "attempts INTEGER NOT NULL, error_class TEXT NOT NULL, error TEXT NOT NULL, "
-      "status INTEGER NOT NULL, body TEXT NOT NULL, stream INTEGER NOT NULL, "
-      "replays INTEGER NOT NULL DEFAULT 0, last_replay_status INTEGER NOT NULL DEFAULT 0)",
-  });
-  if (!s.ok()) return s;
-  return std::unique_ptr<DeadLetterQueue>(new DeadLetterQueue(db, clock, metrics, options));
-}
-
-DeadLetterQueue::DeadLetterQueue(SqliteDb& db, const Clock& clock, MetricsRegistry* metrics,
-                                 DlqOptions options)
-    : db_(db), clock_(clock), options_(options) {
+DlqMetrics::DlqMetrics(MetricsRegistry* metrics) {
   if (metrics == nullptr) return;
-  added_ = &metrics->counter("agentgate_dlq_added_total",
-                             "Requests stored in the dead-letter queue");
-  dropped_ = &metrics->counter("agentgate_dlq_dropped_total",
-                               "Dead letters dropped, oldest first, because the queue was full");
+  added = &metrics->counter("agentgate_dlq_added_total", "Requests stored in the dead-letter queue");
+  dropped = &metrics->counter("agentgate_dlq_dropped_total",
+                              "Dead letters dropped, oldest first, because the queue was full");
 }
 
-Result<int64_t> DeadLetterQueue::add(DeadLetter d) {
-  d.body = ScrubSecrets(d.body);
-  d.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now()).count();
-  int64_t id = 0;
-  int64_t dropped = 0;
-  Status s = db_.transaction([&]() -> Status {
-    auto st = db_.prepare(
-        "INSERT INTO dead_letters(time_ms, user_id, upstream, model, function, attempts, "
-        "error_class, error, status, body, stream) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!st.ok()) return st.status();
-    Status b = st->bind_int64(1, d.time_ms);
-    if (b.ok()) b = st->bind_text(2, d.user);
-    if (b.ok()) b = st->bind_text(3, d.upstream);
-    if (b.ok()) b = st->bind_text(4, d.model);
-    if (b.ok()) b = st->bind_text(5, d.function);
-    if (b.ok()) b = st->bind_int64(6, d.attempts);
-    if (b.ok()) b = st->bind_text(7, d.error_class);
-    if (b.ok()) b = st->bind_text(8, d.error);
-    if (b.ok()) b = st->bind_int64(9, d.status);
-    if (b.ok()) b = st->bind_text(10, d.body);
-    if (b.ok()) b = st->bind_int64(11, d.stream ? 1 : 0);
-    if (b.ok()) b = st->run();
-    if (!b.ok()) return b;
-    id = db_.last_insert_rowid();
-    // Overflow: drop the oldest beyond max_entries.
-    auto trim = db_.prepare(
-        "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id DESC "
-        "LIMIT -1 OFFSET ?)");
-    if (!trim.ok()) return trim.status();
-    b = trim->bind_int64(1, options_.max_entries);
-    if (b.ok()) b = trim->run();
-    if (b.ok()) dropped = db_.changes();
-    return b;
-  });
-  if (!s.ok()) return s;
-  if (added_ != nullptr) added_->inc();
-  if (dropped_ != nullptr && dropped > 0) dropped_->inc(static_cast<uint64_t>(dropped));
-  return id;
-}
-
-Result<std::vector<DeadLetter>> DeadLetterQueue::list(const DlqFilter& f) const {
-  auto st = db_.prepare(std::string("SELECT ") + kColumns +
-                        " FROM dead_letters WHERE (?1 = 0 OR id < ?1) AND (?2 = '' OR user_id = "
-                        "?2) AND (?3 = '' OR upstream = ?3) AND (?4 = '' OR model = ?4) AND "
-                        "(?5 = '' OR error_class = ?5) ORDER BY id DESC LIMIT ?6");
-  if (!st.ok()) return st.status();
-  Status s = st->bind_int64(1, f.before_id);
-  if (s.ok()) s = st->bind_text(2, f.user);
-  if (s.ok()) s = st->bind_text(3, f.upstream);
-  if (s.ok()) s = st->bind_text(4, f.model);
-  if (s.ok()) s = st->bind_text(5, f.error_class);
-  if (s.ok()) s = st->bind_int64(6, f.limit);
-  if (!s.ok()) return s;
-  std::vector<DeadLetter> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    out.push_back(ReadRow(*st));
-  }
-  return out;
-}
-
-Result<DeadLetter> DeadLetterQueue::get(int64_t id) const {
-  auto st = db_.prepare(std::string("SELECT ") + kColumns + " FROM dead_letters WHERE id = ?");
-  if (!st.ok()) return st.status();
-  if (Status s = st->bind_int64(1, id); !s.ok()) return s;
-  auto row = st->step();
-  if (!row.ok()) return row.status();
-  if (!*row) return NotFound("no dead letter " + std::to_string(id));
-  return ReadRow(*st);
-}
-
-Status DeadLetterQueue::remove(int64_t id) {
-  int64_t changed = 0;
-  Status s = db_.transaction([&]() -> Status {
-    auto st = db_.prepare("DELETE FROM dead_letters WHERE id = ?");
-    if (!st.ok()) return st.status();
-    Status b = st->bind_int64(1, id);
-    if (b.ok()) b = st->run();
-    changed = db_.changes();
-    return b;
-  });
-  if (!s.ok()) return s;
-  if (changed == 0) return NotFound("no dead letter " + std::to_string(id));
-  return Status::Ok();
-}
-
-Status DeadLetterQueue::record_replay(int64_t id, int status) {
-  int64_t changed = 0;
-  Status s = db_.transaction([&]() -> Status {
-    auto st = db_.prepare(
-        "UPDATE dead_letters SET replays = replays + 1, last_replay_status = ? WHERE id = ?");
-    if (!st.ok()) return st.status();
-    Status b = st->bind_int64(1, status);
-    if (b.ok()) b = st->bind_int64(2, id);
-    if (b.ok()) b = st->run();
-    changed = db_.changes();
-    return b;
-  });
-  if (!s.ok()) return s;
-  if (changed == 0) return NotFound("no dead letter " + std::to_string(id));
-  return Status::Ok();
-}
-
-Result<int64_t> DeadLetterQueue::size() const {
-  auto st = db_.prepare("SELECT COUNT(*) FROM dead_letters");
-  if (!st.ok()) return st.status();
-  auto row = st->step();
-  if (!row.ok()) return row.status();
-  return st->column_int64(0);
+void DlqMetrics::count(int64_t n) const {
+  if (added != nullptr) added->inc();
+  if (dropped != nullptr && n > 0) dropped->inc(static_cast<uint64_t>(n));
 }
 
 }  // namespace agentgate

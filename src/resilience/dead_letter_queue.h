@@ -1,19 +1,29 @@
 // DeadLetterQueue: requests that finally failed after retries and fallbacks,
-// kept durably in SQLite so that nothing is lost: an operator can read them,
-// replay them through the pipeline, or delete them.
+// kept durably so that nothing is lost: an operator can read them, replay
+// them through the pipeline, or delete them. Two stores, one contract:
 //
-//   auto dlq = DeadLetterQueue::Open(db, clock, &metrics, {.max_entries = 10000});
-//   (*dlq)->add(letter);        // Authorization is never given; body secrets scrubbed
-//   auto page = (*dlq)->list({.upstream = "openai", .limit = 50});
+//   SQLite (the default): OpenSqliteDeadLetterQueue(db, clock, &metrics, options).
+//     Entries survive kill -9 (WAL, committed before add() completes).
+//   Redis (when the gateway runs with `redis:`, shared by every instance):
+//     NewRedisDeadLetterQueue(client, key_prefix, clock, &metrics, options).
+//     Entries live as long as Redis keeps its dataset (its persistence
+//     settings decide what survives a Redis restart); add() completes only
+//     after Redis stored the entry.
+//
+//   Result<int64_t> id = co_await dlq.add(letter);   // body secrets scrubbed
+//   auto page = co_await dlq.list({.upstream = "openai", .limit = 50});
 //
 // Bounded: past max_entries the oldest entries are dropped and counted in
-// agentgate_dlq_dropped_total (the overflow policy). Entries survive kill -9
-// (SQLite WAL, committed before add() returns).
+// agentgate_dlq_dropped_total (the overflow policy).
 //
-// Thread-safety: internally synchronized (through SqliteDb). Calls block on
-// disk I/O; they are made only on the failure path.
-// Ownership: `db`, `clock` and `metrics` must outlive the queue.
+// Thread-safety: every method may be called concurrently. The SQLite store
+// blocks on disk I/O inside its coroutines (calls are made only on the
+// failure path and by the admin API).
+// Ownership: the stores hold references to their db/client, clock and
+// metrics, which must outlive them.
 #pragma once
+
+#include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -23,6 +33,7 @@
 #include "agentgate/core/clock.h"
 #include "agentgate/core/metrics.h"
 #include "agentgate/core/status.h"
+#include "store/redis_client.h"
 #include "store/sqlite_db.h"
 
 namespace agentgate {
@@ -69,29 +80,43 @@ std::string ScrubSecrets(const std::string& body);
 
 class DeadLetterQueue {
  public:
-  static Result<std::unique_ptr<DeadLetterQueue>> Open(SqliteDb& db, const Clock& clock,
-                                                       MetricsRegistry* metrics,
-                                                       DlqOptions options = {});
+  virtual ~DeadLetterQueue() = default;
 
-  // add: stores `letter` (its body scrubbed); returns its id.
-  Result<int64_t> add(DeadLetter letter);
-  Result<std::vector<DeadLetter>> list(const DlqFilter& filter) const;
-  // get: kNotFound when there is no such entry.
-  Result<DeadLetter> get(int64_t id) const;
-  // remove: kNotFound when there is no such entry.
-  Status remove(int64_t id);
+  // add: stores `letter` (its body scrubbed, time_ms set from the clock);
+  // returns its id (ids grow: a newer entry has a larger id).
+  virtual boost::asio::awaitable<Result<int64_t>> add(DeadLetter letter) = 0;
+  virtual boost::asio::awaitable<Result<std::vector<DeadLetter>>> list(DlqFilter filter) = 0;
+  // get / remove / record_replay: kNotFound when there is no such entry.
+  virtual boost::asio::awaitable<Result<DeadLetter>> get(int64_t id) = 0;
+  virtual boost::asio::awaitable<Status> remove(int64_t id) = 0;
   // record_replay: counts one replay of `id` that ended with HTTP `status`.
-  Status record_replay(int64_t id, int status);
-  Result<int64_t> size() const;
+  virtual boost::asio::awaitable<Status> record_replay(int64_t id, int status) = 0;
+  virtual boost::asio::awaitable<Result<int64_t>> size() = 0;
+};
 
- private:
-  DeadLetterQueue(SqliteDb& db, const Clock& clock, MetricsRegistry* metrics, DlqOptions options);
+// OpenSqliteDeadLetterQueue: the SQLite store (migrates its table).
+Result<std::unique_ptr<DeadLetterQueue>> OpenSqliteDeadLetterQueue(SqliteDb& db,
+                                                                   const Clock& clock,
+                                                                   MetricsRegistry* metrics,
+                                                                   DlqOptions options = {});
 
-  SqliteDb& db_;
-  const Clock& clock_;
-  const DlqOptions options_;
-  Counter* added_ = nullptr;    // null without a registry
-  Counter* dropped_ = nullptr;
+// NewRedisDeadLetterQueue: the Redis store. Its keys share the hash tag
+// "{dlq}" after `key_prefix` (one Cluster slot): <prefix>{dlq}:seq (the id
+// counter), <prefix>{dlq}:ids (a sorted set of ids) and <prefix>{dlq}:e:<id>
+// (one hash per entry). Each call is one round trip (Lua scripts).
+std::unique_ptr<DeadLetterQueue> NewRedisDeadLetterQueue(RedisClient& client,
+                                                         std::string key_prefix,
+                                                         const Clock& clock,
+                                                         MetricsRegistry* metrics,
+                                                         DlqOptions options = {});
+
+// DlqMetrics: the counters both stores keep (null members without a registry).
+struct DlqMetrics {
+  explicit DlqMetrics(MetricsRegistry* metrics);
+  void count(int64_t dropped) const;  // one add that dropped `dropped`
+
+  Counter* added = nullptr;
+  Counter* dropped = nullptr;
 };
 
 }  // namespace agentgate

@@ -171,9 +171,15 @@ Status Gateway::build_resilience() {
                             .min_retries = er.retry_budget_min_retries};
   std::vector<std::string> names;
   for (const UpstreamConfig& u : config_.upstreams) names.push_back(u.name);
-  auto dlq = DeadLetterQueue::Open(*db_, clock_, &metrics_, {.max_entries = er.dlq_max_entries});
-  if (!dlq.ok()) return dlq.status();
-  dead_letters_ = std::move(*dlq);
+  const DlqOptions dlq_options{.max_entries = er.dlq_max_entries};
+  if (redis_ && er.dlq_store != "sqlite") {
+    dead_letters_ = NewRedisDeadLetterQueue(redis_->client("default"), redis_->key_prefix(),
+                                            clock_, &metrics_, dlq_options);
+  } else {
+    auto dlq = OpenSqliteDeadLetterQueue(*db_, clock_, &metrics_, dlq_options);
+    if (!dlq.ok()) return dlq.status();
+    dead_letters_ = std::move(*dlq);
+  }
   sleeper_ = std::make_unique<AsioSleeper>();
   resilience_ = std::make_unique<ResiliencePolicy>(std::move(names), breakers_.get(), retry, budget,
                                                    clock_, *sleeper_, metrics_, dead_letters_.get());

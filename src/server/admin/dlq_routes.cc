@@ -92,14 +92,14 @@ void RegisterDlqRoutes(Router& router, GatewayServices& services,
           SetError(res, InvalidArgument("'limit' must be in 1..1000 and 'before' >= 0"));
           co_return;
         }
-        auto letters = dlq->list(f);
+        auto letters = co_await dlq->list(f);
         if (!letters.ok()) {
           SetError(res, letters.status());
           co_return;
         }
         Json data = Json::array();
         for (const DeadLetter& d : *letters) data.push_back(LetterJson(d, false));
-        auto total = dlq->size();
+        auto total = co_await dlq->size();
         SetJson(res, DumpJson({{"object", "list"},
                                {"data", data},
                                {"total", total.ok() ? *total : -1},
@@ -113,7 +113,7 @@ void RegisterDlqRoutes(Router& router, GatewayServices& services,
         DeadLetterQueue* dlq = DeadLetters(call, res);
         int64_t id = 0;
         if (dlq == nullptr || !ParseId(req, res, &id)) co_return;
-        auto d = dlq->get(id);
+        auto d = co_await dlq->get(id);
         if (!d.ok()) {
           SetError(res, d.status());
           co_return;
@@ -128,7 +128,8 @@ void RegisterDlqRoutes(Router& router, GatewayServices& services,
         DeadLetterQueue* dlq = DeadLetters(call, res);
         int64_t id = 0;
         if (dlq == nullptr || !ParseId(req, res, &id)) co_return;
-        if (Status s = dlq->remove(id); !s.ok()) {
+        Status s = co_await dlq->remove(id);
+        if (!s.ok()) {
           SetError(res, s);
           co_return;
         }
@@ -144,7 +145,7 @@ void RegisterDlqRoutes(Router& router, GatewayServices& services,
         DeadLetterQueue* dlq = DeadLetters(call, res);
         int64_t id = 0;
         if (dlq == nullptr || !ParseId(req, res, &id)) co_return;
-        auto d = dlq->get(id);
+        auto d = co_await dlq->get(id);
         if (!d.ok()) {
           SetError(res, d.status());
           co_return;
@@ -178,7 +179,8 @@ void RegisterDlqRoutes(Router& router, GatewayServices& services,
         ctx.info = std::move(*info);
         ctx.principal.user_id = d->user;
         co_await replay_pipeline->run(ctx);
-        if (Status s = dlq->record_replay(id, out.status); !s.ok()) {
+        Status s = co_await dlq->record_replay(id, out.status);
+        if (!s.ok()) {
           SetError(res, s);
           co_return;
         }

@@ -9,6 +9,8 @@
 #include <deque>
 #include <functional>
 
+#include "support/await.h"
+
 namespace agentgate {
 namespace {
 
@@ -185,7 +187,7 @@ TEST_F(ResiliencePolicyTest, StreamThatBeganIsNeverRetried) {
 TEST_F(ResiliencePolicyTest, FinalFailuresGoToTheDeadLetterQueue) {
   auto db = SqliteDb::open_memory();
   ASSERT_TRUE(db.ok());
-  auto dlq = DeadLetterQueue::Open(**db, clock_, &metrics_);
+  auto dlq = OpenSqliteDeadLetterQueue(**db, clock_, &metrics_);
   ASSERT_TRUE(dlq.ok());
   breakers_ = std::make_unique<BreakerRegistry>(CircuitBreakerOptions{}, clock_, &metrics_);
   policy_ = std::make_unique<ResiliencePolicy>(std::vector<std::string>{"a", "b"},
@@ -199,7 +201,7 @@ TEST_F(ResiliencePolicyTest, FinalFailuresGoToTheDeadLetterQueue) {
   Run({0});  // credentials refused
   breakers_->get("a").force_open();
   Run({0});  // breaker open
-  auto letters = (*dlq)->list({});
+  auto letters = testing::Await((*dlq)->list({}));
   ASSERT_TRUE(letters.ok());
   ASSERT_EQ(letters->size(), 3u);
   EXPECT_EQ((*letters)[2].error_class, "RECOVERABLE");
