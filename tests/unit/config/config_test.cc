@@ -553,6 +553,10 @@ TEST(ConfigResilienceTest, DefaultsParseAndRanges) {
               StartsWith("error_recovery.retry_budget_percent: expected an integer in 0..100"));
   EXPECT_THAT(LoadError("error_recovery:\n  jitter: lots\n"),
               StartsWith("error_recovery.jitter: must be one of full, proportional, none"));
+  EXPECT_THAT(LoadError("error_recovery:\n  dlq_store: disk\n"),
+              StartsWith("error_recovery.dlq_store: must be one of auto, sqlite, redis"));
+  EXPECT_THAT(LoadError("error_recovery:\n  dlq_store: redis\n"),
+              StartsWith("error_recovery.dlq_store: is redis but the redis section is not enabled"));
 }
 
 TEST(ConfigFileTest, ExampleFileLoads) {
