@@ -53,6 +53,8 @@ void RegisterWebRoutes(Router& router) {
              "API reference page (renders /docs/openapi.json)");
   router.add(HttpMethod::kGet, "/docs/openapi.json", File("openapi.json"),
              "OpenAPI 3 document of every route");
+  router.add(HttpMethod::kGet, "/dashboard", File("dashboard.html"),
+             "Live operations dashboard (asks for the admin key)");
   router.add(
       HttpMethod::kGet, "/ui/{file}",
       [](HttpRequest& req, HttpResponse& res) -> boost::asio::awaitable<void> {
