@@ -2,7 +2,7 @@
 // driven by playwright-core opens /dashboard against agentgate and the mock
 // upstream after traffic with cache hits and misses, a 429, an open circuit
 // breaker and dead letters, enters the admin key, and checks that every panel
-// shows what the admin API reports. Saves a screenshot as a test artifact
+// shows what the admin API reports; then renders /docs. Saves screenshots as test artifacts
 // (AGENTGATE_ARTIFACT_DIR, else the temp dir).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -215,4 +215,21 @@ test('the experiments panel draws variants, intervals, p-value, winner and SRM',
   await page.screenshot({ path: shot, fullPage: true });
   assert.ok(existsSync(shot));
   console.log(`screenshot: ${shot}`);
+});
+
+test('/docs renders every operation of the OpenAPI document', { timeout: 60000 }, async () => {
+  const doc = await (await fetch(`${base}/docs/openapi.json`)).json();
+  const methods = ['get', 'put', 'post', 'delete', 'patch'];
+  const ops = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).filter((m) => methods.includes(m)).length, 0);
+  const docs = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const errors = [];
+  docs.on('pageerror', (e) => errors.push(e.message));
+  await docs.goto(`${base}/docs`);
+  await docs.waitForSelector('section.op');
+  assert.equal(await docs.$$eval('section.op', (e) => e.length), ops);
+  assert.match(await docs.textContent('#post-v1-chat-completions'), /OpenAI chat completions/);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await docs.screenshot({ path: join(ARTIFACTS, 'docs.png') });
+  await docs.close();
+  assert.deepEqual(errors, []);
 });
