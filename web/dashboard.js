@@ -15,6 +15,7 @@
     timer: null,
     last: null,              // {t, total} of the previous poll, for requests/s
     rps: [],                 // the last 60 requests/s samples
+    buckets: [],             // latency buckets {le -> count} of the last 31 polls
     breakerStates: new Map(),  // name -> state seen at the previous poll
     transitions: [],         // {t, name, from, to}, newest first
     dlqOpen: false,
@@ -126,8 +127,17 @@
     setValue('requests-total', total, int(total));
     setValue('errors-4xx', e4, int(e4));
     setValue('errors-5xx', e5, int(e5));
+    // Percentiles over the last minute (the buckets now minus those of 30
+    // polls ago); since start while the last minute had no request.
+    state.buckets.push(buckets);
+    if (state.buckets.length > 31) state.buckets.shift();
+    const oldest = state.buckets[0];
+    const recent = new Map([...buckets].map(([le, c]) => [le, c - (oldest.get(le) || 0)]));
+    const useRecent = state.buckets.length > 1 && (recent.get(Infinity) || 0) > 0;
+    const hist = useRecent ? recent : buckets;
+    $('latency-window').textContent = useRecent ? 'latency over the last minute' : 'latency since start';
     for (const q of [50, 95, 99]) {
-      const v = quantile(q / 100, buckets);
+      const v = quantile(q / 100, hist);
       setValue('lat-p' + q, v === null ? null : v * 1000, v === null ? '–' : ms(v * 1000));
     }
     drawSparkline($('rps-chart'), state.rps);

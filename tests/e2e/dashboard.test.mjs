@@ -116,6 +116,7 @@ test('the dashboard shows what the admin API reports', { timeout: 90000 }, async
   const [p50, p95, p99] = await Promise.all(['#lat-p50', '#lat-p95', '#lat-p99'].map((s) => value(s).then(Number)));
   assert.ok(p50 > 0 && p50 <= p95 && p95 <= p99, `${p50} ${p95} ${p99}`);
   assert.notEqual(await value('#rps'), '');
+  assert.equal(await page.textContent('#latency-window'), 'latency since start');  // no request since the page opened
   const perf = (await admin('/api/v1/performance/metrics')).body.functions;
   for (const fn of ['stage.authenticate', 'stage.upstream']) {
     const m = perf[fn];
@@ -200,6 +201,8 @@ test('the experiments panel draws variants, intervals, p-value, winner and SRM',
     for (let j = 0; j < 5; j++) assert.equal(await chat(`watched ${i} ${j}`), 200);
     await waitPolls(1);
   }
+  assert.equal(await page.textContent('#latency-window'), 'latency over the last minute');
+  assert.equal(await page.$$eval('#rps-chart polyline', (e) => e.length), 1);
   await page.waitForSelector('#experiment-list .experiment[data-experiment="model-test"]');
   const card = '#experiment-list .experiment[data-experiment="model-test"]';
   assert.equal(await value(`${card} .p-value`), '0.003256');
