@@ -22,6 +22,7 @@
 #include "server/http_server.h"
 #include "server/ops_routes.h"
 #include "server/proxy_routes.h"
+#include "server/web_routes.h"
 #include "server/ratelimit_services.h"
 #include "store/redis_connections.h"
 #include "upstream/upstream_client.h"
@@ -197,6 +198,7 @@ void Gateway::register_routes() {
   RegisterDlqRoutes(router_, services_, replay_pipeline_);
   RegisterRateLimitRoutes(router_, services_);
   RegisterCacheRoutes(router_, services_);
+  RegisterWebRoutes(router_);  // /docs, /docs/openapi.json, /dashboard
 }
 
 Status Gateway::start() {
