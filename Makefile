@@ -2,12 +2,12 @@
 #   make run     installs missing Debian packages, builds Release, serves on :8000
 #   make test    installs what the tests need, builds (Debug), runs every test
 #   make bench   builds Release and runs the micro-benchmarks and HTTP load benchmarks
-# Other targets: build, test-asan, test-tsan, clean.
+# Other targets: build, test-asan, test-tsan, fuzz (FUZZ_SECONDS per target), clean.
 
 ARGS ?=
 CTEST_JOBS ?= 2
 
-.PHONY: deps build run test test-asan test-tsan bench e2e-deps clean
+.PHONY: deps build run test test-asan test-tsan fuzz bench e2e-deps clean
 
 deps:
 	@scripts/install-deps
@@ -45,6 +45,10 @@ test-tsan: deps
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan --target agentgate_unit_tests
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/agentgate_unit_tests --gtest_filter='$(TSAN_FILTER)'
+
+# libFuzzer targets (clang, ASan+UBSan), each for FUZZ_SECONDS (default 60).
+fuzz: deps
+	scripts/fuzz
 
 bench: deps
 	@scripts/install-deps --bench
