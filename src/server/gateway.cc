@@ -23,6 +23,7 @@
 #include "server/ops_routes.h"
 #include "server/proxy_routes.h"
 #include "server/ratelimit_services.h"
+#include "store/redis_cache_stores.h"
 #include "store/redis_connections.h"
 #include "upstream/upstream_client.h"
 
@@ -121,7 +122,11 @@ Status Gateway::build_proxy() {
   // Cache: after authenticate (the tenant is in the key), before upstream.
   if (config_.cache.enabled) {
     ResponseCacheOptions co{.default_ttl = config_.cache.default_ttl, .max_size = config_.cache.max_size};
-    response_cache_ = std::make_unique<ResponseCache>(NewMemoryResponseStore(co, clock_), co);
+    // Redis stores when configured (DB 2 responses, DB 3 embeddings); fail-open.
+    std::unique_ptr<ResponseStore> response_store =
+        redis_ ? NewRedisResponseStore(redis_->client("response"), redis_->key_prefix(), metrics_)
+               : NewMemoryResponseStore(co, clock_);
+    response_cache_ = std::make_unique<ResponseCache>(std::move(response_store), co);
     stages.push_back(std::make_shared<CacheStage>(
         *response_cache_,
         CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout},
@@ -135,8 +140,11 @@ Status Gateway::build_proxy() {
       stages.push_back(std::make_shared<SemanticCacheStage>(*semantic_cache_,
                                                             config_.cache.semantic_max_temperature));
     }
-    embedding_cache_ = std::make_unique<EmbeddingCache>(
-        EmbeddingCacheOptions{.max_size = config_.cache.max_size}, clock_);
+    const EmbeddingCacheOptions eo{.max_size = config_.cache.max_size};
+    std::unique_ptr<EmbeddingStore> embedding_store =
+        redis_ ? NewRedisEmbeddingStore(redis_->client("embedding"), redis_->key_prefix(), eo.ttl, metrics_)
+               : NewMemoryEmbeddingStore(eo, clock_);
+    embedding_cache_ = std::make_unique<EmbeddingCache>(std::move(embedding_store), eo);
     stages.push_back(std::make_shared<EmbeddingCacheStage>(*embedding_cache_));
   }
   stages.push_back(

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "agentgate/core/clock.h"
 #include "agentgate/core/status.h"
 
@@ -61,6 +63,11 @@ struct ResponseStoreStats {
 
 // ResponseStore: where entries live. Implementations are internally
 // synchronized and never fail a get (a broken backend is a miss).
+//
+// The async_ methods are the same operations as coroutines; the defaults call
+// the plain ones. A remote store (Redis) overrides them so that the proxy
+// never blocks a worker on the network; its plain methods block the calling
+// thread until the backend answers (admin routes, library use).
 class ResponseStore {
  public:
   virtual ~ResponseStore() = default;
@@ -75,6 +82,10 @@ class ResponseStore {
   virtual ResponseStoreStats stats() = 0;
   // kind: "memory", "redis", ... for stats and health.
   virtual std::string_view kind() const = 0;
+
+  virtual boost::asio::awaitable<CachedResponsePtr> async_get(const std::string& key);
+  virtual boost::asio::awaitable<void> async_set(const std::string& key, CachedResponsePtr value,
+                                                 Nanos ttl);
 };
 
 // NewMemoryResponseStore: a sharded in-process LRU with TTLs (LruCache).
@@ -104,6 +115,17 @@ class ResponseCache {
   // store: stores `value` under `key` for `ttl` (default_ttl when nullopt)
   // if it is Cacheable; returns whether it was stored.
   bool store(const std::string& key, CachedResponse value, std::optional<Nanos> ttl = std::nullopt);
+
+  // async_lookup / async_store: lookup and store as coroutines, through the
+  // store's async_ methods (the proxy's path).
+  boost::asio::awaitable<CachedResponsePtr> async_lookup(const std::string& key);
+  boost::asio::awaitable<bool> async_store(const std::string& key, CachedResponsePtr value,
+                                           std::optional<Nanos> ttl = std::nullopt);
+  // async_peek: the entry under `key` or nullptr, without counting a hit or
+  // a miss (de-duplication followers polling for a leader's answer).
+  boost::asio::awaitable<CachedResponsePtr> async_peek(const std::string& key) {
+    return store_->async_get(key);
+  }
 
   // get_or_compute: the entry under `key`; on a miss, compute(), storing its
   // value when Cacheable. compute's error is returned as is and nothing is

@@ -133,7 +133,7 @@ boost::asio::awaitable<void> CacheStage::compute(RequestContext& ctx, Next next,
   }
   if (!entry || !Cacheable(*entry)) co_return;  // the ticket's destructor shares nothing
   auto shared = std::make_shared<const CachedResponse>(std::move(*entry));
-  if (cache_.store(key, *shared)) {
+  if (co_await cache_.async_store(key, shared)) {
     if (metrics_) metrics_->stores.inc();
   }
   if (ticket != nullptr) ticket->finish(shared);
@@ -154,7 +154,7 @@ boost::asio::awaitable<void> CacheStage::handle(RequestContext& ctx, Next next) 
     co_return;
   }
   if (!cc.no_cache) {
-    CachedResponsePtr hit = cache_.lookup(*key);
+    CachedResponsePtr hit = co_await cache_.async_lookup(*key);
     if (hit && hit->streamed == ctx.info.stream) {
       if (metrics_) metrics_->hits.inc();
       co_await answer(ctx, *hit, "exact");

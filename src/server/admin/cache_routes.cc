@@ -29,7 +29,7 @@ Json ExactStats(ResponseCache& cache) {
 
 Json EmbeddingStats(EmbeddingCache& cache) {
   EmbeddingCacheStats s = cache.stats();
-  return {{"store", "memory"},      {"entries", s.entries},   {"max_size", s.max_size},
+  return {{"store", cache.store_kind()}, {"entries", s.entries},   {"max_size", s.max_size},
           {"hits", s.hits},         {"misses", s.misses},     {"hit_rate", s.hit_rate},
           {"evictions", s.evictions}};
 }
