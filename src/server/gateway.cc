@@ -129,7 +129,11 @@ Status Gateway::build_proxy() {
     response_cache_ = std::make_unique<ResponseCache>(std::move(response_store), co);
     stages.push_back(std::make_shared<CacheStage>(
         *response_cache_,
-        CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout},
+        CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout,
+                          // Across instances through Redis DB 4 locks.
+                          .remote = redis_ ? std::shared_ptr<FlightLock>(NewRedisFlightLock(
+                                                 redis_->client("dedup"), redis_->key_prefix(), metrics_))
+                                           : nullptr},
         &metrics_, clock_));
     if (config_.cache.semantic_enabled) {
       semantic_cache_ = std::make_unique<SemanticCache>(

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <future>
 
+#include "agentgate/core/hash.h"
 #include "cache/cache_codec.h"
 
 namespace agentgate {
@@ -166,6 +167,57 @@ class RedisEmbeddingStore final : public EmbeddingStore {
   Counter& errors_;
 };
 
+class RedisFlightLock final : public FlightLock {
+ public:
+  RedisFlightLock(RedisClient& client, std::string key_prefix, MetricsRegistry& metrics)
+      : client_(client), prefix_(std::move(key_prefix) + "dedup:"),
+        errors_(CacheStoreErrors(metrics, "dedup")),
+        unlock_(client, "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                        "return redis.call('DEL', KEYS[1]) end return 0") {}
+
+  net::awaitable<Lock> try_lock(const std::string& key, Nanos ttl) override {
+    Lock lock;
+    lock.token = RandomToken(16);
+    std::vector<std::string> cmd = {"SET", prefix_ + key, lock.token, "NX", "PX",
+                                    std::to_string(Millis(ttl))};
+    Result<RedisReply> r = co_await client_.command(std::move(cmd));
+    if (!r.ok() || r->is_error()) {
+      errors_.inc();
+      lock.state = State::kFailed;
+      lock.token.clear();
+    } else if (r->is_ok_status()) {
+      lock.state = State::kAcquired;
+    } else {
+      lock.state = State::kTaken;
+      lock.token.clear();
+    }
+    co_return lock;
+  }
+
+  net::awaitable<bool> held(const std::string& key) override {
+    std::vector<std::string> cmd = {"EXISTS", prefix_ + key};
+    Result<RedisReply> r = co_await client_.command(std::move(cmd));
+    if (!r.ok() || r->is_error()) {
+      errors_.inc();
+      co_return false;
+    }
+    co_return r->integer > 0;
+  }
+
+  net::awaitable<void> unlock(const std::string& key, const std::string& token) override {
+    std::vector<std::string> keys = {prefix_ + key};
+    std::vector<std::string> args = {token};
+    Result<RedisReply> r = co_await unlock_.eval(std::move(keys), std::move(args));
+    if (!r.ok() || r->is_error()) errors_.inc();
+  }
+
+ private:
+  RedisClient& client_;
+  const std::string prefix_;
+  Counter& errors_;
+  RedisScript unlock_;
+};
+
 // Scan: SCAN over `pattern`, deleting each batch when `remove`.
 net::awaitable<int64_t> Scan(RedisClient& client, std::string pattern, bool remove) {
   std::string cursor = "0";
@@ -206,6 +258,11 @@ net::awaitable<int64_t> RedisScanDelete(RedisClient& client, std::string pattern
 std::unique_ptr<ResponseStore> NewRedisResponseStore(RedisClient& client, std::string key_prefix,
                                                      MetricsRegistry& metrics) {
   return std::make_unique<RedisResponseStore>(client, std::move(key_prefix), metrics);
+}
+
+std::unique_ptr<FlightLock> NewRedisFlightLock(RedisClient& client, std::string key_prefix,
+                                               MetricsRegistry& metrics) {
+  return std::make_unique<RedisFlightLock>(client, std::move(key_prefix), metrics);
 }
 
 std::unique_ptr<EmbeddingStore> NewRedisEmbeddingStore(RedisClient& client, std::string key_prefix,

@@ -27,6 +27,7 @@
 #include "agentgate/cache/embedding_cache.h"
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/core/metrics.h"
+#include "cache/flight_lock.h"
 #include "store/redis_client.h"
 
 namespace agentgate {
@@ -40,6 +41,13 @@ std::unique_ptr<ResponseStore> NewRedisResponseStore(RedisClient& client, std::s
 // concern); `ttl` 0 = no expiry.
 std::unique_ptr<EmbeddingStore> NewRedisEmbeddingStore(RedisClient& client, std::string key_prefix,
                                                        Nanos ttl, MetricsRegistry& metrics);
+
+// NewRedisFlightLock: de-duplication locks on `client` (the "dedup" concern,
+// DB 4): `SET <prefix>dedup:<key> <random token> NX PX <ttl>`, released by a
+// script that deletes the key only while it still holds the token. Failures
+// count in agentgate_cache_store_errors_total{cache="dedup"}.
+std::unique_ptr<FlightLock> NewRedisFlightLock(RedisClient& client, std::string key_prefix,
+                                               MetricsRegistry& metrics);
 
 // CacheStoreErrors: the fail-open counter of one cache type
 // (agentgate_cache_store_errors_total{cache=...}).

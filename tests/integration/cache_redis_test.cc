@@ -174,5 +174,92 @@ TEST_F(CacheRedisTest, RedisAwayIsAMissNeverAnError) {
   EXPECT_TRUE(hit);
 }
 
+// ConcurrentPosts: `n` identical requests at once, alternating between the
+// two instances.
+std::vector<HttpResult> ConcurrentPosts(GatewayProcess& a, GatewayProcess& b, int n,
+                                        const std::string& body) {
+  std::vector<HttpResult> results(n);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    GatewayProcess& gw = i % 2 == 0 ? a : b;
+    threads.emplace_back([&results, &gw, &body, i] {
+      results[i] = Request(gw.port(), "POST", "/v1/chat/completions", body);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return results;
+}
+
+TEST_F(CacheRedisTest, ConcurrentIdenticalRequestsOnTwoInstancesMakeOneUpstreamCall) {
+  SetFaults(R"({"latency_ms":800})");
+  std::vector<HttpResult> results = ConcurrentPosts(*a_, *b_, 50, Chat("herd across instances"));
+  int misses = 0, inflight = 0;
+  for (const HttpResult& r : results) {
+    ASSERT_EQ(r.status, 200) << r.body << r.error;
+    EXPECT_EQ(r.body, results[0].body);
+    if (r.header("x-cache") == "MISS") ++misses;
+    if (r.header("x-cache-kind") == "inflight") ++inflight;
+  }
+  EXPECT_EQ(misses, 1);
+  EXPECT_EQ(Calls(), 1);
+  EXPECT_GE(inflight, 40);  // the rest waited for the leader (a few may hit the stored entry)
+  EXPECT_EQ(Keys(4), 0);    // the lock (DB 4) was released
+  // The follower instance counted its remote wait.
+  std::string ma = Request(a_->port(), "GET", "/metrics").body;
+  std::string mb = Request(b_->port(), "GET", "/metrics").body;
+  const std::string remote = "result=\"remote_inflight_hit\"} 1\n";
+  EXPECT_TRUE(ma.find(remote) != std::string::npos || mb.find(remote) != std::string::npos);
+}
+
+TEST_F(CacheRedisTest, WhenTheRemoteLeaderStoresNothingFollowersCallTheUpstream) {
+  // Errors are never shared: each instance's leader sees the lock released
+  // with nothing stored and calls the upstream itself.
+  SetFaults(R"({"latency_ms":500,"error_rate":1,"status":500})");
+  std::vector<HttpResult> results = ConcurrentPosts(*a_, *b_, 10, Chat("failing herd"));
+  for (const HttpResult& r : results) EXPECT_GE(r.status, 500) << r.body;
+  EXPECT_GE(Calls(), 2);
+  EXPECT_LE(Calls(), 10);
+}
+
+TEST_F(CacheRedisTest, WithoutRedisLocksTwoInstancesEachCallTheUpstream) {
+  // The control: with dedup off, the same herd reaches the upstream more than once.
+  a_ = GatewayProcess::Start(Config("  dedup: false\n"));
+  b_ = GatewayProcess::Start(Config("  dedup: false\n"));
+  ASSERT_NE(a_, nullptr);
+  ASSERT_NE(b_, nullptr);
+  SetFaults(R"({"latency_ms":500})");
+  std::vector<HttpResult> results = ConcurrentPosts(*a_, *b_, 10, Chat("uncontrolled herd"));
+  for (const HttpResult& r : results) EXPECT_EQ(r.status, 200);
+  EXPECT_GT(Calls(), 1);
+}
+
+TEST_F(CacheRedisTest, ALockLeftByADeadLeaderDelaysFollowersAtMostTheDedupTimeout) {
+  a_ = GatewayProcess::Start(Config("  dedup_timeout_s: 1\n"));
+  ASSERT_NE(a_, nullptr);
+  // Some instance took the lock and died: nothing is stored, the lock stays.
+  Result<RedisReply> keys = redis_.command({"EVAL",
+      "redis.call('SELECT', 4) redis.call('FLUSHDB') return 1", "0"});
+  ASSERT_TRUE(keys.ok());
+  // Find the lock name by letting a request take and release it first.
+  ASSERT_EQ(Post(*a_, Chat("orphaned lock"), {{"Cache-Control", "no-cache"}}).status, 200);
+  EXPECT_EQ(Calls(), 1);
+  Result<RedisReply> response_keys = redis_.command({"EVAL",
+      "redis.call('SELECT', 2) local k = redis.call('KEYS', '*') "
+      "for _, x in ipairs(k) do redis.call('DEL', x) end "
+      "redis.call('SELECT', 4) "
+      "for _, x in ipairs(k) do redis.call('SET', 'dedup:' .. string.sub(x, 10), 'dead', 'PX', 60000) end "
+      "return #k", "0"});
+  ASSERT_TRUE(response_keys.ok());
+  ASSERT_EQ(response_keys->integer, 1) << DebugString(*response_keys);
+  const auto start = std::chrono::steady_clock::now();
+  HttpResult r = Post(*a_, Chat("orphaned lock"));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-cache"), "MISS");
+  EXPECT_EQ(Calls(), 2);
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_LT(waited, std::chrono::seconds(5));
+}
+
 }  // namespace
 }  // namespace agentgate::test

@@ -1,5 +1,10 @@
 #include "gateway/stages/cache_stage.h"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <optional>
 
 #include "agentgate/cache/cache_key.h"
@@ -73,6 +78,8 @@ CacheStage::Metrics::Metrics(MetricsRegistry& r)
                      {{"cache", "exact"}, {"result", "hit"}})),
       inflight_hits(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
                               {{"cache", "exact"}, {"result", "inflight_hit"}})),
+      remote_hits(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
+                            {{"cache", "exact"}, {"result", "remote_inflight_hit"}})),
       misses(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
                        {{"cache", "exact"}, {"result", "miss"}})),
       bypasses(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
@@ -109,6 +116,25 @@ boost::asio::awaitable<void> CacheStage::answer(RequestContext& ctx, const Cache
   std::string done = SseFrame("[DONE]");
   if (!co_await out.write(done)) co_return;
   co_await out.finish();
+}
+
+boost::asio::awaitable<CachedResponsePtr> CacheStage::await_remote(const std::string& key,
+                                                                   bool stream) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  for (Nanos waited{0};; waited += options_.remote_poll) {
+    CachedResponsePtr r = co_await cache_.async_peek(key);
+    if (r && r->streamed == stream) co_return r;
+    if (waited >= options_.dedup_timeout) co_return nullptr;
+    const bool held = co_await options_.remote->held(key);
+    if (!held) {  // the leader is done: one last look
+      r = co_await cache_.async_peek(key);
+      if (r && r->streamed == stream) co_return r;
+      co_return nullptr;
+    }
+    timer.expires_after(options_.remote_poll);
+    auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) co_return nullptr;
+  }
 }
 
 boost::asio::awaitable<void> CacheStage::compute(RequestContext& ctx, Next next,
@@ -175,9 +201,33 @@ boost::asio::awaitable<void> CacheStage::handle(RequestContext& ctx, Next next) 
       co_await compute(ctx, next, *key, nullptr);
       co_return;
     }
+    std::optional<FlightLock::Lock> lock;
+    if (options_.remote) {
+      lock = co_await options_.remote->try_lock(*key, options_.dedup_timeout);
+      CachedResponsePtr shared;
+      if (lock->state == FlightLock::State::kTaken) {
+        shared = co_await await_remote(*key, ctx.info.stream);
+      } else if (lock->state == FlightLock::State::kAcquired && !cc.no_cache) {
+        // The previous leader may have stored and unlocked since our lookup.
+        shared = co_await cache_.async_peek(*key);
+        if (shared && shared->streamed != ctx.info.stream) shared = nullptr;
+      }
+      if (shared) {
+        if (lock->state == FlightLock::State::kAcquired) {
+          co_await options_.remote->unlock(*key, lock->token);
+        }
+        ticket.finish(shared);
+        if (metrics_) metrics_->remote_hits.inc();
+        co_await answer(ctx, *shared, "inflight");
+        co_return;
+      }
+    }
     if (metrics_) metrics_->misses.inc();
     ctx.response.set_header("X-Cache", "MISS");
     co_await compute(ctx, next, *key, &ticket);
+    if (lock && lock->state == FlightLock::State::kAcquired) {
+      co_await options_.remote->unlock(*key, lock->token);
+    }
     co_return;
   }
   if (metrics_) metrics_->misses.inc();
