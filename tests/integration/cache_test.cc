@@ -216,6 +216,41 @@ TEST_F(CacheTest, ConcurrentIdenticalRequestsMakeOneUpstreamCall) {
   EXPECT_EQ(UpstreamCalls(), 1);
 }
 
+TEST_F(CacheTest, StreamingFollowersReceiveTheLeadersChunksAsTheyArrive) {
+  SetFaults(R"({"stream_chunk_delay_ms":200})");
+  const std::string body =
+      Chat("one two three four five six", "gpt-4o", R"("stream":true,)");
+  constexpr int kClients = 5;
+  std::vector<SseResult> results(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = RequestSse(gw_->port(), "POST", "/v1/chat/completions", body);
+    });
+  }
+  for (auto& t : threads) t.join();
+  const SseResult* leader = nullptr;
+  for (const SseResult& r : results) {
+    ASSERT_EQ(r.status, 200) << r.error;
+    if (r.header("x-cache") == "MISS") leader = &r;
+  }
+  ASSERT_NE(leader, nullptr);
+  ASSERT_TRUE(leader->done());
+  ASSERT_GE(leader->events.size(), 6u);  // several chunks, 200 ms apart
+  EXPECT_EQ(UpstreamCalls(), 1);
+  for (const SseResult& r : results) {
+    if (&r == leader) continue;
+    EXPECT_EQ(r.header("x-cache"), "HIT");
+    EXPECT_EQ(r.header("x-cache-kind"), "inflight");
+    EXPECT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(r.events, leader->events);
+    // Live, not at the end: the first chunk came while the leader had
+    // several more to go (each 200 ms apart).
+    EXPECT_LT(r.first_data_at, leader->finished_at - std::chrono::milliseconds(600));
+    EXPECT_GE(r.http_chunks, 4u);
+  }
+}
+
 TEST_F(CacheTest, WithoutDedupConcurrentRequestsEachCallTheUpstream) {
   gw_.reset();
   gw_ = GatewayProcess::Start(ConfigFor(mock_->port(), "cache:\n  dedup: false\n"));

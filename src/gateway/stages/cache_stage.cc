@@ -9,6 +9,7 @@
 
 #include "agentgate/cache/cache_key.h"
 #include "cache/cache_control.h"
+#include "server/error_response.h"
 #include "upstream/sse_parser.h"
 
 namespace agentgate {
@@ -27,11 +28,15 @@ std::string SseFrame(std::string_view data) {
 }
 
 // StreamCapture: collects a streamed answer's events as they pass.
+// With a flight ticket, it also publishes the bytes to the flight's streaming
+// followers as they pass.
 class StreamCapture final : public StreamObserver {
  public:
-  explicit StreamCapture(size_t max_bytes) : max_bytes_(max_bytes) {}
+  StreamCapture(size_t max_bytes, SingleFlight::Ticket* ticket)
+      : max_bytes_(max_bytes), ticket_(ticket) {}
 
   void on_chunk(std::string_view bytes) override {
+    if (ticket_ != nullptr) ticket_->publish(bytes);
     if (overflow_) return;
     Status s = parser_.feed(bytes, [this](const SseEvent& e) {
       if (e.data == "[DONE]") {
@@ -48,7 +53,10 @@ class StreamCapture final : public StreamObserver {
     });
     if (!s.ok()) overflow_ = true;
   }
-  void on_complete(bool ok) override { complete_ = ok && done_ && !overflow_; }
+  void on_complete(bool ok) override {
+    if (ticket_ != nullptr) ticket_->end_stream(ok);
+    complete_ = ok && done_ && !overflow_;
+  }
 
   // take: the captured answer (complete only if the stream ended cleanly).
   CachedResponse take() {
@@ -63,6 +71,7 @@ class StreamCapture final : public StreamObserver {
 
  private:
   const size_t max_bytes_;
+  SingleFlight::Ticket* const ticket_;  // null: no followers to feed
   SseParser parser_;
   std::vector<std::string> events_;
   size_t bytes_ = 0;
@@ -118,6 +127,44 @@ boost::asio::awaitable<void> CacheStage::answer(RequestContext& ctx, const Cache
   co_await out.finish();
 }
 
+boost::asio::awaitable<bool> CacheStage::follow_stream(RequestContext& ctx,
+                                                      SingleFlight::Ticket& ticket) {
+  SingleFlight::Ticket::Update u = co_await ticket.watch(0, options_.dedup_timeout);
+  if (!u.live) {  // no live stream: a whole streamed answer (from another instance), or nothing
+    if (u.done && u.answer && u.answer->streamed) {
+      co_await answer(ctx, *u.answer, "inflight");
+      co_return true;
+    }
+    co_return false;
+  }
+  // Headers earlier stages set (rate limits, ...) go on the stream too.
+  std::vector<std::pair<std::string, std::string>> headers = ctx.response.headers;
+  headers.emplace_back("Cache-Control", "no-cache");
+  headers.emplace_back("X-Cache", "HIT");
+  headers.emplace_back("X-Cache-Kind", "inflight");
+  ResponseStream& out = ctx.response.stream();
+  ctx.streamed = true;
+  if (!co_await out.begin(200, "text/event-stream", headers)) co_return true;
+  size_t sent = 0;
+  for (;;) {
+    for (const std::string& chunk : u.chunks) {
+      if (!co_await out.write(chunk)) co_return true;  // the client left
+    }
+    sent += u.chunks.size();
+    if (u.stream_ended || u.done || u.timed_out) break;
+    u = co_await ticket.watch(sent, options_.dedup_timeout);
+  }
+  if (!u.stream_ok) {  // as the leader's client is told: in-band, then the end
+    Status s = u.timed_out ? DeadlineExceeded("the shared upstream stream stalled")
+                           : BadGateway("the shared upstream stream ended before [DONE]");
+    HttpErrorKind kind = HttpErrorKindFor(s.code());
+    std::string event = "event: error\ndata: " + ErrorBody(s.message(), kind.type, kind.code) + "\n\n";
+    co_await out.write(event);
+  }
+  co_await out.finish();
+  co_return true;
+}
+
 boost::asio::awaitable<CachedResponsePtr> CacheStage::await_remote(const std::string& key,
                                                                    bool stream) {
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
@@ -142,7 +189,7 @@ boost::asio::awaitable<void> CacheStage::compute(RequestContext& ctx, Next next,
                                                  SingleFlight::Ticket* ticket) {
   std::optional<StreamCapture> capture;
   if (ctx.info.stream) {
-    capture.emplace(options_.max_stream_bytes);
+    capture.emplace(options_.max_stream_bytes, ticket);
     ctx.stream_observers.push_back(&*capture);
   }
   co_await next(ctx);
@@ -190,11 +237,19 @@ boost::asio::awaitable<void> CacheStage::handle(RequestContext& ctx, Next next) 
   if (options_.dedup && !cc.no_cache) {
     SingleFlight::Ticket ticket = flights_.join(*key);
     if (!ticket.leader()) {
-      CachedResponsePtr shared = co_await ticket.wait(options_.dedup_timeout);
-      if (shared && shared->streamed == ctx.info.stream) {
-        if (metrics_) metrics_->inflight_hits.inc();
-        co_await answer(ctx, *shared, "inflight");
-        co_return;
+      if (ctx.info.stream) {
+        const bool answered = co_await follow_stream(ctx, ticket);
+        if (answered) {
+          if (metrics_) metrics_->inflight_hits.inc();
+          co_return;
+        }
+      } else {
+        CachedResponsePtr shared = co_await ticket.wait(options_.dedup_timeout);
+        if (shared && !shared->streamed) {
+          if (metrics_) metrics_->inflight_hits.inc();
+          co_await answer(ctx, *shared, "inflight");
+          co_return;
+        }
       }
       if (metrics_) metrics_->misses.inc();
       ctx.response.set_header("X-Cache", "MISS");

@@ -17,7 +17,8 @@
 // waits (at most dedup_timeout) for the leader's answer and replays it
 // (`X-Cache: HIT`, `X-Cache-Kind: inflight`); when the leader has nothing
 // cacheable to share, or the wait times out, it goes upstream itself.
-// Followers of a streaming leader get the stream after the leader's ends.
+// Followers of a streaming leader receive the leader's stream bytes as they
+// arrive (also those sent before they joined), not only at its end.
 //
 // Across instances (options.remote, Redis DB 4 when configured): the local
 // leader of a key also takes the key's FlightLock. If another instance holds
@@ -81,6 +82,9 @@ class CacheStage final : public Stage {
 
   boost::asio::awaitable<void> answer(RequestContext& ctx, const CachedResponse& entry,
                                       std::string_view kind);
+  // follow_stream: a streaming follower relays its leader's stream live;
+  // false when the leader had nothing to share (then it computes itself).
+  boost::asio::awaitable<bool> follow_stream(RequestContext& ctx, SingleFlight::Ticket& ticket);
   // await_remote: the answer another instance's leader stores under `key`,
   // or nullptr when it is gone without one or dedup_timeout passed.
   boost::asio::awaitable<CachedResponsePtr> await_remote(const std::string& key, bool stream);
