@@ -29,7 +29,9 @@ class MemoryEmbeddingStore final : public EmbeddingStore {
   void set(const std::string& key, EmbeddingValuePtr value) override {
     (void)lru_.set(key, std::move(value));
   }
+  bool erase(const std::string& key) override { return lru_.erase(key); }
   void clear() override { lru_.clear(); }
+  void set_max_size(size_t max_size) override { lru_.set_max_size(max_size); }
   EmbeddingStoreStats stats() override {
     LruCacheStats l = lru_.stats();
     return {.entries = l.size, .max_size = l.max_size, .evictions = l.evictions};
@@ -99,6 +101,18 @@ Result<std::vector<float>> EmbeddingCache::get_embedding(std::string_view text,
   if (!computed.ok()) return computed.status();
   store(key, Json(*computed));
   return computed;
+}
+
+Status EmbeddingCache::probe() {
+  const std::string key = "agentgate:probe:" + RandomToken(8);
+  auto value = std::make_shared<const Json>(Json::array({0.5, -0.25, 1.0}));
+  store_->set(key, value);
+  EmbeddingPtr back = store_->get(key);
+  (void)store_->erase(key);
+  if (back == nullptr || *back != *value) {
+    return Unavailable(std::string(store_->kind()) + " store did not return the embedding just written");
+  }
+  return Status::Ok();
 }
 
 EmbeddingCacheStats EmbeddingCache::stats() {

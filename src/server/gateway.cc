@@ -19,6 +19,7 @@
 #include "mock/mock_upstream.h"
 #include "resilience/dead_letter_queue.h"
 #include "server/admin/admin_route.h"
+#include "server/cache_admin.h"
 #include "server/http_server.h"
 #include "server/ops_routes.h"
 #include "server/proxy_routes.h"
@@ -150,6 +151,11 @@ Status Gateway::build_proxy() {
                : NewMemoryEmbeddingStore(eo, clock_);
     embedding_cache_ = std::make_unique<EmbeddingCache>(std::move(embedding_store), eo);
     stages.push_back(std::make_shared<EmbeddingCacheStage>(*embedding_cache_));
+    // Runtime cache settings (persisted admin changes applied over the file's) and history.
+    auto admin = CacheAdmin::Open(config_.cache, *db_, response_cache_.get(), semantic_cache_.get(),
+                                  embedding_cache_.get(), clock_);
+    if (!admin.ok()) return admin.status();
+    cache_admin_ = std::move(*admin);
   }
   stages.push_back(
       std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get(),
@@ -233,6 +239,7 @@ Status Gateway::start() {
   services_.response_cache = response_cache_.get();
   services_.embedding_cache = embedding_cache_.get();
   services_.semantic_cache = semantic_cache_.get();
+  services_.cache_admin = cache_admin_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

@@ -132,6 +132,9 @@ class RedisEmbeddingStore final : public EmbeddingStore {
   void set(const std::string& key, EmbeddingValuePtr value) override {
     RunBlocking<bool>(client_, set_task(key, std::move(value)), false);
   }
+  bool erase(const std::string& key) override {
+    return RunBlocking<bool>(client_, erase_task(key), false);
+  }
   void clear() override { (void)RunBlocking<int64_t>(client_, RedisScanDelete(client_, prefix_ + "*"), -1); }
   EmbeddingStoreStats stats() override {
     const int64_t n = RunBlocking<int64_t>(client_, RedisScanCount(client_, prefix_ + "*"), -1);
@@ -156,6 +159,15 @@ class RedisEmbeddingStore final : public EmbeddingStore {
 
  private:
   net::awaitable<EmbeddingValuePtr> get_task(std::string key) { co_return co_await async_get(key); }
+  net::awaitable<bool> erase_task(std::string key) {
+    std::vector<std::string> cmd = {"DEL", prefix_ + key};
+    Result<RedisReply> r = co_await client_.command(std::move(cmd));
+    if (!r.ok() || r->is_error()) {
+      errors_.inc();
+      co_return false;
+    }
+    co_return r->integer > 0;
+  }
   net::awaitable<bool> set_task(std::string key, EmbeddingValuePtr value) {
     co_await async_set(key, std::move(value));
     co_return true;

@@ -174,6 +174,23 @@ TEST_F(CacheRedisTest, RedisAwayIsAMissNeverAnError) {
   EXPECT_TRUE(hit);
 }
 
+TEST_F(CacheRedisTest, TestRouteRoundTripsThroughRedis) {
+  HttpResult r = Request(a_->port(), "POST", "/api/v1/cache/test", "", kAdmin);
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = r.json();
+  EXPECT_EQ(j["ok"], true) << r.body;
+  EXPECT_EQ(j["exact"]["store"], "redis");
+  EXPECT_EQ(j["embedding"]["store"], "redis");
+  EXPECT_EQ(j["semantic"]["enabled"], false);  // off in this fixture
+  EXPECT_EQ(Keys(2), 0);  // the probes were removed
+  EXPECT_EQ(Keys(3), 0);
+  ASSERT_TRUE(redis_.stop().ok());
+  j = Request(a_->port(), "POST", "/api/v1/cache/test", "", kAdmin).json();
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["exact"]["ok"], false);
+  EXPECT_FALSE(j["exact"]["error"].get<std::string>().empty());
+}
+
 // ConcurrentPosts: `n` identical requests at once, alternating between the
 // two instances.
 std::vector<HttpResult> ConcurrentPosts(GatewayProcess& a, GatewayProcess& b, int n,

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -66,9 +67,13 @@ class EmbeddingStore {
   virtual ~EmbeddingStore() = default;
   virtual EmbeddingValuePtr get(const std::string& key) = 0;
   virtual void set(const std::string& key, EmbeddingValuePtr value) = 0;
+  // erase: removes `key`; whether a live entry was removed.
+  virtual bool erase(const std::string& key) = 0;
   virtual void clear() = 0;
   virtual EmbeddingStoreStats stats() = 0;
   virtual std::string_view kind() const = 0;
+  // set_max_size: a new capacity; the default does nothing (remote stores).
+  virtual void set_max_size(size_t /*max_size*/) {}
 
   virtual boost::asio::awaitable<EmbeddingValuePtr> async_get(const std::string& key);
   virtual boost::asio::awaitable<void> async_set(const std::string& key, EmbeddingValuePtr value);
@@ -115,6 +120,15 @@ class EmbeddingCache {
 
   void clear() { store_->clear(); }
   EmbeddingCacheStats stats();
+  // hit_miss: the hit and miss counters alone (no store access).
+  std::pair<uint64_t, uint64_t> hit_miss() const {
+    return {hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed)};
+  }
+  // set_max_size: the store's capacity (memory; a smaller one evicts at once).
+  void set_max_size(size_t max_size) { store_->set_max_size(max_size); }
+  // probe: a store, lookup and erase of a reserved key straight on the store
+  // (no counters touched); Ok when the value read back is the one written.
+  Status probe();
   std::string_view store_kind() const { return store_->kind(); }
 
  private:

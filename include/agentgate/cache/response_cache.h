@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -82,6 +83,9 @@ class ResponseStore {
   virtual ResponseStoreStats stats() = 0;
   // kind: "memory", "redis", ... for stats and health.
   virtual std::string_view kind() const = 0;
+  // set_max_size: a new capacity (a smaller one evicts at once). The
+  // default does nothing (a remote store is bounded by its backend).
+  virtual void set_max_size(size_t /*max_size*/) {}
 
   virtual boost::asio::awaitable<CachedResponsePtr> async_get(const std::string& key);
   virtual boost::asio::awaitable<void> async_set(const std::string& key, CachedResponsePtr value,
@@ -143,12 +147,21 @@ class ResponseCache {
   Status probe();
 
   ResponseCacheStats stats();
-  const ResponseCacheOptions& options() const { return options_; }
+  // hit_miss: the hit and miss counters alone (no store access).
+  std::pair<uint64_t, uint64_t> hit_miss() const {
+    return {hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed)};
+  }
+  // options: the options, with the current limits.
+  ResponseCacheOptions options() const;
+  // set_limits: the TTL of entries stored from now on without an explicit
+  // one, and the store's capacity.
+  void set_limits(Nanos default_ttl, size_t max_size);
   std::string_view store_kind() const { return store_->kind(); }
 
  private:
   const std::unique_ptr<ResponseStore> store_;
-  const ResponseCacheOptions options_;
+  std::atomic<int64_t> default_ttl_ns_;  // ResponseCacheOptions::default_ttl, settable
+  std::atomic<size_t> max_size_;         // ResponseCacheOptions::max_size, settable
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
   std::atomic<uint64_t> stores_{0};

@@ -21,6 +21,8 @@
 // partition, one for the partition map). `clock` must outlive the cache.
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "agentgate/core/clock.h"
+#include "agentgate/core/status.h"
 
 namespace agentgate {
 
@@ -99,14 +102,29 @@ class SemanticCache {
                                  std::vector<float> embedding);
 
   void clear();
+  // erase: drops the partition of `ns`; whether it existed.
+  bool erase(const SemanticNamespace& ns);
   SemanticCacheStats stats();
-  const SemanticCacheOptions& options() const { return options_; }
+  // options: the options, with the current tunables.
+  SemanticCacheOptions options() const;
+
+  // set_tunables: changes the threshold, the lifetime of entries written
+  // from now on and the entries per partition (a smaller one evicts the
+  // least recently used at once).
+  void set_tunables(double similarity_threshold, Nanos ttl, size_t max_entries);
+
+  // probe: a set, get and erase of a reserved entry in a reserved namespace
+  // (no counters touched); Ok when the entry is found again.
+  Status probe();
 
  private:
   class Partition;
   std::shared_ptr<Partition> partition(const std::string& key, bool create);
 
-  const SemanticCacheOptions options_;
+  const SemanticCacheOptions options_;  // the tunables below override its fields
+  std::atomic<double> threshold_;
+  std::atomic<int64_t> ttl_ns_;
+  std::atomic<size_t> max_entries_;
   const Clock& clock_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Partition>> partitions_;  // GUARDED_BY(mu_)
