@@ -4,6 +4,7 @@
 // is a miss, never a client error.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "integration/support/gateway_process.h"
@@ -172,6 +173,29 @@ TEST_F(CacheRedisTest, RedisAwayIsAMissNeverAnError) {
     if (!hit) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(hit);
+}
+
+TEST_F(CacheRedisTest, KeyPrefixModePutsEveryCacheKeyInDbZeroUnderThePrefix) {
+  std::string config = Config();
+  const std::string redis_line = "\nredis:\n";
+  config.replace(config.find(redis_line), redis_line.size(), "\nredis:\n  key_prefix: \"tenant7:\"\n");
+  a_ = GatewayProcess::Start(config);
+  b_ = GatewayProcess::Start(config);
+  ASSERT_NE(a_, nullptr);
+  ASSERT_NE(b_, nullptr);
+  ASSERT_EQ(Post(*a_, Chat("prefixed")).header("x-cache"), "MISS");
+  EXPECT_EQ(Post(*b_, Chat("prefixed")).header("x-cache"), "HIT");
+  EXPECT_EQ(Request(a_->port(), "POST", "/v1/embeddings",
+                    R"({"model":"gpt-4o-mini","input":"prefixed words"})").status, 200);
+  EXPECT_EQ(Keys(2), 0);
+  EXPECT_EQ(Keys(3), 0);
+  Result<RedisReply> keys = redis_.command({"KEYS", "*"});
+  ASSERT_TRUE(keys.ok());
+  std::vector<std::string> names;
+  for (const RedisReply& k : keys->elements) names.push_back(k.str.substr(0, k.str.find(':', 8) + 1));
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());  // embeddings: both caches
+  EXPECT_EQ(names, (std::vector<std::string>{"tenant7:embedding:", "tenant7:response:"}));
 }
 
 TEST_F(CacheRedisTest, TestRouteRoundTripsThroughRedis) {
