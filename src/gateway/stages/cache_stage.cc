@@ -113,8 +113,11 @@ boost::asio::awaitable<void> CacheStage::answer(RequestContext& ctx, const Cache
     res.set_header("X-Cache-Kind", std::string(kind));
     co_return;
   }
-  std::vector<std::pair<std::string, std::string>> headers = {
-      {"Cache-Control", "no-cache"}, {"X-Cache", "HIT"}, {"X-Cache-Kind", std::string(kind)}};
+  // Headers earlier stages set (rate limits, ...) go on the stream too.
+  std::vector<std::pair<std::string, std::string>> headers = res.headers;
+  headers.emplace_back("Cache-Control", "no-cache");
+  headers.emplace_back("X-Cache", "HIT");
+  headers.emplace_back("X-Cache-Kind", std::string(kind));
   ResponseStream& out = res.stream();
   ctx.streamed = true;
   if (!co_await out.begin(entry.status, entry.content_type, headers)) co_return;
