@@ -9,6 +9,7 @@ namespace agentgate {
 namespace {
 
 constexpr std::string_view kResponseMagic = "AGR1";
+constexpr std::string_view kSemanticMagic = "AGS1";
 constexpr uint8_t kStreamed = 1;
 constexpr uint8_t kComplete = 2;
 
@@ -87,6 +88,40 @@ std::optional<CachedResponse> DecodeCachedResponse(std::string_view bytes) {
   }
   if (!in.empty()) return std::nullopt;
   return r;
+}
+
+std::string EncodeSemanticEntry(const SemanticEntry& e, int64_t expires_at_ms) {
+  std::string out(kSemanticMagic);
+  out.append(reinterpret_cast<const char*>(&expires_at_ms), 8);
+  for (std::string_view s : {std::string_view(e.query), std::string_view(e.ns.tenant),
+                             std::string_view(e.ns.agent_type), std::string_view(e.ns.model),
+                             std::string_view(e.ns.params), std::string_view(e.response)}) {
+    PutString(out, s);
+  }
+  PutU32(out, static_cast<uint32_t>(e.embedding.size()));
+  out.append(reinterpret_cast<const char*>(e.embedding.data()), e.embedding.size() * 4);
+  return out;
+}
+
+std::optional<SemanticEntry> DecodeSemanticEntry(std::string_view bytes, int64_t* expires_at_ms) {
+  if (!bytes.starts_with(kSemanticMagic) || bytes.size() < kSemanticMagic.size() + 8) {
+    return std::nullopt;
+  }
+  std::memcpy(expires_at_ms, bytes.data() + kSemanticMagic.size(), 8);
+  Reader in(bytes.substr(kSemanticMagic.size() + 8));
+  SemanticEntry e;
+  uint32_t dims = 0;
+  if (!in.string(&e.query) || !in.string(&e.ns.tenant) || !in.string(&e.ns.agent_type) ||
+      !in.string(&e.ns.model) || !in.string(&e.ns.params) || !in.string(&e.response) ||
+      !in.u32(&dims) || in.size() != static_cast<size_t>(dims) * 4) {
+    return std::nullopt;
+  }
+  e.embedding.resize(dims);
+  if (dims > 0) {
+    std::string_view rest = bytes.substr(bytes.size() - static_cast<size_t>(dims) * 4);
+    std::memcpy(e.embedding.data(), rest.data(), rest.size());
+  }
+  return e;
 }
 
 std::string EncodeEmbedding(const Json& value) {

@@ -8,6 +8,9 @@
 // numbers; float32 when every value survives the round trip), or 'j' the
 // JSON text (a base64 string or anything else).
 //
+// SemanticEntry: "AGS1", i64 expiry (Unix ms), query, tenant, agent type,
+// model, params, response, then u32 dimensions and float32s.
+//
 // Decoders never trust their input: a malformed value is nullopt (the store
 // treats it as a miss). Pure functions; thread-safe.
 #pragma once
@@ -17,12 +20,17 @@
 #include <string_view>
 
 #include "agentgate/cache/response_cache.h"
+#include "agentgate/cache/semantic_cache.h"
 #include "agentgate/core/json.h"
 
 namespace agentgate {
 
 std::string EncodeCachedResponse(const CachedResponse& r);
 std::optional<CachedResponse> DecodeCachedResponse(std::string_view bytes);
+
+std::string EncodeSemanticEntry(const SemanticEntry& e, int64_t expires_at_ms);
+// DecodeSemanticEntry: the entry (ttl left 0) and its expiry in *expires_at_ms.
+std::optional<SemanticEntry> DecodeSemanticEntry(std::string_view bytes, int64_t* expires_at_ms);
 
 std::string EncodeEmbedding(const Json& value);
 std::optional<Json> DecodeEmbedding(std::string_view bytes);

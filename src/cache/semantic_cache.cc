@@ -189,8 +189,24 @@ std::shared_ptr<SemanticCache::Partition> SemanticCache::partition(const std::st
 
 bool SemanticCache::set(std::string_view query, const SemanticNamespace& ns, std::string response,
                         std::vector<float> embedding) {
+  const Nanos ttl(ttl_ns_.load(std::memory_order_relaxed));
+  if (!listener_) return store(query, ns, std::move(response), std::move(embedding), ttl, nullptr);
+  SemanticEntry e{std::string(query), ns, response, {}, ttl};
+  if (!store(query, ns, std::move(response), std::move(embedding), ttl, &e.embedding)) return false;
+  listener_(e);
+  return true;
+}
+
+bool SemanticCache::insert(const SemanticEntry& e) {
+  if (e.ttl.count() <= 0) return false;
+  return store(e.query, e.ns, e.response, e.embedding, e.ttl, nullptr);
+}
+
+bool SemanticCache::store(std::string_view query, const SemanticNamespace& ns, std::string response,
+                          std::vector<float> embedding, Nanos ttl, std::vector<float>* stored) {
   const size_t max_entries = max_entries_.load(std::memory_order_relaxed);
   if (!Normalize(embedding) || max_entries == 0) return false;
+  if (stored != nullptr) *stored = embedding;
   std::shared_ptr<Partition> p = partition(ns.key(), true);
   const int64_t now = clock_.monotonic().count();
   std::lock_guard lock(p->mu);
@@ -202,7 +218,7 @@ bool SemanticCache::set(std::string_view query, const SemanticNamespace& ns, std
   const uint64_t label = p->next_label++;
   p->lru.push_front(label);
   Partition::Entry e{std::string(query), std::move(response), std::move(embedding),
-                     now + ttl_ns_.load(std::memory_order_relaxed), p->lru.begin()};
+                     now + ttl.count(), p->lru.begin()};
   auto [it, inserted] = p->entries.emplace(label, std::move(e));
   (void)inserted;
   try {

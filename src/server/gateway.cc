@@ -26,6 +26,7 @@
 #include "server/ratelimit_services.h"
 #include "store/redis_cache_stores.h"
 #include "store/redis_connections.h"
+#include "store/redis_semantic_replica.h"
 #include "upstream/upstream_client.h"
 
 namespace agentgate {
@@ -144,6 +145,11 @@ Status Gateway::build_proxy() {
           clock_);
       stages.push_back(std::make_shared<SemanticCacheStage>(*semantic_cache_,
                                                             config_.cache.semantic_max_temperature));
+      if (redis_) {  // entries shared between instances through Redis DB 1
+        semantic_replica_ = std::make_unique<RedisSemanticReplica>(
+            *semantic_cache_, redis_->client("semantic"), redis_->key_prefix(), clock_, metrics_);
+        semantic_replica_->start();
+      }
     }
     const EmbeddingCacheOptions eo{.max_size = config_.cache.max_size};
     std::unique_ptr<EmbeddingStore> embedding_store =

@@ -175,6 +175,54 @@ TEST_F(CacheRedisTest, RedisAwayIsAMissNeverAnError) {
   EXPECT_TRUE(hit);
 }
 
+// Replicated: polls `gw`'s /metrics until it has inserted `n` semantic
+// entries from other instances (bounded; each poll is a loopback round trip).
+bool Replicated(GatewayProcess& gw, int n) {
+  const std::string line = "agentgate_cache_replicated_total{cache=\"semantic\"} " + std::to_string(n) + "\n";
+  for (int i = 0; i < 200; ++i) {
+    if (Request(gw.port(), "GET", "/metrics").body.find(line) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return false;
+}
+
+TEST_F(CacheRedisTest, SemanticEntriesAreSharedThroughRedis) {
+  std::string config = Config();
+  const std::string off = "  semantic_enabled: false\n";
+  config.replace(config.find(off), off.size(), "  semantic_enabled: true\n");
+  a_ = GatewayProcess::Start(config);
+  b_ = GatewayProcess::Start(config);
+  ASSERT_NE(a_, nullptr);
+  ASSERT_NE(b_, nullptr);
+  HttpResult first = Post(*a_, Chat("What is the capital of France?"));
+  ASSERT_EQ(first.header("x-cache"), "MISS");
+  EXPECT_EQ(Keys(1), 1);  // DB 1: the shared log of semantic entries
+  ASSERT_TRUE(Replicated(*b_, 1));
+  HttpResult hit = Post(*b_, Chat("what is the capital of FRANCE"));
+  EXPECT_EQ(hit.header("x-cache"), "HIT");
+  EXPECT_EQ(hit.header("x-cache-kind"), "semantic");
+  EXPECT_EQ(hit.body, first.body);  // A's answer
+  EXPECT_EQ(Calls(), 1);
+  // The partition travels with the entry: another agent type misses.
+  EXPECT_EQ(Post(*b_, Chat("what is the capital of France"), {{"X-Agent-Type", "other"}})
+                .header("x-cache"), "MISS");
+  EXPECT_EQ(Calls(), 2);
+
+  // A new instance loads the live entries at start (B's own too, now).
+  auto c = GatewayProcess::Start(config);
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(Replicated(*c, 2));
+  HttpResult late = Post(*c, Chat("WHAT is the capital of France?"));
+  EXPECT_EQ(late.header("x-cache-kind"), "semantic");
+  EXPECT_EQ(late.body, first.body);
+  EXPECT_EQ(Calls(), 2);
+
+  // Clearing the semantic cache also clears the shared log.
+  HttpResult cleared = Request(a_->port(), "DELETE", "/api/v1/cache/clear?type=semantic", "", kAdmin);
+  EXPECT_EQ(cleared.status, 200);
+  EXPECT_EQ(Keys(1), 0);
+}
+
 TEST_F(CacheRedisTest, KeyPrefixModePutsEveryCacheKeyInDbZeroUnderThePrefix) {
   std::string config = Config();
   const std::string redis_line = "\nredis:\n";

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 #include <cstdint>
 #include <memory>
@@ -83,8 +84,21 @@ struct SemanticCacheStats {
   size_t partitions = 0;
 };
 
+// SemanticEntry: one stored entry as a listener sees it (replication).
+struct SemanticEntry {
+  std::string query;
+  SemanticNamespace ns;
+  std::string response;
+  std::vector<float> embedding;  // normalized
+  Nanos ttl{0};                  // lifetime from now
+};
+
 class SemanticCache {
  public:
+  // Listener: told of each entry set() stored (not of insert()ed ones), on
+  // the caller's thread, after the cache's locks are released.
+  using Listener = std::function<void(const SemanticEntry&)>;
+
   SemanticCache(const SemanticCacheOptions& options, const Clock& clock);
   ~SemanticCache();
   SemanticCache(const SemanticCache&) = delete;
@@ -95,6 +109,13 @@ class SemanticCache {
   // mismatching one is ignored (false).
   bool set(std::string_view query, const SemanticNamespace& ns, std::string response,
            std::vector<float> embedding);
+
+  // insert: stores an entry that came from elsewhere (another instance)
+  // with its remaining lifetime; the listener is not told.
+  bool insert(const SemanticEntry& entry);
+
+  // set_listener: REQUIRES called before the cache is shared between threads.
+  void set_listener(Listener listener) { listener_ = std::move(listener); }
 
   // get: the best stored answer in `ns` at or above the threshold that
   // passes the guard, or nullopt.
@@ -120,11 +141,16 @@ class SemanticCache {
  private:
   class Partition;
   std::shared_ptr<Partition> partition(const std::string& key, bool create);
+  // store: set() with an explicit lifetime; the normalized embedding is
+  // copied to *stored when not null.
+  bool store(std::string_view query, const SemanticNamespace& ns, std::string response,
+             std::vector<float> embedding, Nanos ttl, std::vector<float>* stored);
 
   const SemanticCacheOptions options_;  // the tunables below override its fields
   std::atomic<double> threshold_;
   std::atomic<int64_t> ttl_ns_;
   std::atomic<size_t> max_entries_;
+  Listener listener_;  // constant once shared
   const Clock& clock_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Partition>> partitions_;  // GUARDED_BY(mu_)

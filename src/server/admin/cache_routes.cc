@@ -11,6 +11,8 @@
 #include "server/admin/admin_route.h"
 #include "server/cache_admin.h"
 #include "server/error_response.h"
+#include "store/redis_cache_stores.h"
+#include "store/redis_connections.h"
 
 namespace agentgate {
 
@@ -166,7 +168,10 @@ void RegisterCacheRoutes(Router& router, GatewayServices& services) {
         Json j = {{"enabled", cache != nullptr}};
         if (cache != nullptr) j["exact"] = ExactStats(*cache);
         if (EmbeddingCache* e = call.services.embedding_cache) j["embedding"] = EmbeddingStats(*e);
-        if (SemanticCache* s = call.services.semantic_cache) j["semantic"] = SemanticStats(*s);
+        if (SemanticCache* s = call.services.semantic_cache) {
+          j["semantic"] = SemanticStats(*s);
+          j["semantic"]["shared_through_redis"] = call.services.redis != nullptr;
+        }
         SetJson(res, DumpJson(j));
         co_return;
       },
@@ -190,6 +195,10 @@ void RegisterCacheRoutes(Router& router, GatewayServices& services) {
         if (semantic != nullptr && (type == "all" || type == "semantic")) {
           cleared_semantic = semantic->stats().entries;
           semantic->clear();
+          if (RedisConnections* redis = call.services.redis) {  // the shared log too
+            std::string pattern = redis->key_prefix() + "semantic:*";
+            (void)co_await RedisScanDelete(redis->client("semantic"), std::move(pattern));
+          }
         }
         if (cache != nullptr && (type == "all" || type == "exact")) {
           cleared = cache->stats().store.entries;

@@ -64,5 +64,47 @@ TEST(CacheCodec, EmbeddingsAsBinaryFloats) {
   EXPECT_FALSE(DecodeEmbedding("j{"));     // bad JSON
 }
 
+TEST(CacheCodec, SemanticEntryRoundTrip) {
+  SemanticEntry e{.query = "what is up?",
+                  .ns = {.tenant = "t", .agent_type = "sales", .model = "m", .params = "{}"},
+                  .response = "{\"a\":1}",
+                  .embedding = {0.6f, 0.8f, 0.0f}};
+  const std::string bytes = EncodeSemanticEntry(e, 1234567);
+  int64_t expires = 0;
+  std::optional<SemanticEntry> back = DecodeSemanticEntry(bytes, &expires);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(expires, 1234567);
+  EXPECT_EQ(back->query, e.query);
+  EXPECT_EQ(back->ns.key(), e.ns.key());
+  EXPECT_EQ(back->response, e.response);
+  EXPECT_EQ(back->embedding, e.embedding);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(DecodeSemanticEntry(bytes.substr(0, n), &expires)) << "truncated at " << n;
+  }
+  EXPECT_FALSE(DecodeSemanticEntry(bytes + "x", &expires));
+}
+
+TEST(SemanticCacheListener, SetTellsTheListenerInsertDoesNot) {
+  ManualClock clock;
+  SemanticCache a({}, clock), b({}, clock);
+  std::vector<SemanticEntry> told;
+  a.set_listener([&](const SemanticEntry& e) { told.push_back(e); });
+  const SemanticNamespace ns{.tenant = "t"};
+  ASSERT_TRUE(a.set("how tall is the tower", ns, "300 m", {3, 4}));
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].embedding, (std::vector<float>{0.6f, 0.8f}));  // normalized
+  EXPECT_EQ(told[0].ttl, std::chrono::hours(1));
+  // Another instance inserts it with the time left; it expires then.
+  SemanticEntry copy = told[0];
+  copy.ttl = std::chrono::seconds(10);
+  b.set_listener([&](const SemanticEntry& e) { told.push_back(e); });
+  ASSERT_TRUE(b.insert(copy));
+  EXPECT_EQ(told.size(), 1u);
+  EXPECT_TRUE(b.get("how tall is the tower", ns, {3, 4}));
+  EXPECT_FALSE(b.get("how tall is the tower", SemanticNamespace{.tenant = "other"}, {3, 4}));
+  clock.advance(std::chrono::seconds(11));
+  EXPECT_FALSE(b.get("how tall is the tower", ns, {3, 4}));
+}
+
 }  // namespace
 }  // namespace agentgate
