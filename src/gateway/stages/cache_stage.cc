@@ -133,12 +133,23 @@ boost::asio::awaitable<void> CacheStage::answer(RequestContext& ctx, const Cache
 boost::asio::awaitable<bool> CacheStage::follow_stream(RequestContext& ctx,
                                                       SingleFlight::Ticket& ticket) {
   SingleFlight::Ticket::Update u = co_await ticket.watch(0, options_.dedup_timeout);
-  if (!u.live) {  // no live stream: a whole streamed answer (from another instance), or nothing
+  // No live stream (a whole streamed answer from another instance, or
+  // nothing), or one that already broke before we joined: never replay a
+  // broken stream to a client that could still get a whole one.
+  if (!u.live || (u.stream_ended && !u.stream_ok)) {
     if (u.done && u.answer && u.answer->streamed) {
       co_await answer(ctx, *u.answer, "inflight");
       co_return true;
     }
     co_return false;
+  }
+  if (u.stream_ended) {  // joined after a whole stream: replay the answer event by event
+    CachedResponsePtr whole = u.answer;
+    if (!u.done) whole = co_await ticket.wait(options_.dedup_timeout);  // not in ?: (g++ 12)
+    if (whole && whole->streamed) {
+      co_await answer(ctx, *whole, "inflight");
+      co_return true;
+    }
   }
   // Headers earlier stages set (rate limits, ...) go on the stream too.
   std::vector<std::pair<std::string, std::string>> headers = ctx.response.headers;
