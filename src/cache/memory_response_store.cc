@@ -26,6 +26,7 @@ class MemoryResponseStore final : public ResponseStore {
             .evictions = s.evictions, .expirations = s.expirations};
   }
   std::string_view kind() const override { return "memory"; }
+  void set_max_size(size_t max_size) override { lru_.set_max_size(max_size); }
 
  private:
   LruCache<std::string, CachedResponsePtr> lru_;

@@ -6,8 +6,31 @@ namespace agentgate {
 
 bool Cacheable(const CachedResponse& r) { return r.status / 100 == 2 && r.complete; }
 
+boost::asio::awaitable<CachedResponsePtr> ResponseStore::async_get(const std::string& key) {
+  co_return get(key);
+}
+
+boost::asio::awaitable<void> ResponseStore::async_set(const std::string& key,
+                                                      CachedResponsePtr value, Nanos ttl) {
+  set(key, std::move(value), ttl);
+  co_return;
+}
+
 ResponseCache::ResponseCache(std::unique_ptr<ResponseStore> store, ResponseCacheOptions options)
-    : store_(std::move(store)), options_(options) {}
+    : store_(std::move(store)),
+      default_ttl_ns_(options.default_ttl.count()),
+      max_size_(options.max_size) {}
+
+ResponseCacheOptions ResponseCache::options() const {
+  return {.default_ttl = Nanos(default_ttl_ns_.load(std::memory_order_relaxed)),
+          .max_size = max_size_.load(std::memory_order_relaxed)};
+}
+
+void ResponseCache::set_limits(Nanos default_ttl, size_t max_size) {
+  default_ttl_ns_.store(default_ttl.count(), std::memory_order_relaxed);
+  max_size_.store(max_size, std::memory_order_relaxed);
+  store_->set_max_size(max_size);
+}
 
 CachedResponsePtr ResponseCache::lookup(const std::string& key) {
   CachedResponsePtr hit = store_->get(key);
@@ -20,11 +43,31 @@ bool ResponseCache::store(const std::string& key, CachedResponse value, std::opt
     rejected_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  const Nanos t = ttl.value_or(options_.default_ttl);
+  const Nanos t = ttl.value_or(Nanos(default_ttl_ns_.load(std::memory_order_relaxed)));
   if (t.count() <= 0) return false;
   store_->set(key, std::make_shared<const CachedResponse>(std::move(value)), t);
   stores_.fetch_add(1, std::memory_order_relaxed);
   return true;
+}
+
+boost::asio::awaitable<CachedResponsePtr> ResponseCache::async_lookup(const std::string& key) {
+  CachedResponsePtr hit = co_await store_->async_get(key);
+  (hit ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
+  co_return hit;
+}
+
+boost::asio::awaitable<bool> ResponseCache::async_store(const std::string& key,
+                                                        CachedResponsePtr value,
+                                                        std::optional<Nanos> ttl) {
+  if (value == nullptr || !Cacheable(*value)) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    co_return false;
+  }
+  const Nanos t = ttl.value_or(Nanos(default_ttl_ns_.load(std::memory_order_relaxed)));
+  if (t.count() <= 0) co_return false;
+  co_await store_->async_set(key, std::move(value), t);
+  stores_.fetch_add(1, std::memory_order_relaxed);
+  co_return true;
 }
 
 Result<CachedResponsePtr> ResponseCache::get_or_compute(const std::string& key,
@@ -38,7 +81,7 @@ Result<CachedResponsePtr> ResponseCache::get_or_compute(const std::string& key,
     rejected_.fetch_add(1, std::memory_order_relaxed);
     return value;
   }
-  const Nanos t = ttl.value_or(options_.default_ttl);
+  const Nanos t = ttl.value_or(Nanos(default_ttl_ns_.load(std::memory_order_relaxed)));
   if (t.count() > 0) {
     store_->set(key, value, t);
     stores_.fetch_add(1, std::memory_order_relaxed);

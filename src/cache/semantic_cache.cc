@@ -114,7 +114,65 @@ class SemanticCache::Partition {
 };
 
 SemanticCache::SemanticCache(const SemanticCacheOptions& options, const Clock& clock)
-    : options_(options), clock_(clock) {}
+    : options_(options),
+      threshold_(options.similarity_threshold),
+      ttl_ns_(options.ttl.count()),
+      max_entries_(options.max_entries),
+      clock_(clock) {}
+
+SemanticCacheOptions SemanticCache::options() const {
+  SemanticCacheOptions o = options_;
+  o.similarity_threshold = threshold_.load(std::memory_order_relaxed);
+  o.ttl = Nanos(ttl_ns_.load(std::memory_order_relaxed));
+  o.max_entries = max_entries_.load(std::memory_order_relaxed);
+  return o;
+}
+
+void SemanticCache::set_tunables(double similarity_threshold, Nanos ttl, size_t max_entries) {
+  threshold_.store(similarity_threshold, std::memory_order_relaxed);
+  ttl_ns_.store(ttl.count(), std::memory_order_relaxed);
+  max_entries_.store(max_entries, std::memory_order_relaxed);
+  std::vector<std::shared_ptr<Partition>> parts;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [k, p] : partitions_) parts.push_back(p);
+  }
+  for (const auto& p : parts) {
+    std::lock_guard lock(p->mu);
+    while (p->entries.size() > max_entries) p->remove(p->lru.back());
+  }
+}
+
+bool SemanticCache::erase(const SemanticNamespace& ns) {
+  std::lock_guard lock(mu_);
+  return partitions_.erase(ns.key()) > 0;
+}
+
+Status SemanticCache::probe() {
+  const SemanticNamespace ns{.tenant = "agentgate:probe:" + RandomToken(8)};
+  std::vector<float> v(8, 0.0f);
+  v[0] = 1.0f;
+  const std::string query = "agentgate cache probe";
+  const bool stored = set(query, ns, "probe", v);
+  std::optional<SemanticHit> hit;
+  {
+    std::shared_ptr<Partition> p = partition(ns.key(), false);
+    if (p) {
+      std::lock_guard lock(p->mu);
+      for (const auto& [similarity, label] : p->nearest(v, 1)) {
+        auto it = p->entries.find(label);
+        if (it != p->entries.end()) {
+          hit = SemanticHit{it->second.response, it->second.query, static_cast<double>(similarity)};
+        }
+      }
+    }
+  }
+  (void)erase(ns);
+  if (!stored || !hit || hit->response != "probe") {
+    return Unavailable("the semantic cache did not return the entry just written");
+  }
+  return Status::Ok();
+}
 
 SemanticCache::~SemanticCache() = default;
 
@@ -131,7 +189,24 @@ std::shared_ptr<SemanticCache::Partition> SemanticCache::partition(const std::st
 
 bool SemanticCache::set(std::string_view query, const SemanticNamespace& ns, std::string response,
                         std::vector<float> embedding) {
-  if (!Normalize(embedding) || options_.max_entries == 0) return false;
+  const Nanos ttl(ttl_ns_.load(std::memory_order_relaxed));
+  if (!listener_) return store(query, ns, std::move(response), std::move(embedding), ttl, nullptr);
+  SemanticEntry e{std::string(query), ns, response, {}, ttl};
+  if (!store(query, ns, std::move(response), std::move(embedding), ttl, &e.embedding)) return false;
+  listener_(e);
+  return true;
+}
+
+bool SemanticCache::insert(const SemanticEntry& e) {
+  if (e.ttl.count() <= 0) return false;
+  return store(e.query, e.ns, e.response, e.embedding, e.ttl, nullptr);
+}
+
+bool SemanticCache::store(std::string_view query, const SemanticNamespace& ns, std::string response,
+                          std::vector<float> embedding, Nanos ttl, std::vector<float>* stored) {
+  const size_t max_entries = max_entries_.load(std::memory_order_relaxed);
+  if (!Normalize(embedding) || max_entries == 0) return false;
+  if (stored != nullptr) *stored = embedding;
   std::shared_ptr<Partition> p = partition(ns.key(), true);
   const int64_t now = clock_.monotonic().count();
   std::lock_guard lock(p->mu);
@@ -139,11 +214,11 @@ bool SemanticCache::set(std::string_view query, const SemanticNamespace& ns, std
   if (embedding.size() != p->dim) return false;
   // Make room: expired entries at the cold end first, then the least recently used.
   while (!p->lru.empty() && p->entries.at(p->lru.back()).expires <= now) p->remove(p->lru.back());
-  while (p->entries.size() >= options_.max_entries) p->remove(p->lru.back());
+  while (p->entries.size() >= max_entries) p->remove(p->lru.back());
   const uint64_t label = p->next_label++;
   p->lru.push_front(label);
   Partition::Entry e{std::string(query), std::move(response), std::move(embedding),
-                     now + options_.ttl.count(), p->lru.begin()};
+                     now + ttl.count(), p->lru.begin()};
   auto [it, inserted] = p->entries.emplace(label, std::move(e));
   (void)inserted;
   try {
@@ -169,9 +244,10 @@ std::optional<SemanticHit> SemanticCache::get(std::string_view query, const Sema
   if (p) {
     const int64_t now = clock_.monotonic().count();
     std::lock_guard lock(p->mu);
+    const double threshold = threshold_.load(std::memory_order_relaxed);
     if (embedding.size() == p->dim && !p->entries.empty()) {
       for (const auto& [similarity, label] : p->nearest(embedding, options_.candidates)) {
-        if (similarity < options_.similarity_threshold) break;
+        if (similarity < threshold) break;
         auto it = p->entries.find(label);
         if (it == p->entries.end()) continue;
         if (it->second.expires <= now) {

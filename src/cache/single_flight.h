@@ -12,6 +12,12 @@
 // their timeout for a leader that is gone. A nullptr answer means "nothing to
 // share" (an error, a no-store answer): followers then compute themselves.
 //
+// Streams: a streaming leader publish()es the bytes it writes to its client
+// and end_stream()s; a streaming follower watch()es them and writes each
+// chunk as it arrives (from the first byte on, also when it joined late),
+// instead of waiting for the whole answer. The flight keeps the bytes until
+// it ends.
+//
 // Followers may wait on any io_context: the leader wakes each on its own
 // executor. Thread-safety: join() and the Tickets may be used from any
 // thread; one Ticket by one coroutine.
@@ -19,10 +25,13 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/core/clock.h"
@@ -49,7 +58,34 @@ class SingleFlight {
     // none to share or `timeout` passed first.
     boost::asio::awaitable<CachedResponsePtr> wait(Nanos timeout);
 
+    // publish: REQUIRES leader(). Bytes of the leader's stream, as written
+    // to its client; the first call makes the flight live.
+    void publish(std::string_view bytes);
+    // end_stream: REQUIRES leader(). The leader's stream is over; `ok` when it
+    // ended with [DONE].
+    void end_stream(bool ok);
+
+    // Update: what watch() saw.
+    struct Update {
+      std::vector<std::string> chunks;  // stream bytes from `from` on, in order
+      bool live = false;                // the leader streams
+      bool stream_ended = false;        // its stream is over ...
+      bool stream_ok = false;           // ... and ended with [DONE]
+      bool done = false;                // the flight ended
+      CachedResponsePtr answer;         // done: the shared answer (or nullptr)
+      bool timed_out = false;           // nothing new within the timeout
+    };
+    // watch: REQUIRES !leader(). Waits (at most `timeout`) until the leader
+    // has published more than `from` chunks, ended its stream, or ended the
+    // flight, and returns what is new.
+    boost::asio::awaitable<Update> watch(size_t from, Nanos timeout);
+
    private:
+    // await_until: waits (at most `timeout`) until `ready(flight)` holds
+    // (checked under the flight's lock at each wake-up); whether it does.
+    boost::asio::awaitable<bool> await_until(const std::function<bool(const Flight&)>& ready,
+                                             Nanos timeout);
+
     SingleFlight* owner_;
     std::string key_;
     std::shared_ptr<Flight> flight_;

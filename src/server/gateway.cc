@@ -19,12 +19,15 @@
 #include "mock/mock_upstream.h"
 #include "resilience/dead_letter_queue.h"
 #include "server/admin/admin_route.h"
+#include "server/cache_admin.h"
 #include "server/http_server.h"
 #include "server/ops_routes.h"
 #include "server/proxy_routes.h"
 #include "server/web_routes.h"
 #include "server/ratelimit_services.h"
+#include "store/redis_cache_stores.h"
 #include "store/redis_connections.h"
+#include "store/redis_semantic_replica.h"
 #include "upstream/upstream_client.h"
 
 namespace agentgate {
@@ -122,10 +125,18 @@ Status Gateway::build_proxy() {
   // Cache: after authenticate (the tenant is in the key), before upstream.
   if (config_.cache.enabled) {
     ResponseCacheOptions co{.default_ttl = config_.cache.default_ttl, .max_size = config_.cache.max_size};
-    response_cache_ = std::make_unique<ResponseCache>(NewMemoryResponseStore(co, clock_), co);
+    // Redis stores when configured (DB 2 responses, DB 3 embeddings); fail-open.
+    std::unique_ptr<ResponseStore> response_store =
+        redis_ ? NewRedisResponseStore(redis_->client("response"), redis_->key_prefix(), metrics_)
+               : NewMemoryResponseStore(co, clock_);
+    response_cache_ = std::make_unique<ResponseCache>(std::move(response_store), co);
     stages.push_back(std::make_shared<CacheStage>(
         *response_cache_,
-        CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout},
+        CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout,
+                          // Across instances through Redis DB 4 locks.
+                          .remote = redis_ ? std::shared_ptr<FlightLock>(NewRedisFlightLock(
+                                                 redis_->client("dedup"), redis_->key_prefix(), metrics_))
+                                           : nullptr},
         &metrics_, clock_));
     if (config_.cache.semantic_enabled) {
       semantic_cache_ = std::make_unique<SemanticCache>(
@@ -135,10 +146,23 @@ Status Gateway::build_proxy() {
           clock_);
       stages.push_back(std::make_shared<SemanticCacheStage>(*semantic_cache_,
                                                             config_.cache.semantic_max_temperature));
+      if (redis_) {  // entries shared between instances through Redis DB 1
+        semantic_replica_ = std::make_unique<RedisSemanticReplica>(
+            *semantic_cache_, redis_->client("semantic"), redis_->key_prefix(), clock_, metrics_);
+        semantic_replica_->start();
+      }
     }
-    embedding_cache_ = std::make_unique<EmbeddingCache>(
-        EmbeddingCacheOptions{.max_size = config_.cache.max_size}, clock_);
+    const EmbeddingCacheOptions eo{.max_size = config_.cache.max_size};
+    std::unique_ptr<EmbeddingStore> embedding_store =
+        redis_ ? NewRedisEmbeddingStore(redis_->client("embedding"), redis_->key_prefix(), eo.ttl, metrics_)
+               : NewMemoryEmbeddingStore(eo, clock_);
+    embedding_cache_ = std::make_unique<EmbeddingCache>(std::move(embedding_store), eo);
     stages.push_back(std::make_shared<EmbeddingCacheStage>(*embedding_cache_));
+    // Runtime cache settings (persisted admin changes applied over the file's) and history.
+    auto admin = CacheAdmin::Open(config_.cache, *db_, response_cache_.get(), semantic_cache_.get(),
+                                  embedding_cache_.get(), clock_);
+    if (!admin.ok()) return admin.status();
+    cache_admin_ = std::move(*admin);
   }
   stages.push_back(
       std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get(),
@@ -229,6 +253,7 @@ Status Gateway::start() {
   services_.response_cache = response_cache_.get();
   services_.embedding_cache = embedding_cache_.get();
   services_.semantic_cache = semantic_cache_.get();
+  services_.cache_admin = cache_admin_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

@@ -35,6 +35,8 @@ struct RateLimitParts;
 class ResponseCache;
 class EmbeddingCache;
 class SemanticCache;
+class CacheAdmin;
+class RedisSemanticReplica;
 
 class Gateway {
  public:
@@ -86,6 +88,8 @@ class Gateway {
   std::unique_ptr<ResponseCache> response_cache_;  // null when cache.enabled is false
   std::unique_ptr<EmbeddingCache> embedding_cache_;  // null when cache.enabled is false
   std::unique_ptr<SemanticCache> semantic_cache_;    // null unless cache.semantic_enabled
+  std::unique_ptr<RedisSemanticReplica> semantic_replica_;  // semantic entries via Redis DB 1
+  std::unique_ptr<CacheAdmin> cache_admin_;  // settings + history; null when cache.enabled is false
   std::shared_ptr<const Pipeline> pipeline_;
   std::shared_ptr<const Pipeline> replay_pipeline_;  // pipeline_ without authenticate
   Router router_;

@@ -216,6 +216,41 @@ TEST_F(CacheTest, ConcurrentIdenticalRequestsMakeOneUpstreamCall) {
   EXPECT_EQ(UpstreamCalls(), 1);
 }
 
+TEST_F(CacheTest, StreamingFollowersReceiveTheLeadersChunksAsTheyArrive) {
+  SetFaults(R"({"stream_chunk_delay_ms":200})");
+  const std::string body =
+      Chat("one two three four five six", "gpt-4o", R"("stream":true,)");
+  constexpr int kClients = 5;
+  std::vector<SseResult> results(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = RequestSse(gw_->port(), "POST", "/v1/chat/completions", body);
+    });
+  }
+  for (auto& t : threads) t.join();
+  const SseResult* leader = nullptr;
+  for (const SseResult& r : results) {
+    ASSERT_EQ(r.status, 200) << r.error;
+    if (r.header("x-cache") == "MISS") leader = &r;
+  }
+  ASSERT_NE(leader, nullptr);
+  ASSERT_TRUE(leader->done());
+  ASSERT_GE(leader->events.size(), 6u);  // several chunks, 200 ms apart
+  EXPECT_EQ(UpstreamCalls(), 1);
+  for (const SseResult& r : results) {
+    if (&r == leader) continue;
+    EXPECT_EQ(r.header("x-cache"), "HIT");
+    EXPECT_EQ(r.header("x-cache-kind"), "inflight");
+    EXPECT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(r.events, leader->events);
+    // Live, not at the end: the first chunk came while the leader had
+    // several more to go (each 200 ms apart).
+    EXPECT_LT(r.first_data_at, leader->finished_at - std::chrono::milliseconds(600));
+    EXPECT_GE(r.http_chunks, 4u);
+  }
+}
+
 TEST_F(CacheTest, WithoutDedupConcurrentRequestsEachCallTheUpstream) {
   gw_.reset();
   gw_ = GatewayProcess::Start(ConfigFor(mock_->port(), "cache:\n  dedup: false\n"));
@@ -362,6 +397,129 @@ TEST_F(CacheTest, AdminClearHealthAndAudit) {
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.json()["status"], "ok");
   EXPECT_EQ(health.json()["exact"]["store"], "memory");
+}
+
+TEST_F(CacheTest, ConfigIsValidatedAppliedAndSurvivesARestart) {
+  auto get_config = [&] { return Request(gw_->port(), "GET", "/api/v1/cache/config", "", kAdmin).json(); };
+  auto post_config = [&](const std::string& body) {
+    return Request(gw_->port(), "POST", "/api/v1/cache/config", body, kAdmin);
+  };
+  const Json before = get_config();
+  EXPECT_EQ(before["similarity_threshold"], 0.95);
+  EXPECT_EQ(before["default_ttl_s"], 300.0);
+  EXPECT_EQ(post_config(R"({"max_size":5})").status, 200);
+  EXPECT_EQ(Request(gw_->port(), "POST", "/api/v1/cache/config", R"({"max_size":6})").status, 401);
+
+  // Bad input: 400 naming the key, nothing changed (also not the valid keys beside it).
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"similarity_threshold":2,"max_size":7})", "similarity_threshold"},
+      {R"({"default_ttl_s":-1})", "default_ttl_s"},
+      {R"({"max_size":0})", "max_size"},
+      {R"({"semantic_expiry_s":"soon"})", "semantic_expiry_s"},
+      {R"({"bogus":1})", "bogus"},
+      {R"(not json)", ""},
+  };
+  for (const auto& [body, key] : bad) {
+    HttpResult r = post_config(body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(r.json()["error"]["type"], "invalid_request_error");
+    EXPECT_NE(r.json()["error"]["message"].get<std::string>().find(key), std::string::npos)
+        << r.body;
+  }
+  Json unchanged = get_config();
+  EXPECT_EQ(unchanged["similarity_threshold"], 0.95);
+  EXPECT_EQ(unchanged["max_size"], 5);
+
+  // The threshold applies at once: a paraphrase that missed at 0.95 hits at 0.3.
+  ASSERT_EQ(Post(Chat("What is the capital city of France?")).header("x-cache"), "MISS");
+  EXPECT_EQ(Post(Chat("Which city is the capital of France?")).header("x-cache"), "MISS");
+  HttpResult ok = post_config(R"({"similarity_threshold":0.3,"default_ttl_s":42,"embedding_max_size":77})");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.json()["similarity_threshold"], 0.3);
+  HttpResult reworded = Post(Chat("France: which city is its capital?"));
+  EXPECT_EQ(reworded.header("x-cache"), "HIT");
+  EXPECT_EQ(reworded.header("x-cache-kind"), "semantic");
+  Json stats = Request(gw_->port(), "GET", "/api/v1/cache/stats", "", kAdmin).json();
+  EXPECT_EQ(stats["exact"]["default_ttl_s"], 42.0);
+  EXPECT_EQ(stats["exact"]["max_size"], 5);
+  EXPECT_EQ(stats["embedding"]["max_size"], 77);
+  EXPECT_EQ(stats["semantic"]["similarity_threshold"], 0.3);
+
+  Json audit = Request(gw_->port(), "GET", "/api/v1/audit", "", kAdmin).json();
+  ASSERT_GE(audit["data"].size(), 2u);
+  EXPECT_EQ(audit["data"][0]["route"], "POST /api/v1/cache/config");
+  EXPECT_NE(audit["data"][0]["summary"].get<std::string>().find("similarity_threshold"),
+            std::string::npos) << audit.dump();
+
+  // A restart on the same data directory keeps the changes over the file's values.
+  const std::string dir = gw_->dir();
+  gw_.reset();
+  gw_ = GatewayProcess::Start(ConfigFor(mock_->port()), {}, dir);
+  ASSERT_NE(gw_, nullptr);
+  Json after = get_config();
+  EXPECT_EQ(after["similarity_threshold"], 0.3);
+  EXPECT_EQ(after["default_ttl_s"], 42.0);
+  EXPECT_EQ(after["max_size"], 5);
+  EXPECT_EQ(after["embedding_max_size"], 77);
+  EXPECT_EQ(after["semantic_expiry_s"], 3600.0);  // never changed: the file's value
+}
+
+TEST_F(CacheTest, MetricsGivePerMinuteHitRates) {
+  ASSERT_EQ(Post(Chat("count me")).header("x-cache"), "MISS");
+  ASSERT_EQ(Post(Chat("count me")).header("x-cache"), "HIT");
+  ASSERT_EQ(Post(Chat("count me")).header("x-cache"), "HIT");
+  HttpResult r = Request(gw_->port(), "GET", "/api/v1/cache/metrics", "", kAdmin);
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = r.json();
+  EXPECT_EQ(j["bucket_s"], 60);
+  const Json& exact = j["series"]["exact"];
+  ASSERT_EQ(exact.size(), 60u);
+  // The requests fall in the last minute or two (a minute may have turned meanwhile).
+  uint64_t hits = 0, misses = 0;
+  for (const Json& b : exact) {
+    hits += b["hits"].get<uint64_t>();
+    misses += b["misses"].get<uint64_t>();
+  }
+  EXPECT_EQ(hits, 2u);
+  EXPECT_EQ(misses, 1u);
+  EXPECT_EQ(exact[0]["hits"], 0);
+  EXPECT_EQ(exact[59]["minute"].get<int64_t>() - exact[0]["minute"].get<int64_t>(), 59 * 60);
+  EXPECT_TRUE(j["series"].contains("semantic"));
+  EXPECT_TRUE(j["series"].contains("embedding"));
+  EXPECT_EQ(Request(gw_->port(), "GET", "/api/v1/cache/metrics").status, 401);
+}
+
+TEST_F(CacheTest, TestRouteRoundTripsEachCacheTypeAndLeavesNothing) {
+  HttpResult r = Request(gw_->port(), "POST", "/api/v1/cache/test", "", kAdmin);
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = r.json();
+  EXPECT_EQ(j["ok"], true) << r.body;
+  for (const char* type : {"exact", "semantic", "embedding"}) {
+    EXPECT_EQ(j[type]["ok"], true) << type;
+    EXPECT_EQ(j[type]["store"], "memory") << type;
+    EXPECT_GE(j[type]["latency_ms"].get<double>(), 0.0) << type;
+  }
+  Json stats = Request(gw_->port(), "GET", "/api/v1/cache/stats", "", kAdmin).json();
+  EXPECT_EQ(stats["exact"]["entries"], 0);
+  EXPECT_EQ(stats["semantic"]["entries"], 0);
+  EXPECT_EQ(stats["embedding"]["entries"], 0);
+  EXPECT_EQ(stats["exact"]["hits"], 0);  // probes touch no counters
+  Json audit = Request(gw_->port(), "GET", "/api/v1/audit", "", kAdmin).json();
+  ASSERT_GE(audit["data"].size(), 1u);
+  EXPECT_EQ(audit["data"][0]["route"], "POST /api/v1/cache/test");
+}
+
+TEST_F(CacheTest, CacheAdminRoutesSayWhenTheCacheIsDisabled) {
+  gw_.reset();
+  gw_ = GatewayProcess::Start(ConfigFor(mock_->port(), "cache:\n  enabled: false\n"));
+  ASSERT_NE(gw_, nullptr);
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/v1/cache/config"}, {"POST", "/api/v1/cache/config"},
+           {"GET", "/api/v1/cache/metrics"}, {"POST", "/api/v1/cache/test"}}) {
+    HttpResult r = Request(gw_->port(), method, path, R"({"max_size":5})", kAdmin);
+    EXPECT_EQ(r.status, 503) << method << " " << path;
+    EXPECT_NE(r.json()["error"]["message"].get<std::string>().find("disabled"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -20,7 +20,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <boost/asio/awaitable.hpp>
 
 #include "agentgate/core/clock.h"
 #include "agentgate/core/status.h"
@@ -61,6 +64,11 @@ struct ResponseStoreStats {
 
 // ResponseStore: where entries live. Implementations are internally
 // synchronized and never fail a get (a broken backend is a miss).
+//
+// The async_ methods are the same operations as coroutines; the defaults call
+// the plain ones. A remote store (Redis) overrides them so that the proxy
+// never blocks a worker on the network; its plain methods block the calling
+// thread until the backend answers (admin routes, library use).
 class ResponseStore {
  public:
   virtual ~ResponseStore() = default;
@@ -75,6 +83,13 @@ class ResponseStore {
   virtual ResponseStoreStats stats() = 0;
   // kind: "memory", "redis", ... for stats and health.
   virtual std::string_view kind() const = 0;
+  // set_max_size: a new capacity (a smaller one evicts at once). The
+  // default does nothing (a remote store is bounded by its backend).
+  virtual void set_max_size(size_t /*max_size*/) {}
+
+  virtual boost::asio::awaitable<CachedResponsePtr> async_get(const std::string& key);
+  virtual boost::asio::awaitable<void> async_set(const std::string& key, CachedResponsePtr value,
+                                                 Nanos ttl);
 };
 
 // NewMemoryResponseStore: a sharded in-process LRU with TTLs (LruCache).
@@ -105,6 +120,17 @@ class ResponseCache {
   // if it is Cacheable; returns whether it was stored.
   bool store(const std::string& key, CachedResponse value, std::optional<Nanos> ttl = std::nullopt);
 
+  // async_lookup / async_store: lookup and store as coroutines, through the
+  // store's async_ methods (the proxy's path).
+  boost::asio::awaitable<CachedResponsePtr> async_lookup(const std::string& key);
+  boost::asio::awaitable<bool> async_store(const std::string& key, CachedResponsePtr value,
+                                           std::optional<Nanos> ttl = std::nullopt);
+  // async_peek: the entry under `key` or nullptr, without counting a hit or
+  // a miss (de-duplication followers polling for a leader's answer).
+  boost::asio::awaitable<CachedResponsePtr> async_peek(const std::string& key) {
+    return store_->async_get(key);
+  }
+
   // get_or_compute: the entry under `key`; on a miss, compute(), storing its
   // value when Cacheable. compute's error is returned as is and nothing is
   // stored. Concurrent misses of one key each compute (the proxy's
@@ -121,12 +147,21 @@ class ResponseCache {
   Status probe();
 
   ResponseCacheStats stats();
-  const ResponseCacheOptions& options() const { return options_; }
+  // hit_miss: the hit and miss counters alone (no store access).
+  std::pair<uint64_t, uint64_t> hit_miss() const {
+    return {hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed)};
+  }
+  // options: the options, with the current limits.
+  ResponseCacheOptions options() const;
+  // set_limits: the TTL of entries stored from now on without an explicit
+  // one, and the store's capacity.
+  void set_limits(Nanos default_ttl, size_t max_size);
   std::string_view store_kind() const { return store_->kind(); }
 
  private:
   const std::unique_ptr<ResponseStore> store_;
-  const ResponseCacheOptions options_;
+  std::atomic<int64_t> default_ttl_ns_;  // ResponseCacheOptions::default_ttl, settable
+  std::atomic<size_t> max_size_;         // ResponseCacheOptions::max_size, settable
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
   std::atomic<uint64_t> stores_{0};

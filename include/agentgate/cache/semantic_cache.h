@@ -21,6 +21,9 @@
 // partition, one for the partition map). `clock` must outlive the cache.
 #pragma once
 
+#include <atomic>
+#include <functional>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -31,6 +34,7 @@
 #include <vector>
 
 #include "agentgate/core/clock.h"
+#include "agentgate/core/status.h"
 
 namespace agentgate {
 
@@ -80,8 +84,21 @@ struct SemanticCacheStats {
   size_t partitions = 0;
 };
 
+// SemanticEntry: one stored entry as a listener sees it (replication).
+struct SemanticEntry {
+  std::string query;
+  SemanticNamespace ns;
+  std::string response;
+  std::vector<float> embedding;  // normalized
+  Nanos ttl{0};                  // lifetime from now
+};
+
 class SemanticCache {
  public:
+  // Listener: told of each entry set() stored (not of insert()ed ones), on
+  // the caller's thread, after the cache's locks are released.
+  using Listener = std::function<void(const SemanticEntry&)>;
+
   SemanticCache(const SemanticCacheOptions& options, const Clock& clock);
   ~SemanticCache();
   SemanticCache(const SemanticCache&) = delete;
@@ -93,20 +110,47 @@ class SemanticCache {
   bool set(std::string_view query, const SemanticNamespace& ns, std::string response,
            std::vector<float> embedding);
 
+  // insert: stores an entry that came from elsewhere (another instance)
+  // with its remaining lifetime; the listener is not told.
+  bool insert(const SemanticEntry& entry);
+
+  // set_listener: REQUIRES called before the cache is shared between threads.
+  void set_listener(Listener listener) { listener_ = std::move(listener); }
+
   // get: the best stored answer in `ns` at or above the threshold that
   // passes the guard, or nullopt.
   std::optional<SemanticHit> get(std::string_view query, const SemanticNamespace& ns,
                                  std::vector<float> embedding);
 
   void clear();
+  // erase: drops the partition of `ns`; whether it existed.
+  bool erase(const SemanticNamespace& ns);
   SemanticCacheStats stats();
-  const SemanticCacheOptions& options() const { return options_; }
+  // options: the options, with the current tunables.
+  SemanticCacheOptions options() const;
+
+  // set_tunables: changes the threshold, the lifetime of entries written
+  // from now on and the entries per partition (a smaller one evicts the
+  // least recently used at once).
+  void set_tunables(double similarity_threshold, Nanos ttl, size_t max_entries);
+
+  // probe: a set, get and erase of a reserved entry in a reserved namespace
+  // (no counters touched); Ok when the entry is found again.
+  Status probe();
 
  private:
   class Partition;
   std::shared_ptr<Partition> partition(const std::string& key, bool create);
+  // store: set() with an explicit lifetime; the normalized embedding is
+  // copied to *stored when not null.
+  bool store(std::string_view query, const SemanticNamespace& ns, std::string response,
+             std::vector<float> embedding, Nanos ttl, std::vector<float>* stored);
 
-  const SemanticCacheOptions options_;
+  const SemanticCacheOptions options_;  // the tunables below override its fields
+  std::atomic<double> threshold_;
+  std::atomic<int64_t> ttl_ns_;
+  std::atomic<size_t> max_entries_;
+  Listener listener_;  // constant once shared
   const Clock& clock_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Partition>> partitions_;  // GUARDED_BY(mu_)

@@ -217,7 +217,7 @@ class LruCache {
   // so under concurrent writes the sums are not one instant's.
   LruCacheStats stats() {
     LruCacheStats st;
-    st.max_size = options_.max_size;
+    st.max_size = max_size_.load(std::memory_order_relaxed);
     size_t charge = 0;
     for (size_t i = 0; i < num_shards_; ++i) {
       Shard& s = shards_[i];
@@ -233,11 +233,23 @@ class LruCache {
       st.expirations += s.expirations_;
     }
     st.utilization =
-        options_.max_size == 0 ? 0.0 : static_cast<double>(charge) / options_.max_size;
+        st.max_size == 0 ? 0.0 : static_cast<double>(charge) / static_cast<double>(st.max_size);
     return st;
   }
 
   const LruCacheOptions& options() const { return options_; }
+
+  // set_max_size: changes the capacity at runtime (options() keeps the
+  // original); a smaller one evicts each shard's least recently used at once.
+  void set_max_size(size_t max_size) {
+    max_size_.store(max_size, std::memory_order_relaxed);
+    const size_t per_shard = (max_size + num_shards_ - 1) / num_shards_;
+    for (size_t i = 0; i < num_shards_; ++i) {
+      Exclusive lock(shards_[i]);
+      shards_[i].capacity_ = per_shard;
+      shards_[i].make_room(0, clock_, nullptr);
+    }
+  }
 
  private:
   static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
@@ -331,7 +343,7 @@ class LruCache {
     std::atomic<bool> writer_{false};     // a writer holds (or is taking) the shard
     Node* mru_ = nullptr;                 // GUARDED_BY(mu_) most recently used
     Node* lru_ = nullptr;                 // GUARDED_BY(mu_) least recently used
-    size_t capacity_ = 0;                 // constant after construction
+    size_t capacity_ = 0;                 // GUARDED_BY(mu_) (set_max_size)
     std::vector<Node*> table_;            // GUARDED_BY(mu_) hash chains, size a power of 2
     std::vector<Node*> heap_;             // GUARDED_BY(mu_) min-heap on expires_at_
     size_t count_ = 0;                    // GUARDED_BY(mu_)
@@ -554,6 +566,7 @@ class LruCache {
   }
 
   const LruCacheOptions options_;
+  std::atomic<size_t> max_size_{options_.max_size};  // set_max_size
   const Clock& clock_;
   const size_t num_shards_;
   const std::unique_ptr<Shard[]> shards_;

@@ -1,9 +1,15 @@
 #include "gateway/stages/cache_stage.h"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <optional>
 
 #include "agentgate/cache/cache_key.h"
 #include "cache/cache_control.h"
+#include "server/error_response.h"
 #include "upstream/sse_parser.h"
 
 namespace agentgate {
@@ -22,11 +28,15 @@ std::string SseFrame(std::string_view data) {
 }
 
 // StreamCapture: collects a streamed answer's events as they pass.
+// With a flight ticket, it also publishes the bytes to the flight's streaming
+// followers as they pass.
 class StreamCapture final : public StreamObserver {
  public:
-  explicit StreamCapture(size_t max_bytes) : max_bytes_(max_bytes) {}
+  StreamCapture(size_t max_bytes, SingleFlight::Ticket* ticket)
+      : max_bytes_(max_bytes), ticket_(ticket) {}
 
   void on_chunk(std::string_view bytes) override {
+    if (ticket_ != nullptr) ticket_->publish(bytes);
     if (overflow_) return;
     Status s = parser_.feed(bytes, [this](const SseEvent& e) {
       if (e.data == "[DONE]") {
@@ -43,7 +53,10 @@ class StreamCapture final : public StreamObserver {
     });
     if (!s.ok()) overflow_ = true;
   }
-  void on_complete(bool ok) override { complete_ = ok && done_ && !overflow_; }
+  void on_complete(bool ok) override {
+    if (ticket_ != nullptr) ticket_->end_stream(ok);
+    complete_ = ok && done_ && !overflow_;
+  }
 
   // take: the captured answer (complete only if the stream ended cleanly).
   CachedResponse take() {
@@ -58,6 +71,7 @@ class StreamCapture final : public StreamObserver {
 
  private:
   const size_t max_bytes_;
+  SingleFlight::Ticket* const ticket_;  // null: no followers to feed
   SseParser parser_;
   std::vector<std::string> events_;
   size_t bytes_ = 0;
@@ -73,6 +87,8 @@ CacheStage::Metrics::Metrics(MetricsRegistry& r)
                      {{"cache", "exact"}, {"result", "hit"}})),
       inflight_hits(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
                               {{"cache", "exact"}, {"result", "inflight_hit"}})),
+      remote_hits(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
+                            {{"cache", "exact"}, {"result", "remote_inflight_hit"}})),
       misses(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
                        {{"cache", "exact"}, {"result", "miss"}})),
       bypasses(r.counter("agentgate_cache_requests_total", "Proxy requests by cache outcome",
@@ -97,8 +113,11 @@ boost::asio::awaitable<void> CacheStage::answer(RequestContext& ctx, const Cache
     res.set_header("X-Cache-Kind", std::string(kind));
     co_return;
   }
-  std::vector<std::pair<std::string, std::string>> headers = {
-      {"Cache-Control", "no-cache"}, {"X-Cache", "HIT"}, {"X-Cache-Kind", std::string(kind)}};
+  // Headers earlier stages set (rate limits, ...) go on the stream too.
+  std::vector<std::pair<std::string, std::string>> headers = res.headers;
+  headers.emplace_back("Cache-Control", "no-cache");
+  headers.emplace_back("X-Cache", "HIT");
+  headers.emplace_back("X-Cache-Kind", std::string(kind));
   ResponseStream& out = res.stream();
   ctx.streamed = true;
   if (!co_await out.begin(entry.status, entry.content_type, headers)) co_return;
@@ -111,12 +130,80 @@ boost::asio::awaitable<void> CacheStage::answer(RequestContext& ctx, const Cache
   co_await out.finish();
 }
 
+boost::asio::awaitable<bool> CacheStage::follow_stream(RequestContext& ctx,
+                                                      SingleFlight::Ticket& ticket) {
+  SingleFlight::Ticket::Update u = co_await ticket.watch(0, options_.dedup_timeout);
+  // No live stream (a whole streamed answer from another instance, or
+  // nothing), or one that already broke before we joined: never replay a
+  // broken stream to a client that could still get a whole one.
+  if (!u.live || (u.stream_ended && !u.stream_ok)) {
+    if (u.done && u.answer && u.answer->streamed) {
+      co_await answer(ctx, *u.answer, "inflight");
+      co_return true;
+    }
+    co_return false;
+  }
+  if (u.stream_ended) {  // joined after a whole stream: replay the answer event by event
+    CachedResponsePtr whole = u.answer;
+    if (!u.done) whole = co_await ticket.wait(options_.dedup_timeout);  // not in ?: (g++ 12)
+    if (whole && whole->streamed) {
+      co_await answer(ctx, *whole, "inflight");
+      co_return true;
+    }
+  }
+  // Headers earlier stages set (rate limits, ...) go on the stream too.
+  std::vector<std::pair<std::string, std::string>> headers = ctx.response.headers;
+  headers.emplace_back("Cache-Control", "no-cache");
+  headers.emplace_back("X-Cache", "HIT");
+  headers.emplace_back("X-Cache-Kind", "inflight");
+  ResponseStream& out = ctx.response.stream();
+  ctx.streamed = true;
+  if (!co_await out.begin(200, "text/event-stream", headers)) co_return true;
+  size_t sent = 0;
+  for (;;) {
+    for (const std::string& chunk : u.chunks) {
+      if (!co_await out.write(chunk)) co_return true;  // the client left
+    }
+    sent += u.chunks.size();
+    if (u.stream_ended || u.done || u.timed_out) break;
+    u = co_await ticket.watch(sent, options_.dedup_timeout);
+  }
+  if (!u.stream_ok) {  // as the leader's client is told: in-band, then the end
+    Status s = u.timed_out ? DeadlineExceeded("the shared upstream stream stalled")
+                           : BadGateway("the shared upstream stream ended before [DONE]");
+    HttpErrorKind kind = HttpErrorKindFor(s.code());
+    std::string event = "event: error\ndata: " + ErrorBody(s.message(), kind.type, kind.code) + "\n\n";
+    co_await out.write(event);
+  }
+  co_await out.finish();
+  co_return true;
+}
+
+boost::asio::awaitable<CachedResponsePtr> CacheStage::await_remote(const std::string& key,
+                                                                   bool stream) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  for (Nanos waited{0};; waited += options_.remote_poll) {
+    CachedResponsePtr r = co_await cache_.async_peek(key);
+    if (r && r->streamed == stream) co_return r;
+    if (waited >= options_.dedup_timeout) co_return nullptr;
+    const bool held = co_await options_.remote->held(key);
+    if (!held) {  // the leader is done: one last look
+      r = co_await cache_.async_peek(key);
+      if (r && r->streamed == stream) co_return r;
+      co_return nullptr;
+    }
+    timer.expires_after(options_.remote_poll);
+    auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) co_return nullptr;
+  }
+}
+
 boost::asio::awaitable<void> CacheStage::compute(RequestContext& ctx, Next next,
                                                  const std::string& key,
                                                  SingleFlight::Ticket* ticket) {
   std::optional<StreamCapture> capture;
   if (ctx.info.stream) {
-    capture.emplace(options_.max_stream_bytes);
+    capture.emplace(options_.max_stream_bytes, ticket);
     ctx.stream_observers.push_back(&*capture);
   }
   co_await next(ctx);
@@ -133,7 +220,7 @@ boost::asio::awaitable<void> CacheStage::compute(RequestContext& ctx, Next next,
   }
   if (!entry || !Cacheable(*entry)) co_return;  // the ticket's destructor shares nothing
   auto shared = std::make_shared<const CachedResponse>(std::move(*entry));
-  if (cache_.store(key, *shared)) {
+  if (co_await cache_.async_store(key, shared)) {
     if (metrics_) metrics_->stores.inc();
   }
   if (ticket != nullptr) ticket->finish(shared);
@@ -154,7 +241,7 @@ boost::asio::awaitable<void> CacheStage::handle(RequestContext& ctx, Next next) 
     co_return;
   }
   if (!cc.no_cache) {
-    CachedResponsePtr hit = cache_.lookup(*key);
+    CachedResponsePtr hit = co_await cache_.async_lookup(*key);
     if (hit && hit->streamed == ctx.info.stream) {
       if (metrics_) metrics_->hits.inc();
       co_await answer(ctx, *hit, "exact");
@@ -164,20 +251,52 @@ boost::asio::awaitable<void> CacheStage::handle(RequestContext& ctx, Next next) 
   if (options_.dedup && !cc.no_cache) {
     SingleFlight::Ticket ticket = flights_.join(*key);
     if (!ticket.leader()) {
-      CachedResponsePtr shared = co_await ticket.wait(options_.dedup_timeout);
-      if (shared && shared->streamed == ctx.info.stream) {
-        if (metrics_) metrics_->inflight_hits.inc();
-        co_await answer(ctx, *shared, "inflight");
-        co_return;
+      if (ctx.info.stream) {
+        const bool answered = co_await follow_stream(ctx, ticket);
+        if (answered) {
+          if (metrics_) metrics_->inflight_hits.inc();
+          co_return;
+        }
+      } else {
+        CachedResponsePtr shared = co_await ticket.wait(options_.dedup_timeout);
+        if (shared && !shared->streamed) {
+          if (metrics_) metrics_->inflight_hits.inc();
+          co_await answer(ctx, *shared, "inflight");
+          co_return;
+        }
       }
       if (metrics_) metrics_->misses.inc();
       ctx.response.set_header("X-Cache", "MISS");
       co_await compute(ctx, next, *key, nullptr);
       co_return;
     }
+    std::optional<FlightLock::Lock> lock;
+    if (options_.remote) {
+      lock = co_await options_.remote->try_lock(*key, options_.dedup_timeout);
+      CachedResponsePtr shared;
+      if (lock->state == FlightLock::State::kTaken) {
+        shared = co_await await_remote(*key, ctx.info.stream);
+      } else if (lock->state == FlightLock::State::kAcquired && !cc.no_cache) {
+        // The previous leader may have stored and unlocked since our lookup.
+        shared = co_await cache_.async_peek(*key);
+        if (shared && shared->streamed != ctx.info.stream) shared = nullptr;
+      }
+      if (shared) {
+        if (lock->state == FlightLock::State::kAcquired) {
+          co_await options_.remote->unlock(*key, lock->token);
+        }
+        ticket.finish(shared);
+        if (metrics_) metrics_->remote_hits.inc();
+        co_await answer(ctx, *shared, "inflight");
+        co_return;
+      }
+    }
     if (metrics_) metrics_->misses.inc();
     ctx.response.set_header("X-Cache", "MISS");
     co_await compute(ctx, next, *key, &ticket);
+    if (lock && lock->state == FlightLock::State::kAcquired) {
+      co_await options_.remote->unlock(*key, lock->token);
+    }
     co_return;
   }
   if (metrics_) metrics_->misses.inc();

@@ -17,7 +17,15 @@
 // waits (at most dedup_timeout) for the leader's answer and replays it
 // (`X-Cache: HIT`, `X-Cache-Kind: inflight`); when the leader has nothing
 // cacheable to share, or the wait times out, it goes upstream itself.
-// Followers of a streaming leader get the stream after the leader's ends.
+// Followers of a streaming leader receive the leader's stream bytes as they
+// arrive (also those sent before they joined), not only at its end.
+//
+// Across instances (options.remote, Redis DB 4 when configured): the local
+// leader of a key also takes the key's FlightLock. If another instance holds
+// it, the local leader polls the shared store (every remote_poll, at most
+// dedup_timeout) for that instance's answer and shares it with its own
+// followers (`X-Cache-Kind: inflight`); when the other leader is gone with
+// nothing stored, or on timeout, it calls the upstream itself.
 //
 // Thread-safety: shared by all workers; the cache and the flights are
 // internally synchronized.
@@ -26,6 +34,7 @@
 #include "agentgate/cache/cache_key.h"
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/core/metrics.h"
+#include "cache/flight_lock.h"
 #include "cache/single_flight.h"
 #include "gateway/stage.h"
 
@@ -41,6 +50,11 @@ struct CacheStageOptions {
   size_t max_stream_bytes = 4 * 1024 * 1024;
   // Raw requests whose key is remembered (CacheKeyMemo). Default: 10000.
   size_t key_memo_size = 10000;
+  // Cross-instance de-duplication locks (with dedup); null = this process
+  // only. Default: null.
+  std::shared_ptr<FlightLock> remote;
+  // How often a remote follower looks for the leader's answer. Default: 20 ms.
+  Nanos remote_poll = std::chrono::milliseconds(20);
 };
 
 class CacheStage final : public Stage {
@@ -60,6 +74,7 @@ class CacheStage final : public Stage {
     explicit Metrics(MetricsRegistry& r);
     Counter& hits;
     Counter& inflight_hits;
+    Counter& remote_hits;
     Counter& misses;
     Counter& bypasses;
     Counter& stores;
@@ -67,6 +82,12 @@ class CacheStage final : public Stage {
 
   boost::asio::awaitable<void> answer(RequestContext& ctx, const CachedResponse& entry,
                                       std::string_view kind);
+  // follow_stream: a streaming follower relays its leader's stream live;
+  // false when the leader had nothing to share (then it computes itself).
+  boost::asio::awaitable<bool> follow_stream(RequestContext& ctx, SingleFlight::Ticket& ticket);
+  // await_remote: the answer another instance's leader stores under `key`,
+  // or nullptr when it is gone without one or dedup_timeout passed.
+  boost::asio::awaitable<CachedResponsePtr> await_remote(const std::string& key, bool stream);
   boost::asio::awaitable<void> compute(RequestContext& ctx, Next next, const std::string& key,
                                        SingleFlight::Ticket* ticket);
 

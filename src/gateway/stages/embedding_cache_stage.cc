@@ -49,7 +49,7 @@ boost::asio::awaitable<void> EmbeddingCacheStage::handle(RequestContext& ctx, Ne
   std::vector<size_t> missing;
   for (size_t i = 0; i < n; ++i) {
     keys[i] = EmbeddingCacheKey(ctx.principal.tenant, canonical_params, texts[i]);
-    if (!cc.no_cache) found[i] = cache_.lookup(keys[i]);
+    if (!cc.no_cache) found[i] = co_await cache_.async_lookup(keys[i]);
     if (!found[i]) missing.push_back(i);
   }
   ctx.response.set_header("X-Cache-Embeddings",
@@ -102,8 +102,9 @@ boost::asio::awaitable<void> EmbeddingCacheStage::handle(RequestContext& ctx, Ne
   }
   for (const Json& item : (*answer)["data"]) {
     const size_t original = missing[item["index"].get<size_t>()];
-    cache_.store(keys[original], item["embedding"]);
-    found[original] = std::make_shared<const Json>(item["embedding"]);
+    auto value = std::make_shared<const Json>(item["embedding"]);
+    co_await cache_.async_store(keys[original], value);
+    found[original] = std::move(value);
   }
   if (!partial) co_return;
   Json data = Json::array();

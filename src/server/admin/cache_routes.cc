@@ -1,11 +1,18 @@
-// Admin routes of the response cache: GET /api/v1/cache/stats,
-// DELETE /api/v1/cache/clear (audited), GET /api/v1/cache/health.
+// Admin routes of the caches: GET /api/v1/cache/stats, DELETE
+// /api/v1/cache/clear (audited), GET /api/v1/cache/health, GET|POST
+// /api/v1/cache/config (POST audited), GET /api/v1/cache/metrics, POST
+// /api/v1/cache/test (audited).
+#include <functional>
+
 #include "agentgate/cache/embedding_cache.h"
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/cache/semantic_cache.h"
 #include "agentgate/core/json.h"
 #include "server/admin/admin_route.h"
+#include "server/cache_admin.h"
 #include "server/error_response.h"
+#include "store/redis_cache_stores.h"
+#include "store/redis_connections.h"
 
 namespace agentgate {
 
@@ -29,7 +36,7 @@ Json ExactStats(ResponseCache& cache) {
 
 Json EmbeddingStats(EmbeddingCache& cache) {
   EmbeddingCacheStats s = cache.stats();
-  return {{"store", "memory"},      {"entries", s.entries},   {"max_size", s.max_size},
+  return {{"store", cache.store_kind()}, {"entries", s.entries},   {"max_size", s.max_size},
           {"hits", s.hits},         {"misses", s.misses},     {"hit_rate", s.hit_rate},
           {"evictions", s.evictions}};
 }
@@ -48,9 +55,112 @@ Json SemanticStats(SemanticCache& cache) {
           {"similarity_threshold", cache.options().similarity_threshold}};
 }
 
+// ProbeResult: one cache type's round trip, timed.
+Json ProbeResult(const Clock& clock, std::string_view store, const std::function<Status()>& probe) {
+  const Nanos start = clock.monotonic();
+  Status s = probe();
+  const double ms = std::chrono::duration<double, std::milli>(clock.monotonic() - start).count();
+  Json j = {{"enabled", true}, {"ok", s.ok()}, {"store", store}, {"latency_ms", ms}};
+  if (!s.ok()) j["error"] = s.message();
+  return j;
+}
+
+// Disabled: the answer of the config, metrics and test routes without caches.
+Status Disabled() { return Unavailable("the cache is disabled (cache.enabled: false)"); }
+
 }  // namespace
 
 void RegisterCacheRoutes(Router& router, GatewayServices& services) {
+  AddAdminRoute(
+      router, services, HttpMethod::kGet, "/api/v1/cache/config",
+      [](HttpRequest&, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+        CacheAdmin* admin = call.services.cache_admin;
+        if (admin == nullptr) {
+          SetError(res, Disabled());
+          co_return;
+        }
+        SetJson(res, DumpJson(CacheSettingsJson(admin->settings())));
+      },
+      "The cache settings in force (file/env values with the admin API's changes over them)");
+
+  AddAdminRoute(
+      router, services, HttpMethod::kPost, "/api/v1/cache/config",
+      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+        CacheAdmin* admin = call.services.cache_admin;
+        if (admin == nullptr) {
+          SetError(res, Disabled());
+          co_return;
+        }
+        Result<Json> body = ParseJsonObject(req.body);
+        if (!body.ok()) {
+          SetError(res, body.status());
+          co_return;
+        }
+        Result<CacheSettings> next = admin->update(*body);
+        if (!next.ok()) {
+          SetError(res, next.status());
+          co_return;
+        }
+        call.audit(req, "changed cache settings: " + DumpJson(*body));
+        SetJson(res, DumpJson(CacheSettingsJson(*next)));
+      },
+      "Change cache settings at runtime (similarity_threshold, default_ttl_s, semantic_expiry_s, "
+      "max_size, semantic_max_entries, embedding_max_size); validated, persisted");
+
+  AddAdminRoute(
+      router, services, HttpMethod::kGet, "/api/v1/cache/metrics",
+      [](HttpRequest&, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+        CacheAdmin* admin = call.services.cache_admin;
+        if (admin == nullptr) {
+          SetError(res, Disabled());
+          co_return;
+        }
+        admin->sample();
+        SetJson(res, DumpJson({{"bucket_s", 60},
+                               {"buckets", CacheHistory::kMinutes},
+                               {"series", admin->history().json()}}));
+      },
+      "Hit/miss counts and hit rate per minute over the last hour, per cache type");
+
+  AddAdminRoute(
+      router, services, HttpMethod::kPost, "/api/v1/cache/test",
+      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+        CacheAdmin* admin = call.services.cache_admin;
+        if (admin == nullptr) {
+          SetError(res, Disabled());
+          co_return;
+        }
+        const Clock& clock = *call.services.clock;
+        Json j = Json::object();
+        bool ok = true;
+        if (ResponseCache* c = admin->exact()) {
+          j["exact"] = ProbeResult(clock, c->store_kind(), [c] { return c->probe(); });
+        } else {
+          j["exact"] = {{"enabled", false}};
+        }
+        if (EmbeddingCache* c = admin->embedding()) {
+          j["embedding"] = ProbeResult(clock, c->store_kind(), [c] { return c->probe(); });
+        } else {
+          j["embedding"] = {{"enabled", false}};
+        }
+        if (SemanticCache* c = admin->semantic()) {
+          j["semantic"] = ProbeResult(clock, "memory", [c] { return c->probe(); });
+        } else {
+          j["semantic"] = {{"enabled", false}};
+        }
+        std::string summary = "ran the cache round-trip test:";
+        for (const auto& [type, r] : j.items()) {
+          if (r.value("enabled", false) && !r.value("ok", false)) ok = false;
+          summary += " " + type + "=" +
+                     (!r.value("enabled", false) ? "disabled" : r.value("ok", false) ? "ok" : "failed");
+        }
+        j["ok"] = ok;
+        call.audit(req, summary);
+        SetJson(res, DumpJson(j));
+      },
+      "Round trip (write, read, erase a probe entry) through each cache type; per type ok, "
+      "latency and error");
+
   AddAdminRoute(
       router, services, HttpMethod::kGet, "/api/v1/cache/stats",
       [](HttpRequest&, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
@@ -58,7 +168,10 @@ void RegisterCacheRoutes(Router& router, GatewayServices& services) {
         Json j = {{"enabled", cache != nullptr}};
         if (cache != nullptr) j["exact"] = ExactStats(*cache);
         if (EmbeddingCache* e = call.services.embedding_cache) j["embedding"] = EmbeddingStats(*e);
-        if (SemanticCache* s = call.services.semantic_cache) j["semantic"] = SemanticStats(*s);
+        if (SemanticCache* s = call.services.semantic_cache) {
+          j["semantic"] = SemanticStats(*s);
+          j["semantic"]["shared_through_redis"] = call.services.redis != nullptr;
+        }
         SetJson(res, DumpJson(j));
         co_return;
       },
@@ -82,6 +195,10 @@ void RegisterCacheRoutes(Router& router, GatewayServices& services) {
         if (semantic != nullptr && (type == "all" || type == "semantic")) {
           cleared_semantic = semantic->stats().entries;
           semantic->clear();
+          if (RedisConnections* redis = call.services.redis) {  // the shared log too
+            std::string pattern = redis->key_prefix() + "semantic:*";
+            (void)co_await RedisScanDelete(redis->client("semantic"), std::move(pattern));
+          }
         }
         if (cache != nullptr && (type == "all" || type == "exact")) {
           cleared = cache->stats().store.entries;

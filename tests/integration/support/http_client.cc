@@ -40,6 +40,7 @@ struct Exchange {
   TestHeaders headers;
   std::string body;
   size_t chunks = 0;
+  std::chrono::steady_clock::time_point first_body_at{};  // streaming: first body bytes
 };
 
 // Run: one request on a fresh connection. With `streaming`, the body is
@@ -80,7 +81,8 @@ net::awaitable<void> Run(uint16_t port, std::string method, std::string target, 
   // The callbacks are declared before the parser, which keeps pointers to them.
   std::string streamed;
   auto on_header = [&out](std::uint64_t, beast::string_view, beast::error_code&) { ++out.chunks; };
-  auto on_body = [&streamed](std::uint64_t, beast::string_view data, beast::error_code&) {
+  auto on_body = [&streamed, &out](std::uint64_t, beast::string_view data, beast::error_code&) {
+    if (streamed.empty() && !data.empty()) out.first_body_at = std::chrono::steady_clock::now();
     streamed.append(data.data(), data.size());
     return data.size();
   };
@@ -170,6 +172,8 @@ SseResult RequestSse(uint16_t port, std::string_view method, std::string_view ta
   r.headers = std::move(x.headers);
   r.body = std::move(x.body);
   r.http_chunks = x.chunks;
+  r.first_data_at = x.first_body_at;
+  r.finished_at = std::chrono::steady_clock::now();
   r.events = ParseSseEvents(r.body);
   return r;
 }

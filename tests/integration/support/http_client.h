@@ -52,6 +52,8 @@ struct SseResult {
   std::string body;          // the raw body as received
   size_t http_chunks = 0;    // chunks of the chunked transfer encoding received
   std::vector<std::string> events;  // each event's data payload in order ("[DONE]" included)
+  std::chrono::steady_clock::time_point first_data_at{};  // when the first body bytes arrived
+  std::chrono::steady_clock::time_point finished_at{};    // when the response ended
 
   std::string header(std::string_view name) const;
   // done: the last event is "[DONE]".

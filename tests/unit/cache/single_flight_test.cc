@@ -109,5 +109,104 @@ TEST(SingleFlightTest, FollowersStopWaitingAtTheirTimeout) {
   leader.finish(Answer("too late"));
 }
 
+// Spawns a follower's watch from `from` on `ioc`, storing what it got in `out`.
+void SpawnWatch(net::io_context& ioc, SingleFlight::Ticket& ticket, size_t from, Nanos timeout,
+                std::optional<SingleFlight::Ticket::Update>& out) {
+  net::co_spawn(
+      ioc,
+      [&ticket, from, timeout, &out]() -> net::awaitable<void> {
+        out = co_await ticket.watch(from, timeout);
+      },
+      net::detached);
+}
+
+TEST(SingleFlightTest, StreamingFollowersSeeEachChunkAsTheLeaderPublishesIt) {
+  SingleFlight flights;
+  SingleFlight::Ticket leader = flights.join("k");
+  SingleFlight::Ticket follower = flights.join("k");
+  net::io_context ioc;
+  std::optional<SingleFlight::Ticket::Update> got;
+  SpawnWatch(ioc, follower, 0, 1h, got);
+  ioc.poll();
+  EXPECT_FALSE(got.has_value());  // nothing published yet
+  leader.publish("data: a\n\n");
+  ioc.run();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(got->live);
+  EXPECT_FALSE(got->done);
+  EXPECT_FALSE(got->stream_ended);
+  EXPECT_EQ(got->chunks, std::vector<std::string>{"data: a\n\n"});
+
+  got.reset();
+  ioc.restart();
+  SpawnWatch(ioc, follower, 1, 1h, got);
+  ioc.poll();
+  EXPECT_FALSE(got.has_value());  // waits for chunk 2, not chunk 1 again
+  leader.publish("data: b\n\n");
+  leader.publish("data: [DONE]\n\n");
+  leader.end_stream(true);
+  ioc.run();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->chunks, (std::vector<std::string>{"data: b\n\n", "data: [DONE]\n\n"}));
+  EXPECT_TRUE(got->stream_ended);
+  EXPECT_TRUE(got->stream_ok);
+  leader.finish(Answer("whole"));
+}
+
+TEST(SingleFlightTest, ALateStreamingFollowerGetsEveryChunkSoFarAtOnce) {
+  SingleFlight flights;
+  SingleFlight::Ticket leader = flights.join("k");
+  leader.publish("one");
+  leader.publish("two");
+  SingleFlight::Ticket late = flights.join("k");
+  net::io_context ioc;
+  std::optional<SingleFlight::Ticket::Update> got;
+  SpawnWatch(ioc, late, 0, 1h, got);
+  ioc.run();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->chunks, (std::vector<std::string>{"one", "two"}));
+  leader.end_stream(false);  // a broken stream: followers learn it
+  got.reset();
+  ioc.restart();
+  SpawnWatch(ioc, late, 2, 1h, got);
+  ioc.run();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(got->chunks.empty());
+  EXPECT_TRUE(got->stream_ended);
+  EXPECT_FALSE(got->stream_ok);
+}
+
+TEST(SingleFlightTest, PublishedChunksDoNotEndAWholeAnswerWait) {
+  SingleFlight flights;
+  SingleFlight::Ticket leader = flights.join("k");
+  SingleFlight::Ticket follower = flights.join("k");
+  net::io_context ioc;
+  std::optional<CachedResponsePtr> got;
+  SpawnWait(ioc, follower, 1h, got);
+  ioc.poll();
+  leader.publish("chunk");
+  ioc.poll();
+  EXPECT_FALSE(got.has_value());  // woken, but the flight is not over: waits again
+  leader.finish(Answer("whole"));
+  ioc.run();
+  ASSERT_TRUE(got.has_value());
+  ASSERT_NE(*got, nullptr);
+  EXPECT_EQ((*got)->body, "whole");
+}
+
+TEST(SingleFlightTest, AWatchWithNothingNewTimesOut) {
+  SingleFlight flights;
+  SingleFlight::Ticket leader = flights.join("k");
+  SingleFlight::Ticket follower = flights.join("k");
+  net::io_context ioc;
+  std::optional<SingleFlight::Ticket::Update> got;
+  SpawnWatch(ioc, follower, 0, 1ms, got);
+  ioc.run();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(got->timed_out);
+  EXPECT_FALSE(got->live);
+  EXPECT_FALSE(got->done);
+}
+
 }  // namespace
 }  // namespace agentgate

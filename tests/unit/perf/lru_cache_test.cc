@@ -40,6 +40,23 @@ TEST(LruCacheTest, SetGetEraseClear) {
   EXPECT_EQ(cache.stats().size, 0u);
 }
 
+TEST(LruCacheTest, SetMaxSizeShrinksAtOnceAndGrowsLater) {
+  ManualClock clock;
+  LruCache<std::string, int> cache(Exact(5), clock);
+  for (int i = 0; i < 5; ++i) cache.set(std::to_string(i), i);
+  (void)cache.get("0");  // 0 becomes the most recent; 1 the least
+  cache.set_max_size(2);
+  EXPECT_EQ(cache.stats().size, 2u);
+  EXPECT_EQ(cache.stats().max_size, 2u);
+  EXPECT_EQ(cache.stats().evictions, 3u);
+  EXPECT_TRUE(cache.contains("0"));
+  EXPECT_TRUE(cache.contains("4"));
+  cache.set_max_size(4);
+  for (int i = 5; i < 9; ++i) cache.set(std::to_string(i), i);
+  EXPECT_EQ(cache.stats().size, 4u);
+  EXPECT_EQ(cache.options().max_size, 5u);  // the options as constructed
+}
+
 TEST(LruCacheTest, DefaultTtlExpiresWithManualClock) {
   ManualClock clock;
   LruCache<std::string, int> cache(Exact(10, seconds(5)), clock);
