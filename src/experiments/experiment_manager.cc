@@ -165,6 +165,8 @@ Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_vi
   if (!e) return NotFound(fmt::format("experiment '{}' not found", id));
   Assignment a;
   a.experiment = e->spec.name;
+  a.kind = e->spec.variant_kind;
+  a.client_outcomes = e->spec.client_outcomes;
   std::lock_guard lock(e->mu);
   a.status = e->status;
   if (e->status == ExperimentStatus::kStopped) return Conflict(id, e->status);
@@ -172,6 +174,7 @@ Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_vi
     a.in_experiment = true;
     a.variant = *e->selected_winner;
     a.variant_name = e->spec.variants[static_cast<size_t>(a.variant)];
+    if (a.kind == VariantKind::kSystemPrompt) a.prompt = e->spec.prompts[static_cast<size_t>(a.variant)];
     return a;
   }
   int v = -1;
@@ -201,6 +204,7 @@ Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_vi
   a.in_experiment = true;
   a.variant = v;
   a.variant_name = e->spec.variants[static_cast<size_t>(v)];
+  if (a.kind == VariantKind::kSystemPrompt) a.prompt = e->spec.prompts[static_cast<size_t>(v)];
   return a;
 }
 
@@ -331,17 +335,19 @@ Result<ExperimentResults> ExperimentManager::results(std::string_view id) const 
   return r;
 }
 
-std::optional<std::string> ExperimentManager::experiment_for_model(std::string_view model) const {
+std::optional<ExperimentTarget> ExperimentManager::experiment_for_model(std::string_view model) const {
+  std::optional<ExperimentTarget> found;
   std::shared_lock lock(mu_);
   for (const auto& [name, e] : experiments_) {
     if (e->spec.target_model.empty() || e->spec.target_model != model) continue;
+    if (found && found->id < name) continue;
     std::lock_guard elock(e->mu);
     if (e->status == ExperimentStatus::kRunning ||
         (e->status == ExperimentStatus::kCompleted && e->spec.route_to_winner)) {
-      return name;
+      found = ExperimentTarget{name, e->spec.variant_kind};
     }
   }
-  return std::nullopt;
+  return found;
 }
 
 }  // namespace agentgate

@@ -35,6 +35,8 @@ struct RateLimitParts;
 class ResponseCache;
 class EmbeddingCache;
 class SemanticCache;
+class ExperimentStore;  // experiments
+class ExperimentManager;
 
 class Gateway {
  public:
@@ -86,6 +88,8 @@ class Gateway {
   std::unique_ptr<ResponseCache> response_cache_;  // null when cache.enabled is false
   std::unique_ptr<EmbeddingCache> embedding_cache_;  // null when cache.enabled is false
   std::unique_ptr<SemanticCache> semantic_cache_;    // null unless cache.semantic_enabled
+  std::unique_ptr<ExperimentStore> experiment_store_;  // experiments: SQLite
+  std::unique_ptr<ExperimentManager> experiments_;
   std::shared_ptr<const Pipeline> pipeline_;
   std::shared_ptr<const Pipeline> replay_pipeline_;  // pipeline_ without authenticate
   Router router_;

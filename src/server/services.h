@@ -28,6 +28,7 @@ struct RateLimitParts;
 class ResponseCache;
 class EmbeddingCache;
 class SemanticCache;
+class ExperimentManager;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -50,6 +51,7 @@ struct GatewayServices {
   ResponseCache* response_cache = nullptr;  // the exact response cache; nullptr when disabled
   EmbeddingCache* embedding_cache = nullptr;  // per-input embeddings; nullptr when disabled
   SemanticCache* semantic_cache = nullptr;    // nullptr when disabled
+  ExperimentManager* experiments = nullptr;   // A/B testing; always built by the gateway
 };
 
 }  // namespace agentgate

@@ -89,6 +89,16 @@ struct Assignment {
   int variant = -1;
   std::string variant_name;
   ExperimentStatus status = ExperimentStatus::kRunning;
+  // For the gateway stage: what the variant changes.
+  VariantKind kind = VariantKind::kModel;
+  std::string prompt;            // kSystemPrompt: the variant's system prompt
+  bool client_outcomes = false;  // the client records outcomes itself
+};
+
+// ExperimentTarget: an experiment a proxied request enters.
+struct ExperimentTarget {
+  std::string id;
+  VariantKind kind = VariantKind::kModel;
 };
 
 // ExperimentInfo: a definition with its state.
@@ -137,8 +147,8 @@ class ExperimentManager {
   Result<ExperimentResults> results(std::string_view id) const;
 
   // experiment_for_model: the running (or completed with route_to_winner)
-  // experiment whose target_model is `model`, if any.
-  std::optional<std::string> experiment_for_model(std::string_view model) const;
+  // experiment whose target_model is `model`, if any (the first by name).
+  std::optional<ExperimentTarget> experiment_for_model(std::string_view model) const;
 
  private:
   struct Entry;
