@@ -31,10 +31,14 @@ double SampleBeta(double a, double b, std::mt19937_64& rng) {
 
 std::string_view BanditAlgorithmName(BanditAlgorithm a) {
   switch (a) {
-    case BanditAlgorithm::kNone: return "none";
-    case BanditAlgorithm::kEpsilonGreedy: return "epsilon_greedy";
-    case BanditAlgorithm::kUcb1: return "ucb1";
-    case BanditAlgorithm::kThompson: return "thompson";
+    case BanditAlgorithm::kNone:
+      return "none";
+    case BanditAlgorithm::kEpsilonGreedy:
+      return "epsilon_greedy";
+    case BanditAlgorithm::kUcb1:
+      return "ucb1";
+    case BanditAlgorithm::kThompson:
+      return "thompson";
   }
   return "none";
 }

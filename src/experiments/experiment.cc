@@ -1,17 +1,20 @@
 #include "agentgate/experiments/experiment.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <set>
-
-#include <fmt/format.h>
 
 namespace agentgate {
 
 std::string_view ExperimentStatusName(ExperimentStatus s) {
   switch (s) {
-    case ExperimentStatus::kRunning: return "running";
-    case ExperimentStatus::kStopped: return "stopped";
-    case ExperimentStatus::kCompleted: return "completed";
+    case ExperimentStatus::kRunning:
+      return "running";
+    case ExperimentStatus::kStopped:
+      return "stopped";
+    case ExperimentStatus::kCompleted:
+      return "completed";
   }
   return "running";
 }
@@ -25,7 +28,8 @@ namespace {
 bool ValidName(std::string_view n) {
   if (n.empty() || n.size() > 64) return false;
   for (char c : n) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+      return false;
   }
   return true;
 }
@@ -36,7 +40,8 @@ Result<std::vector<std::string>> GetStrings(const Json& j, const char* key) {
   if (it == j.end() || it->is_null()) return out;
   if (!it->is_array()) return InvalidArgument(fmt::format("{}: expected an array of strings", key));
   for (const Json& v : *it) {
-    if (!v.is_string()) return InvalidArgument(fmt::format("{}: expected an array of strings", key));
+    if (!v.is_string())
+      return InvalidArgument(fmt::format("{}: expected an array of strings", key));
     out.push_back(v.get<std::string>());
   }
   return out;
@@ -63,16 +68,21 @@ Status ValidateExperimentSpec(ExperimentSpec& s) {
   }
   double sum = 0;
   for (double w : s.traffic_split) {
-    if (!(w >= 0 && w <= 1)) return InvalidArgument(fmt::format("traffic_split: {} is outside [0, 1]", w));
+    if (!(w >= 0 && w <= 1))
+      return InvalidArgument(fmt::format("traffic_split: {} is outside [0, 1]", w));
     sum += w;
   }
   if (std::abs(sum - 1) > 1e-9) {
     return InvalidArgument(fmt::format("traffic_split: weights sum to {}, expected 1", sum));
   }
-  if (!(s.epsilon >= 0 && s.epsilon <= 1)) return InvalidArgument("epsilon: expected a value in [0, 1]");
-  if (!(s.coverage > 0 && s.coverage <= 1)) return InvalidArgument("coverage: expected a value in (0, 1]");
-  if (!(s.alpha > 0 && s.alpha <= 0.5)) return InvalidArgument("alpha: expected a value in (0, 0.5]");
-  if (!(s.msprt_tau > 0 && std::isfinite(s.msprt_tau))) return InvalidArgument("msprt_tau: expected a positive number");
+  if (!(s.epsilon >= 0 && s.epsilon <= 1))
+    return InvalidArgument("epsilon: expected a value in [0, 1]");
+  if (!(s.coverage > 0 && s.coverage <= 1))
+    return InvalidArgument("coverage: expected a value in (0, 1]");
+  if (!(s.alpha > 0 && s.alpha <= 0.5))
+    return InvalidArgument("alpha: expected a value in (0, 0.5]");
+  if (!(s.msprt_tau > 0 && std::isfinite(s.msprt_tau)))
+    return InvalidArgument("msprt_tau: expected a positive number");
   if (s.min_samples < 0) return InvalidArgument("min_samples: expected a non-negative integer");
   if (s.variant_kind == VariantKind::kSystemPrompt && s.prompts.size() != s.variants.size()) {
     return InvalidArgument("prompts: variant_type system_prompt needs one prompt per variant");
@@ -102,7 +112,8 @@ Result<ExperimentSpec> ExperimentSpecFromJson(const Json& j) {
   auto algo = GetString(j, "bandit_algorithm", false, "none");
   if (!algo.ok()) return algo.status();
   auto parsed = ParseBanditAlgorithm(*algo);
-  if (!parsed) return InvalidArgument("bandit_algorithm: expected none, epsilon_greedy, ucb1 or thompson");
+  if (!parsed)
+    return InvalidArgument("bandit_algorithm: expected none, epsilon_greedy, ucb1 or thompson");
   s.bandit_algorithm = *parsed;
   auto seed = GetString(j, "seed", false);
   auto test = GetString(j, "test", false, "chi_square");
@@ -186,17 +197,23 @@ Json ExperimentResultsToJson(const ExperimentResults& r) {
                         {"average_value", v.value_mean},
                         {"value_standard_error", v.value_stderr}});
   }
-  Json j = {{"experiment_id", r.id},
-            {"status", ExperimentStatusName(r.status)},
-            {"variants", variants},
-            {"test", SignificanceTestName(r.test)},
-            {"p_value", r.p_value},
-            {"confidence", r.confidence},
-            {"significant", r.significant},
-            {"winner", r.winner ? Json(*r.winner) : Json(nullptr)},
-            {"chi_square", {{"statistic", r.chi_square}, {"df", r.chi_square_df}, {"p_value", r.chi_square_p}, {"yates", r.yates}}},
-            {"msprt", {{"p_value", r.msprt_p}}},
-            {"sample_ratio_mismatch", {{"statistic", r.srm_chi_square}, {"p_value", r.srm_p}, {"detected", r.srm_detected}}}};
+  Json j = {
+      {"experiment_id", r.id},
+      {"status", ExperimentStatusName(r.status)},
+      {"variants", variants},
+      {"test", SignificanceTestName(r.test)},
+      {"p_value", r.p_value},
+      {"confidence", r.confidence},
+      {"significant", r.significant},
+      {"winner", r.winner ? Json(*r.winner) : Json(nullptr)},
+      {"chi_square",
+       {{"statistic", r.chi_square},
+        {"df", r.chi_square_df},
+        {"p_value", r.chi_square_p},
+        {"yates", r.yates}}},
+      {"msprt", {{"p_value", r.msprt_p}}},
+      {"sample_ratio_mismatch",
+       {{"statistic", r.srm_chi_square}, {"p_value", r.srm_p}, {"detected", r.srm_detected}}}};
   if (r.selected_winner) j["selected_winner"] = *r.selected_winner;
   return j;
 }

@@ -1,9 +1,9 @@
 #include "agentgate/experiments/experiment_manager.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <fmt/format.h>
 
 namespace agentgate {
 
@@ -13,23 +13,26 @@ struct ExperimentManager::Entry {
   ExperimentSpec spec;
   std::vector<BucketRange> ranges;
   mutable std::mutex mu;
-  ExperimentStatus status = ExperimentStatus::kRunning;       // GUARDED_BY(mu)
-  std::optional<int> selected_winner;                         // GUARDED_BY(mu)
-  std::vector<VariantCounts> counts;                          // GUARDED_BY(mu)
-  std::vector<RunningMoments> values;                         // GUARDED_BY(mu)
-  std::unordered_map<std::string, int> sticky;                // GUARDED_BY(mu): bandits
-  std::mt19937_64 rng;                                        // GUARDED_BY(mu)
+  ExperimentStatus status = ExperimentStatus::kRunning;  // GUARDED_BY(mu)
+  std::optional<int> selected_winner;                    // GUARDED_BY(mu)
+  std::vector<VariantCounts> counts;                     // GUARDED_BY(mu)
+  std::vector<RunningMoments> values;                    // GUARDED_BY(mu)
+  std::unordered_map<std::string, int> sticky;           // GUARDED_BY(mu): bandits
+  std::mt19937_64 rng;                                   // GUARDED_BY(mu)
   // Always-valid tests, one per unordered pair (i < j) at index i * k + j.
-  mutable std::vector<SequentialTest> pairs;                  // GUARDED_BY(mu)
+  mutable std::vector<SequentialTest> pairs;  // GUARDED_BY(mu)
 };
 
 namespace {
 
-ConversionCounts Conv(const VariantCounts& c) { return {std::min(c.conversions, c.impressions), c.impressions}; }
+ConversionCounts Conv(const VariantCounts& c) {
+  return {std::min(c.conversions, c.impressions), c.impressions};
+}
 
 double Rate(const VariantCounts& c) {
-  return c.impressions == 0 ? 0 : static_cast<double>(std::min(c.conversions, c.impressions)) /
-                                      static_cast<double>(c.impressions);
+  return c.impressions == 0 ? 0
+                            : static_cast<double>(std::min(c.conversions, c.impressions)) /
+                                  static_cast<double>(c.impressions);
 }
 
 Status Conflict(std::string_view id, ExperimentStatus s) {
@@ -80,7 +83,8 @@ Status ExperimentManager::load() {
       if (c.value_count > 0) {
         const double n = static_cast<double>(c.value_count);
         const double mean = c.value_sum / n;
-        e->values[i].restore(c.value_count, mean, std::max(0.0, c.value_sum_sq - c.value_sum * mean));
+        e->values[i].restore(c.value_count, mean,
+                             std::max(0.0, c.value_sum_sq - c.value_sum * mean));
       }
     }
     for (auto& [user, v] : s.sticky) {
@@ -115,7 +119,8 @@ Result<ExperimentInfo> ExperimentManager::get(std::string_view id) const {
   if (!e) return NotFound(fmt::format("experiment '{}' not found", id));
   std::lock_guard lock(e->mu);
   ExperimentInfo info{e->spec, e->status, std::nullopt};
-  if (e->selected_winner) info.selected_winner = e->spec.variants[static_cast<size_t>(*e->selected_winner)];
+  if (e->selected_winner)
+    info.selected_winner = e->spec.variants[static_cast<size_t>(*e->selected_winner)];
   return info;
 }
 
@@ -129,11 +134,13 @@ std::vector<ExperimentInfo> ExperimentManager::list() const {
   for (const auto& e : entries) {
     std::lock_guard lock(e->mu);
     ExperimentInfo info{e->spec, e->status, std::nullopt};
-    if (e->selected_winner) info.selected_winner = e->spec.variants[static_cast<size_t>(*e->selected_winner)];
+    if (e->selected_winner)
+      info.selected_winner = e->spec.variants[static_cast<size_t>(*e->selected_winner)];
     out.push_back(std::move(info));
   }
-  std::sort(out.begin(), out.end(),
-            [](const ExperimentInfo& a, const ExperimentInfo& b) { return a.spec.name < b.spec.name; });
+  std::sort(out.begin(), out.end(), [](const ExperimentInfo& a, const ExperimentInfo& b) {
+    return a.spec.name < b.spec.name;
+  });
   return out;
 }
 
@@ -143,7 +150,8 @@ Status ExperimentManager::stop(std::string_view id) {
   std::lock_guard lock(e->mu);
   if (e->status != ExperimentStatus::kRunning) return Status::Ok();
   if (store_ != nullptr) {
-    if (Status s = store_->put_experiment(e->spec, ExperimentStatus::kStopped, ""); !s.ok()) return s;
+    if (Status s = store_->put_experiment(e->spec, ExperimentStatus::kStopped, ""); !s.ok())
+      return s;
   }
   e->status = ExperimentStatus::kStopped;
   return Status::Ok();
@@ -174,7 +182,8 @@ Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_vi
     a.in_experiment = true;
     a.variant = *e->selected_winner;
     a.variant_name = e->spec.variants[static_cast<size_t>(a.variant)];
-    if (a.kind == VariantKind::kSystemPrompt) a.prompt = e->spec.prompts[static_cast<size_t>(a.variant)];
+    if (a.kind == VariantKind::kSystemPrompt)
+      a.prompt = e->spec.prompts[static_cast<size_t>(a.variant)];
     return a;
   }
   int v = -1;
@@ -186,7 +195,8 @@ Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_vi
   } else if (GrowthBookHashV2(e->spec.seed, user) < e->spec.coverage) {
     std::vector<ArmStats> arms;
     arms.reserve(e->counts.size());
-    for (const VariantCounts& c : e->counts) arms.push_back({c.impressions, std::min(c.conversions, c.impressions)});
+    for (const VariantCounts& c : e->counts)
+      arms.push_back({c.impressions, std::min(c.conversions, c.impressions)});
     v = ChooseArm(e->spec.bandit_algorithm, arms, {.epsilon = e->spec.epsilon}, e->rng);
     fresh_sticky = true;
   }
@@ -217,11 +227,13 @@ Status ExperimentManager::record_outcome(std::string_view id, std::string_view u
   int v = -1;
   if (e->spec.bandit_algorithm == BanditAlgorithm::kNone) {
     v = GrowthBookChooseVariation(GrowthBookHashV2(e->spec.seed, user), e->ranges);
-    if (v < 0) return InvalidArgument(fmt::format("user '{}' is outside experiment '{}'", user, id));
+    if (v < 0)
+      return InvalidArgument(fmt::format("user '{}' is outside experiment '{}'", user, id));
   } else {
     auto it = e->sticky.find(std::string(user));
     if (it == e->sticky.end()) {
-      return InvalidArgument(fmt::format("user '{}' has no assignment in experiment '{}'", user, id));
+      return InvalidArgument(
+          fmt::format("user '{}' has no assignment in experiment '{}'", user, id));
     }
     v = it->second;
   }
@@ -240,7 +252,8 @@ Status ExperimentManager::record_variant_outcome(std::string_view id, int varian
   return record_locked(*e, variant, success, value);
 }
 
-Status ExperimentManager::record_locked(Entry& e, int variant, bool success, std::optional<double> value) {
+Status ExperimentManager::record_locked(Entry& e, int variant, bool success,
+                                        std::optional<double> value) {
   if (value && !std::isfinite(*value)) return InvalidArgument("value: expected a finite number");
   VariantCounts delta{.conversions = success ? 1u : 0u, .outcomes = 1};
   if (value) delta.value_count = 1, delta.value_sum = *value, delta.value_sum_sq = *value * *value;
@@ -257,7 +270,8 @@ Status ExperimentManager::record_locked(Entry& e, int variant, bool success, std
   // Continuous monitoring: every outcome is a look for the sequential tests.
   const size_t k = e.counts.size();
   for (size_t i = 0; i < k; ++i) {
-    for (size_t j = i + 1; j < k; ++j) e.pairs[i * k + j].look(Conv(e.counts[i]), Conv(e.counts[j]));
+    for (size_t j = i + 1; j < k; ++j)
+      e.pairs[i * k + j].look(Conv(e.counts[i]), Conv(e.counts[j]));
   }
   // Automated winner selection.
   if (e.spec.min_samples <= 0) return Status::Ok();
@@ -267,10 +281,12 @@ Status ExperimentManager::record_locked(Entry& e, int variant, bool success, std
   ExperimentResults r;
   fill_results(e, r);
   if (!r.significant || !r.winner) return Status::Ok();
-  int winner = static_cast<int>(std::find(e.spec.variants.begin(), e.spec.variants.end(), *r.winner) -
-                                e.spec.variants.begin());
+  int winner =
+      static_cast<int>(std::find(e.spec.variants.begin(), e.spec.variants.end(), *r.winner) -
+                       e.spec.variants.begin());
   if (store_ != nullptr) {
-    if (Status s = store_->put_experiment(e.spec, ExperimentStatus::kCompleted, *r.winner); !s.ok()) {
+    if (Status s = store_->put_experiment(e.spec, ExperimentStatus::kCompleted, *r.winner);
+        !s.ok()) {
       return Status::Ok();  // the outcome is counted; completion is retried on the next one
     }
   }
@@ -306,7 +322,8 @@ void ExperimentManager::fill_results(const Entry& e, ExperimentResults& r) const
     if (Rate(c) > Rate(e.counts[best])) best = i;
   }
   ChiSquareResult chi = ChiSquareTest(table, {.yates = s.yates});
-  r.chi_square = chi.statistic, r.chi_square_df = chi.df, r.chi_square_p = chi.p_value, r.yates = chi.yates;
+  r.chi_square = chi.statistic, r.chi_square_df = chi.df, r.chi_square_p = chi.p_value,
+  r.yates = chi.yates;
   // mSPRT: the best variant against every other one, Bonferroni over the k - 1 pairs.
   double worst = 0;
   for (size_t j = 0; j < k; ++j) {
@@ -335,7 +352,8 @@ Result<ExperimentResults> ExperimentManager::results(std::string_view id) const 
   return r;
 }
 
-std::optional<ExperimentTarget> ExperimentManager::experiment_for_model(std::string_view model) const {
+std::optional<ExperimentTarget> ExperimentManager::experiment_for_model(
+    std::string_view model) const {
   std::optional<ExperimentTarget> found;
   std::shared_lock lock(mu_);
   for (const auto& [name, e] : experiments_) {

@@ -49,8 +49,10 @@ class SqliteExperimentStore final : public ExperimentStore {
         "INSERT INTO experiment_counts(id, variant, impressions, conversions, outcomes, "
         "value_count, value_sum, value_sum_sq) VALUES(?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(id, variant) DO UPDATE SET impressions = impressions + excluded.impressions, "
-        "conversions = conversions + excluded.conversions, outcomes = outcomes + excluded.outcomes, "
-        "value_count = value_count + excluded.value_count, value_sum = value_sum + excluded.value_sum, "
+        "conversions = conversions + excluded.conversions, outcomes = outcomes + "
+        "excluded.outcomes, "
+        "value_count = value_count + excluded.value_count, value_sum = value_sum + "
+        "excluded.value_sum, "
         "value_sum_sq = value_sum_sq + excluded.value_sum_sq");
     if (!st.ok()) return st.status();
     (void)st->bind_text(1, id);
@@ -86,7 +88,8 @@ class SqliteExperimentStore final : public ExperimentStore {
       auto j = ParseJsonObject(st->column_text(1));
       if (!j.ok()) return Internal("stored experiment spec is not JSON: " + j.status().message());
       auto spec = ExperimentSpecFromJson(*j);
-      if (!spec.ok()) return Internal("stored experiment spec is invalid: " + spec.status().message());
+      if (!spec.ok())
+        return Internal("stored experiment spec is invalid: " + spec.status().message());
       Snapshot s;
       s.spec = std::move(*spec);
       s.status = ParseStatus(st->column_text(2));
@@ -96,7 +99,8 @@ class SqliteExperimentStore final : public ExperimentStore {
       out.push_back(std::move(s));
     }
     auto counts = db_.prepare(
-        "SELECT id, variant, impressions, conversions, outcomes, value_count, value_sum, value_sum_sq "
+        "SELECT id, variant, impressions, conversions, outcomes, value_count, value_sum, "
+        "value_sum_sq "
         "FROM experiment_counts");
     if (!counts.ok()) return counts.status();
     for (;;) {

@@ -1,11 +1,10 @@
 #include "agentgate/experiments/statistics.h"
 
 #include <algorithm>
-#include <cmath>
-#include <vector>
-
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/normal.hpp>
+#include <cmath>
+#include <vector>
 
 namespace agentgate {
 
@@ -53,7 +52,8 @@ ChiSquareResult ChiSquareTest(std::span<const ConversionCounts> rows, ChiSquareO
   return r;
 }
 
-GoodnessOfFitResult GoodnessOfFit(std::span<const uint64_t> observed, std::span<const double> expected) {
+GoodnessOfFitResult GoodnessOfFit(std::span<const uint64_t> observed,
+                                  std::span<const double> expected) {
   GoodnessOfFitResult r;
   double n = 0;
   for (uint64_t o : observed) n += static_cast<double>(o);
@@ -75,8 +75,8 @@ GoodnessOfFitResult GoodnessOfFit(std::span<const uint64_t> observed, std::span<
 
 Interval WilsonInterval(uint64_t successes, uint64_t trials, double level) {
   if (trials == 0) return {0, 1};
-  const double z = boost::math::quantile(boost::math::normal_distribution<double>(),
-                                         0.5 + level / 2);
+  const double z =
+      boost::math::quantile(boost::math::normal_distribution<double>(), 0.5 + level / 2);
   const double n = static_cast<double>(trials);
   const double p = static_cast<double>(std::min(successes, trials)) / n;
   const double z2 = z * z;

@@ -19,7 +19,9 @@ std::string ConfigFor(uint16_t mock_port) {
   return "server:\n  admin_key: " + std::string(kAdminKey) +
          "\nupstreams:\n"
          "  - name: mock\n"
-         "    base_url: http://127.0.0.1:" + std::to_string(mock_port) + "/v1\n"
+         "    base_url: http://127.0.0.1:" +
+         std::to_string(mock_port) +
+         "/v1\n"
          "    api_key: upstream-key\n"
          "    models: [gpt-4o, gpt-4o-mini]\n"
          "    first_byte_timeout_ms: 3000\n"
@@ -47,13 +49,18 @@ class ExperimentTest : public ::testing::Test {
   HttpResult Admin(std::string_view method, std::string_view path, std::string_view body = {}) {
     return Admin(*gw_, method, path, body);
   }
-  std::string Assign(const GatewayProcess& gw, const std::string& experiment, const std::string& user) {
-    HttpResult r = Admin(gw, "POST", "/api/v1/ab-testing/assign",
-                         R"({"experiment_id":")" + experiment + R"(","user_id":")" + user + R"("})");
+  std::string Assign(const GatewayProcess& gw, const std::string& experiment,
+                     const std::string& user) {
+    HttpResult r =
+        Admin(gw, "POST", "/api/v1/ab-testing/assign",
+              R"({"experiment_id":")" + experiment + R"(","user_id":")" + user + R"("})");
     EXPECT_EQ(r.status, 200) << r.body;
     return r.json().value("variant", "");
   }
-  int ListSize() { return static_cast<int>(Admin("GET", "/api/v1/ab-testing/experiments").json()["experiments"].size()); }
+  int ListSize() {
+    return static_cast<int>(
+        Admin("GET", "/api/v1/ab-testing/experiments").json()["experiments"].size());
+  }
 
   std::unique_ptr<MockProcess> mock_;
   std::unique_ptr<GatewayProcess> gw_;
@@ -78,11 +85,12 @@ TEST_F(ExperimentTest, AdminApiLifecycleAndErrors) {
   ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments",
                          R"({"name":"x","variants":["a","b"],"traffic_split":[0.5,0.6]})"),
                    400, "sum to");
-  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments", R"({"name":"x","variants":["a"]})"),
-                   400, "at least two");
-  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments",
-                         R"({"name":"x","variants":["a","a"]})"),
-                   400, "duplicate");
+  ExpectErrorShape(
+      Admin("POST", "/api/v1/ab-testing/experiments", R"({"name":"x","variants":["a"]})"), 400,
+      "at least two");
+  ExpectErrorShape(
+      Admin("POST", "/api/v1/ab-testing/experiments", R"({"name":"x","variants":["a","a"]})"), 400,
+      "duplicate");
   ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments",
                          R"({"name":"x","variants":["a","b"],"traffic_split":[1]})"),
                    400, "weights");
@@ -90,17 +98,19 @@ TEST_F(ExperimentTest, AdminApiLifecycleAndErrors) {
                          R"({"name":"x","variants":["a","b"],"colour":"red"})"),
                    400, "unknown field");
   ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments", "{not json"), 400, "");
-  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments", kExperiment), 409, "already exists");
+  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments", kExperiment), 409,
+                   "already exists");
   EXPECT_EQ(ListSize(), 1);
 
   ExpectErrorShape(Admin("GET", "/api/v1/ab-testing/experiments/nope"), 404, "not found");
   ExpectErrorShape(Admin("GET", "/api/v1/ab-testing/results/nope"), 404, "not found");
   ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments/nope/stop"), 404, "not found");
   ExpectErrorShape(Admin("DELETE", "/api/v1/ab-testing/experiments/nope"), 404, "not found");
-  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/assign", R"({"experiment_id":"nope","user_id":"u"})"),
-                   404, "not found");
-  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/assign", R"({"experiment_id":"model-test"})"), 400,
-                   "user_id");
+  ExpectErrorShape(
+      Admin("POST", "/api/v1/ab-testing/assign", R"({"experiment_id":"nope","user_id":"u"})"), 404,
+      "not found");
+  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/assign", R"({"experiment_id":"model-test"})"),
+                   400, "user_id");
   EXPECT_EQ(Request(gw_->port(), "GET", "/api/v1/ab-testing/experiments").status, 401);
 
   // Assign and record: impressions and conversions show up in the results.
@@ -109,17 +119,18 @@ TEST_F(ExperimentTest, AdminApiLifecycleAndErrors) {
     std::string v = Assign(*gw_, "model-test", u);
     ASSERT_TRUE(v == "gpt-4o" || v == "gpt-4o-mini") << v;
     HttpResult rec = Admin("POST", "/api/v1/ab-testing/record",
-                           R"({"experiment_id":"model-test","user_id":")" + u +
-                               R"(","success":)" + (i % 4 == 0 ? "true" : "false") +
+                           R"({"experiment_id":"model-test","user_id":")" + u + R"(","success":)" +
+                               (i % 4 == 0 ? "true" : "false") +
                                R"(,"value":2.5,"metadata":{"source":"test"}})");
     ASSERT_EQ(rec.status, 200) << rec.body;
   }
   ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/record",
                          R"({"experiment_id":"model-test","user_id":"user-1","success":"yes"})"),
                    400, "success");
-  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/record",
-                         R"({"experiment_id":"model-test","user_id":"user-1","success":true,"value":"x"})"),
-                   400, "value");
+  ExpectErrorShape(
+      Admin("POST", "/api/v1/ab-testing/record",
+            R"({"experiment_id":"model-test","user_id":"user-1","success":true,"value":"x"})"),
+      400, "value");
   Json results = Admin("GET", "/api/v1/ab-testing/results/model-test").json();
   ASSERT_EQ(results["variants"].size(), 2u);
   int impressions = 0, conversions = 0, outcomes = 0;
@@ -174,7 +185,8 @@ TEST_F(ExperimentTest, AssignmentSurvivesRestartAndMatchesAnotherInstance) {
   for (const auto& [u, v] : hashed) EXPECT_EQ(Assign(*gw_, "model-test", u), v) << u;
   for (const auto& [u, v] : sticky) EXPECT_EQ(Assign(*gw_, "bandit", u), v) << u;
   Json results = Admin("GET", "/api/v1/ab-testing/results/model-test").json();
-  EXPECT_EQ(results["variants"][0]["impressions"].get<int>() + results["variants"][1]["impressions"].get<int>(),
+  EXPECT_EQ(results["variants"][0]["impressions"].get<int>() +
+                results["variants"][1]["impressions"].get<int>(),
             60);
 
   // Another instance with its own data dir and the same definition assigns
@@ -218,11 +230,13 @@ TEST_F(ExperimentTest, StageRewritesModelSetsHeadersAndRecordsOutcomes) {
       EXPECT_GT(v["average_value"].get<double>(), 0);  // latency in ms
     }
   }
-  EXPECT_EQ(impressions, 40);   // 20 requests + 20 API assignments
-  EXPECT_EQ(conversions, 20);   // every upstream answer was a 2xx
+  EXPECT_EQ(impressions, 40);  // 20 requests + 20 API assignments
+  EXPECT_EQ(conversions, 20);  // every upstream answer was a 2xx
 
   // Upstream failures are recorded as failures.
-  ASSERT_EQ(Request(mock_->port(), "POST", "/_mock/faults", R"({"error_rate":1.0,"status":500})").status, 200);
+  ASSERT_EQ(
+      Request(mock_->port(), "POST", "/_mock/faults", R"({"error_rate":1.0,"status":500})").status,
+      200);
   HttpResult failed = Request(gw_->port(), "POST", "/v1/chat/completions",
                               R"({"model":"ab-model","messages":[{"role":"user","content":"hi"}]})",
                               {{"X-User-Id", "stage-user-0"}});
@@ -231,23 +245,27 @@ TEST_F(ExperimentTest, StageRewritesModelSetsHeadersAndRecordsOutcomes) {
   results = Admin("GET", "/api/v1/ab-testing/results/model-test").json();
   int outcomes = 0;
   conversions = 0;
-  for (const Json& v : results["variants"]) outcomes += v["outcomes"].get<int>(), conversions += v["conversions"].get<int>();
+  for (const Json& v : results["variants"])
+    outcomes += v["outcomes"].get<int>(), conversions += v["conversions"].get<int>();
   EXPECT_EQ(outcomes, 21);
   EXPECT_EQ(conversions, 20);
 }
 
 TEST_F(ExperimentTest, SystemPromptVariantsAndClientOutcomes) {
-  ASSERT_EQ(Admin("POST", "/api/v1/ab-testing/experiments",
-                  R"({"name":"prompts","variants":["terse","friendly"],"variant_type":"system_prompt",)"
-                  R"("prompts":["Be terse.","Be friendly."],"target_model":"gpt-4o-mini","client_outcomes":true})")
-                .status,
-            201);
+  ASSERT_EQ(
+      Admin(
+          "POST", "/api/v1/ab-testing/experiments",
+          R"({"name":"prompts","variants":["terse","friendly"],"variant_type":"system_prompt",)"
+          R"("prompts":["Be terse.","Be friendly."],"target_model":"gpt-4o-mini","client_outcomes":true})")
+          .status,
+      201);
   for (int i = 0; i < 6; ++i) {
     std::string user = "p-" + std::to_string(i);
-    HttpResult r = Request(gw_->port(), "POST", "/v1/chat/completions",
-                           R"({"model":"gpt-4o-mini","messages":[{"role":"system","content":"old"},)"
-                           R"({"role":"user","content":"hi"}]})",
-                           {{"X-User-Id", user}});
+    HttpResult r =
+        Request(gw_->port(), "POST", "/v1/chat/completions",
+                R"({"model":"gpt-4o-mini","messages":[{"role":"system","content":"old"},)"
+                R"({"role":"user","content":"hi"}]})",
+                {{"X-User-Id", user}});
     ASSERT_EQ(r.status, 200) << r.body;
     const std::string variant = r.header("x-variant");
     Json last = Request(mock_->port(), "GET", "/_mock/stats").json()["last_request"];
@@ -259,7 +277,8 @@ TEST_F(ExperimentTest, SystemPromptVariantsAndClientOutcomes) {
   // client_outcomes: the gateway counted impressions but recorded nothing.
   Json results = Admin("GET", "/api/v1/ab-testing/results/prompts").json();
   int impressions = 0, outcomes = 0;
-  for (const Json& v : results["variants"]) impressions += v["impressions"].get<int>(), outcomes += v["outcomes"].get<int>();
+  for (const Json& v : results["variants"])
+    impressions += v["impressions"].get<int>(), outcomes += v["outcomes"].get<int>();
   EXPECT_EQ(impressions, 6);
   EXPECT_EQ(outcomes, 0);
 }

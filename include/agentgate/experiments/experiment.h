@@ -55,8 +55,8 @@ struct ExperimentSpec {
   std::string seed;
   double coverage = 1.0;  // share of users included, in (0, 1]. Default 1.
   SignificanceTest test = SignificanceTest::kChiSquare;
-  bool yates = false;     // Yates' correction for 2 variants (chi-square). Default false.
-  double alpha = 0.05;    // significance level, in (0, 0.5]. Default 0.05.
+  bool yates = false;       // Yates' correction for 2 variants (chi-square). Default false.
+  double alpha = 0.05;      // significance level, in (0, 0.5]. Default 0.05.
   double msprt_tau = 0.02;  // mSPRT mixing standard deviation (> 0). Default 0.02.
   // min_samples: impressions every variant needs before a winner is selected
   // automatically; 0 disables automated selection. Default 0.
@@ -88,11 +88,11 @@ struct VariantResult {
   uint64_t impressions = 0;
   uint64_t conversions = 0;
   double conversion_rate = 0;
-  double ci_low = 0;   // 95 % Wilson interval of the conversion rate
+  double ci_low = 0;  // 95 % Wilson interval of the conversion rate
   double ci_high = 1;
-  uint64_t outcomes = 0;      // outcomes recorded (successes and failures)
-  double value_mean = 0;      // mean of the recorded values
-  double value_stderr = 0;    // its standard error
+  uint64_t outcomes = 0;    // outcomes recorded (successes and failures)
+  double value_mean = 0;    // mean of the recorded values
+  double value_stderr = 0;  // its standard error
 };
 
 // ExperimentResults: the verdict and the numbers behind it.
@@ -101,20 +101,20 @@ struct ExperimentResults {
   ExperimentStatus status = ExperimentStatus::kRunning;
   std::vector<VariantResult> variants;
   SignificanceTest test = SignificanceTest::kChiSquare;  // the test behind the verdict
-  double p_value = 1;        // of that test
-  double confidence = 0;     // 1 - p_value
-  bool significant = false;  // p_value < alpha
-  std::optional<std::string> winner;  // the best variant when significant
+  double p_value = 1;                                    // of that test
+  double confidence = 0;                                 // 1 - p_value
+  bool significant = false;                              // p_value < alpha
+  std::optional<std::string> winner;                     // the best variant when significant
   // Both tests, whichever decides:
   double chi_square = 0;
   int chi_square_df = 0;
   double chi_square_p = 1;
   bool yates = false;
-  double msprt_p = 1;        // always-valid p-value (running minimum)
+  double msprt_p = 1;  // always-valid p-value (running minimum)
   // Sample ratio mismatch: impressions against the split.
   double srm_chi_square = 0;
   double srm_p = 1;
-  bool srm_detected = false;  // srm_p < 0.001
+  bool srm_detected = false;                   // srm_p < 0.001
   std::optional<std::string> selected_winner;  // set when completed automatically
 };
 

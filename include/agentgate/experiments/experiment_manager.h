@@ -59,8 +59,8 @@ class ExperimentStore {
     ExperimentSpec spec;
     ExperimentStatus status = ExperimentStatus::kRunning;
     std::string selected_winner;
-    std::vector<VariantCounts> counts;                  // one per variant
-    std::vector<std::pair<std::string, int>> sticky;    // user -> variant (bandits)
+    std::vector<VariantCounts> counts;                // one per variant
+    std::vector<std::pair<std::string, int>> sticky;  // user -> variant (bandits)
   };
   virtual ~ExperimentStore() = default;
   // put_experiment: inserts or replaces the definition and status.

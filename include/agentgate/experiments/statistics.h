@@ -47,7 +47,8 @@ struct GoodnessOfFitResult {
   int df = 0;
   double p_value = 1;
 };
-GoodnessOfFitResult GoodnessOfFit(std::span<const uint64_t> observed, std::span<const double> expected);
+GoodnessOfFitResult GoodnessOfFit(std::span<const uint64_t> observed,
+                                  std::span<const double> expected);
 
 // kSrmThreshold: a sample ratio mismatch is flagged when the goodness-of-fit
 // p-value is below this.

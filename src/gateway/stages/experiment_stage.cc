@@ -7,14 +7,15 @@
 namespace agentgate {
 
 ExperimentStageMetrics::ExperimentStageMetrics(MetricsRegistry& r)
-    : assigned(r.counter("agentgate_experiment_requests_total", "Requests assigned to an experiment variant",
-                         {{"outcome", "assigned"}})),
+    : assigned(r.counter("agentgate_experiment_requests_total",
+                         "Requests assigned to an experiment variant", {{"outcome", "assigned"}})),
       recorded(r.counter("agentgate_experiment_outcomes_total",
                          "Experiment outcomes recorded by the gateway")),
       errors(r.counter("agentgate_experiment_errors_total",
                        "Experiment assignments or outcomes that failed (request served anyway)")) {}
 
-ExperimentStage::ExperimentStage(ExperimentManager& manager, const Clock& clock, MetricsRegistry& metrics)
+ExperimentStage::ExperimentStage(ExperimentManager& manager, const Clock& clock,
+                                 MetricsRegistry& metrics)
     : manager_(manager), clock_(clock), metrics_(metrics) {}
 
 Status SetSystemPrompt(std::string& body, std::string_view prompt) {
@@ -79,7 +80,8 @@ boost::asio::awaitable<void> ExperimentStage::handle(RequestContext& ctx, Next n
     ctx.response.set_header("X-Variant", a->variant_name);
   }
   if (a->client_outcomes || a->status != ExperimentStatus::kRunning) co_return;
-  const double latency_ms = std::chrono::duration<double, std::milli>(clock_.monotonic() - start).count();
+  const double latency_ms =
+      std::chrono::duration<double, std::milli>(clock_.monotonic() - start).count();
   const bool success = ctx.response.status / 100 == 2;
   if (manager_.record_variant_outcome(a->experiment, a->variant, success, latency_ms).ok()) {
     metrics_.recorded.inc();

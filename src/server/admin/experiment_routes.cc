@@ -14,11 +14,24 @@ namespace agentgate {
 
 namespace {
 
-constexpr std::string_view kSpecFields[] = {
-    "name",        "description", "variants",        "traffic_split", "bandit_algorithm",
-    "epsilon",     "seed",        "coverage",        "test",          "yates",
-    "alpha",       "msprt_tau",   "min_samples",     "route_to_winner", "target_model",
-    "variant_type", "prompts",    "client_outcomes"};
+constexpr std::string_view kSpecFields[] = {"name",
+                                            "description",
+                                            "variants",
+                                            "traffic_split",
+                                            "bandit_algorithm",
+                                            "epsilon",
+                                            "seed",
+                                            "coverage",
+                                            "test",
+                                            "yates",
+                                            "alpha",
+                                            "msprt_tau",
+                                            "min_samples",
+                                            "route_to_winner",
+                                            "target_model",
+                                            "variant_type",
+                                            "prompts",
+                                            "client_outcomes"};
 
 Status CheckFields(const Json& j, std::span<const std::string_view> allowed) {
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -39,7 +52,8 @@ Json InfoJson(const ExperimentInfo& info) {
 
 // Manager: the experiments, or a 503 when the gateway runs without them.
 ExperimentManager* Manager(const AdminCall& call, HttpResponse& res) {
-  if (call.services.experiments == nullptr) SetError(res, Unavailable("experiments are not enabled"));
+  if (call.services.experiments == nullptr)
+    SetError(res, Unavailable("experiments are not enabled"));
   return call.services.experiments;
 }
 
@@ -57,7 +71,8 @@ Result<UserBody> ParseUserBody(const HttpRequest& req, std::span<const std::stri
   if (!exp.ok()) return exp.status();
   auto user = GetString(*j, "user_id", true);
   if (!user.ok()) return user.status();
-  if (user->empty() || user->size() > 512) return InvalidArgument("user_id: expected 1-512 characters");
+  if (user->empty() || user->size() > 512)
+    return InvalidArgument("user_id: expected 1-512 characters");
   return UserBody{std::move(*j), std::move(*exp), std::move(*user)};
 }
 
@@ -66,14 +81,18 @@ Result<UserBody> ParseUserBody(const HttpRequest& req, std::span<const std::stri
 void RegisterExperimentRoutes(Router& router, GatewayServices& services) {
   AddAdminRoute(
       router, services, HttpMethod::kPost, "/api/v1/ab-testing/experiments",
-      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+      [](HttpRequest& req, HttpResponse& res,
+         const AdminCall& call) -> boost::asio::awaitable<void> {
         ExperimentManager* m = Manager(call, res);
         if (m == nullptr) co_return;
         auto j = ParseJsonObject(req.body);
         Status s = j.ok() ? CheckFields(*j, kSpecFields) : j.status();
-        Result<ExperimentSpec> spec = s.ok() ? ExperimentSpecFromJson(*j) : Result<ExperimentSpec>(s);
-        if (spec.ok()) s = m->create(*spec);
-        else s = spec.status();
+        Result<ExperimentSpec> spec =
+            s.ok() ? ExperimentSpecFromJson(*j) : Result<ExperimentSpec>(s);
+        if (spec.ok())
+          s = m->create(*spec);
+        else
+          s = spec.status();
         if (!s.ok()) {
           SetError(res, s);
           co_return;
@@ -83,7 +102,8 @@ void RegisterExperimentRoutes(Router& router, GatewayServices& services) {
           SetError(res, info.status());
           co_return;
         }
-        call.audit(req, fmt::format("created experiment '{}' ({} variants)", spec->name, spec->variants.size()));
+        call.audit(req, fmt::format("created experiment '{}' ({} variants)", spec->name,
+                                    spec->variants.size()));
         SetJson(res, DumpJson(InfoJson(*info)), 201);
       },
       "Create an experiment {name, variants, traffic_split?, bandit_algorithm?, ...}");
@@ -102,7 +122,8 @@ void RegisterExperimentRoutes(Router& router, GatewayServices& services) {
 
   AddAdminRoute(
       router, services, HttpMethod::kGet, "/api/v1/ab-testing/experiments/{id}",
-      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+      [](HttpRequest& req, HttpResponse& res,
+         const AdminCall& call) -> boost::asio::awaitable<void> {
         ExperimentManager* m = Manager(call, res);
         if (m == nullptr) co_return;
         auto info = m->get(req.path_param("id"));
@@ -116,7 +137,8 @@ void RegisterExperimentRoutes(Router& router, GatewayServices& services) {
 
   AddAdminRoute(
       router, services, HttpMethod::kPost, "/api/v1/ab-testing/experiments/{id}/stop",
-      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+      [](HttpRequest& req, HttpResponse& res,
+         const AdminCall& call) -> boost::asio::awaitable<void> {
         ExperimentManager* m = Manager(call, res);
         if (m == nullptr) co_return;
         const std::string id(req.path_param("id"));
@@ -133,7 +155,8 @@ void RegisterExperimentRoutes(Router& router, GatewayServices& services) {
 
   AddAdminRoute(
       router, services, HttpMethod::kDelete, "/api/v1/ab-testing/experiments/{id}",
-      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+      [](HttpRequest& req, HttpResponse& res,
+         const AdminCall& call) -> boost::asio::awaitable<void> {
         ExperimentManager* m = Manager(call, res);
         if (m == nullptr) co_return;
         const std::string id(req.path_param("id"));
@@ -148,31 +171,35 @@ void RegisterExperimentRoutes(Router& router, GatewayServices& services) {
 
   AddAdminRoute(
       router, services, HttpMethod::kPost, "/api/v1/ab-testing/assign",
-      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+      [](HttpRequest& req, HttpResponse& res,
+         const AdminCall& call) -> boost::asio::awaitable<void> {
         ExperimentManager* m = Manager(call, res);
         if (m == nullptr) co_return;
         static constexpr std::string_view kFields[] = {"experiment_id", "user_id"};
         auto body = ParseUserBody(req, kFields);
-        auto a = body.ok() ? m->assign(body->experiment, body->user) : Result<Assignment>(body.status());
+        auto a =
+            body.ok() ? m->assign(body->experiment, body->user) : Result<Assignment>(body.status());
         if (!a.ok()) {
           SetError(res, a.status());
           co_return;
         }
-        SetJson(res, DumpJson({{"experiment_id", a->experiment},
-                               {"user_id", body->user},
-                               {"in_experiment", a->in_experiment},
-                               {"variant", a->in_experiment ? Json(a->variant_name) : Json(nullptr)},
-                               {"status", ExperimentStatusName(a->status)}}));
+        SetJson(res,
+                DumpJson({{"experiment_id", a->experiment},
+                          {"user_id", body->user},
+                          {"in_experiment", a->in_experiment},
+                          {"variant", a->in_experiment ? Json(a->variant_name) : Json(nullptr)},
+                          {"status", ExperimentStatusName(a->status)}}));
       },
       "Assign a user to a variant {experiment_id, user_id}; counts an impression");
 
   AddAdminRoute(
       router, services, HttpMethod::kPost, "/api/v1/ab-testing/record",
-      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+      [](HttpRequest& req, HttpResponse& res,
+         const AdminCall& call) -> boost::asio::awaitable<void> {
         ExperimentManager* m = Manager(call, res);
         if (m == nullptr) co_return;
-        static constexpr std::string_view kFields[] = {"experiment_id", "user_id", "success", "value",
-                                                       "metadata"};
+        static constexpr std::string_view kFields[] = {"experiment_id", "user_id", "success",
+                                                       "value", "metadata"};
         auto body = ParseUserBody(req, kFields);
         Status s = body.status();
         Result<bool> success = s.ok() ? GetBool(body->json, "success", true) : Result<bool>(s);
@@ -180,10 +207,13 @@ void RegisterExperimentRoutes(Router& router, GatewayServices& services) {
         if (success.ok()) {
           const Json& j = body->json;
           if (auto it = j.find("value"); it != j.end() && !it->is_null()) {
-            if (!it->is_number()) s = InvalidArgument("value: expected a number");
-            else value = it->get<double>();
+            if (!it->is_number())
+              s = InvalidArgument("value: expected a number");
+            else
+              value = it->get<double>();
           }
-          if (auto it = j.find("metadata"); s.ok() && it != j.end() && !it->is_null() && !it->is_object()) {
+          if (auto it = j.find("metadata");
+              s.ok() && it != j.end() && !it->is_null() && !it->is_object()) {
             s = InvalidArgument("metadata: expected an object");
           }
           if (s.ok()) s = m->record_outcome(body->experiment, body->user, *success, value);
@@ -200,7 +230,8 @@ void RegisterExperimentRoutes(Router& router, GatewayServices& services) {
 
   AddAdminRoute(
       router, services, HttpMethod::kGet, "/api/v1/ab-testing/results/{id}",
-      [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
+      [](HttpRequest& req, HttpResponse& res,
+         const AdminCall& call) -> boost::asio::awaitable<void> {
         ExperimentManager* m = Manager(call, res);
         if (m == nullptr) co_return;
         auto r = m->results(req.path_param("id"));

@@ -32,7 +32,8 @@ TEST(Bandit, EpsilonGreedyExploresAboutEpsilon) {
   std::mt19937_64 rng(7);
   std::vector<ArmStats> arms = {{100, 10}, {100, 50}};
   int worse = 0;
-  for (int i = 0; i < 100000; ++i) worse += ChooseArm(BanditAlgorithm::kEpsilonGreedy, arms, {.epsilon = 0.1}, rng) == 0;
+  for (int i = 0; i < 100000; ++i)
+    worse += ChooseArm(BanditAlgorithm::kEpsilonGreedy, arms, {.epsilon = 0.1}, rng) == 0;
   EXPECT_NEAR(worse / 100000.0, 0.05, 0.005);  // half of the 10 % exploration
   EXPECT_EQ(ChooseArm(BanditAlgorithm::kEpsilonGreedy, arms, {.epsilon = 0}, rng), 1);
 }
@@ -75,8 +76,10 @@ TEST(Bandit, RegretSimulationThompsonBeatsEpsilonGreedy) {
     ucb += Regret(BanditAlgorithm::kUcb1, p, kRounds, s) / kSeeds;
     ts += Regret(BanditAlgorithm::kThompson, p, kRounds, s) / kSeeds;
   }
-  std::printf("[ regret ] 100k rounds, 0.05 vs 0.06, mean of %d seeds: epsilon-greedy(0.1) %.1f, UCB1 %.1f, Thompson %.1f\n",
-              kSeeds, eps, ucb, ts);
+  std::printf(
+      "[ regret ] 100k rounds, 0.05 vs 0.06, mean of %d seeds: epsilon-greedy(0.1) %.1f, UCB1 "
+      "%.1f, Thompson %.1f\n",
+      kSeeds, eps, ucb, ts);
   EXPECT_LT(ts, eps);
   EXPECT_LT(ts, 1000.0);  // never the worse arm all along
 }

@@ -1,7 +1,6 @@
 #include "agentgate/experiments/experiment_manager.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -47,8 +46,8 @@ TEST(ExperimentSpec, ValidationReasons) {
     EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(s.status().message().find(c.reason), std::string::npos) << s.status().message();
   }
-  auto ok = ExperimentSpecFromJson(*ParseJsonObject(
-      R"({"name":"a","variants":["x","y","z"],"traffic_split":[0.1,0.2,0.7]})"));
+  auto ok = ExperimentSpecFromJson(
+      *ParseJsonObject(R"({"name":"a","variants":["x","y","z"],"traffic_split":[0.1,0.2,0.7]})"));
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(ok->seed, "a");  // the seed defaults to the name
   auto round = ExperimentSpecFromJson(ExperimentSpecToJson(*ok));
@@ -76,7 +75,9 @@ TEST(ExperimentManager, AssignmentIsStableAndMatchesGrowthBook) {
   auto a = m.assign("checkout", "Zo\xC3\xAB");
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->variant_name, "gpt-4o");
-  auto b = m.assign("checkout", "\xE7\x94\xA8\xE6\x88\xB7" "123");  // 0.7837: second half
+  auto b = m.assign("checkout",
+                    "\xE7\x94\xA8\xE6\x88\xB7"
+                    "123");  // 0.7837: second half
   EXPECT_EQ(b->variant_name, "gpt-4o-mini");
   for (int i = 0; i < 5; ++i) EXPECT_EQ(m.assign("checkout", "Zo\xC3\xAB")->variant, 0);
   auto r = m.results("checkout");
@@ -103,7 +104,8 @@ TEST(ExperimentManager, ResultsOfTheDocumentedExample) {
   ASSERT_TRUE(m.create(Spec()).ok());
   for (int v = 0; v < 2; ++v) {
     for (int i = 0; i < 1000; ++i) {
-      ASSERT_TRUE(m.record_variant_outcome("checkout", v, i < (v == 0 ? 850 : 800), 1.0 + i % 3).ok());
+      ASSERT_TRUE(
+          m.record_variant_outcome("checkout", v, i < (v == 0 ? 850 : 800), 1.0 + i % 3).ok());
     }
   }
   // Impressions come from assign(); here set them through assignments of
@@ -126,7 +128,8 @@ TEST(ExperimentManager, ResultsOfTheDocumentedExample) {
   EXPECT_EQ(r->winner, "gpt-4o");
   EXPECT_DOUBLE_EQ(r->variants[0].conversion_rate, 0.85);
   EXPECT_NEAR(r->variants[0].ci_low, 0.82653134157319968718, 1e-12);
-  EXPECT_NEAR(r->variants[0].value_mean, 1.999, 1e-12);  // (333*1 + 334*2 + 333*3) / 1000 ... see below
+  EXPECT_NEAR(r->variants[0].value_mean, 1.999,
+              1e-12);  // (333*1 + 334*2 + 333*3) / 1000 ... see below
   EXPECT_GT(r->variants[0].value_stderr, 0);
   Json j = ExperimentResultsToJson(*r);
   EXPECT_EQ(j["test"], "chi_square");
@@ -138,7 +141,8 @@ TEST(ExperimentManager, StoppedExperimentRejectsOutcomesWith409Code) {
   ASSERT_TRUE(m.create(Spec()).ok());
   ASSERT_TRUE(m.assign("checkout", "u1").ok());
   ASSERT_TRUE(m.stop("checkout").ok());
-  EXPECT_EQ(m.record_outcome("checkout", "u1", true, std::nullopt).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(m.record_outcome("checkout", "u1", true, std::nullopt).code(),
+            StatusCode::kAlreadyExists);
   EXPECT_EQ(m.assign("checkout", "u1").status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(m.get("checkout")->status, ExperimentStatus::kStopped);
   ASSERT_TRUE(m.remove("checkout").ok());
@@ -150,13 +154,17 @@ TEST(ExperimentManager, BanditAssignmentsAreSticky) {
   ExperimentSpec s = Spec();
   s.bandit_algorithm = BanditAlgorithm::kThompson;
   ASSERT_TRUE(m.create(s).ok());
-  EXPECT_EQ(m.record_outcome("checkout", "never", true, std::nullopt).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(m.record_outcome("checkout", "never", true, std::nullopt).code(),
+            StatusCode::kInvalidArgument);
   std::vector<int> first;
-  for (int i = 0; i < 50; ++i) first.push_back(m.assign("checkout", "u" + std::to_string(i))->variant);
+  for (int i = 0; i < 50; ++i)
+    first.push_back(m.assign("checkout", "u" + std::to_string(i))->variant);
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(m.record_outcome("checkout", "u" + std::to_string(i), i % 2 == 0, std::nullopt).ok());
+    ASSERT_TRUE(
+        m.record_outcome("checkout", "u" + std::to_string(i), i % 2 == 0, std::nullopt).ok());
   }
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(m.assign("checkout", "u" + std::to_string(i))->variant, first[i]);
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(m.assign("checkout", "u" + std::to_string(i))->variant, first[i]);
 }
 
 TEST(ExperimentManager, AutomatedWinnerSelectionCompletesAndRoutesToWinner) {
@@ -181,8 +189,10 @@ TEST(ExperimentManager, AutomatedWinnerSelectionCompletesAndRoutesToWinner) {
   EXPECT_GE(r->variants[0].impressions, 200u);
   EXPECT_GE(r->variants[1].impressions, 200u);
   EXPECT_EQ(r->selected_winner, "gpt-4o-mini");
-  EXPECT_EQ(m.assign("checkout", "Zo\xC3\xAB")->variant_name, "gpt-4o-mini");  // would hash to gpt-4o
-  EXPECT_EQ(m.record_outcome("checkout", "x", true, std::nullopt).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(m.assign("checkout", "Zo\xC3\xAB")->variant_name,
+            "gpt-4o-mini");  // would hash to gpt-4o
+  EXPECT_EQ(m.record_outcome("checkout", "x", true, std::nullopt).code(),
+            StatusCode::kAlreadyExists);
 }
 
 TEST(ExperimentManager, MsprtVerdictIsNamed) {
@@ -193,7 +203,8 @@ TEST(ExperimentManager, MsprtVerdictIsNamed) {
   for (int i = 0; i < 400; ++i) {
     std::string u = "user-" + std::to_string(i);
     auto a = m.assign("checkout", u);
-    ASSERT_TRUE(m.record_outcome("checkout", u, (i % 10) < (a->variant == 1 ? 6 : 2), std::nullopt).ok());
+    ASSERT_TRUE(
+        m.record_outcome("checkout", u, (i % 10) < (a->variant == 1 ? 6 : 2), std::nullopt).ok());
   }
   auto r = m.results("checkout");
   EXPECT_EQ(r->test, SignificanceTest::kMsprt);
@@ -245,9 +256,12 @@ TEST(ExperimentManager, SqliteStoreSurvivesRestart) {
   // Sticky bandit assignments come back (epsilon 1 and another seed would
   // otherwise choose afresh).
   for (int i = 0; i < 20; ++i) {
-    EXPECT_EQ(m.assign("bandit", "u" + std::to_string(i))->variant, bandit_first[static_cast<size_t>(i)]);
+    EXPECT_EQ(m.assign("bandit", "u" + std::to_string(i))->variant,
+              bandit_first[static_cast<size_t>(i)]);
   }
-  EXPECT_EQ(m.results("bandit")->variants[0].impressions + m.results("bandit")->variants[1].impressions, 40u);
+  EXPECT_EQ(
+      m.results("bandit")->variants[0].impressions + m.results("bandit")->variants[1].impressions,
+      40u);
   std::filesystem::remove_all(dir);
 }
 

@@ -29,8 +29,14 @@ TEST(GrowthBookHash, HashV2) {
   EXPECT_DOUBLE_EQ(GrowthBookHashV2("exp1", "user-2"), 0.4262);
   EXPECT_DOUBLE_EQ(GrowthBookHashV2("exp1", ""), 0.6075);
   EXPECT_DOUBLE_EQ(GrowthBookHashV2("checkout", "Zo\xC3\xAB"), 0.4951);
-  EXPECT_DOUBLE_EQ(GrowthBookHashV2("checkout", "\xE7\x94\xA8\xE6\x88\xB7" "123"), 0.7837);
-  EXPECT_DOUBLE_EQ(GrowthBookHashV2("checkout", "\xF0\x9F\x98\x80" "emoji"), 0.6152);
+  EXPECT_DOUBLE_EQ(GrowthBookHashV2("checkout",
+                                    "\xE7\x94\xA8\xE6\x88\xB7"
+                                    "123"),
+                   0.7837);
+  EXPECT_DOUBLE_EQ(GrowthBookHashV2("checkout",
+                                    "\xF0\x9F\x98\x80"
+                                    "emoji"),
+                   0.6152);
 }
 
 TEST(GrowthBookHash, InvalidUtf8CountsAsReplacementCharacter) {
@@ -68,7 +74,8 @@ TEST(GrowthBookHash, SplitOverManyUsersMatchesWeights) {
   int counts[3] = {0, 0, 0};
   constexpr int kUsers = 100000;
   for (int i = 0; i < kUsers; ++i) {
-    int v = GrowthBookChooseVariation(GrowthBookHashV2("split-test", "user-" + std::to_string(i)), ranges);
+    int v = GrowthBookChooseVariation(GrowthBookHashV2("split-test", "user-" + std::to_string(i)),
+                                      ranges);
     ASSERT_GE(v, 0);
     ++counts[v];
   }

@@ -164,8 +164,10 @@ TEST(Msprt, AaSimulationKeepsFalsePositivesUnderAlphaWhileChiSquareDoesNot) {
   }
   const double chi_rate = static_cast<double>(chi_false) / kExperiments;
   const double msprt_rate = static_cast<double>(msprt_false) / kExperiments;
-  std::printf("[ A/A ] peeking false-positive rate over %d experiments: chi-square %.4f, mSPRT %.4f (alpha %.2f)\n",
-              kExperiments, chi_rate, msprt_rate, kAlpha);
+  std::printf(
+      "[ A/A ] peeking false-positive rate over %d experiments: chi-square %.4f, mSPRT %.4f (alpha "
+      "%.2f)\n",
+      kExperiments, chi_rate, msprt_rate, kAlpha);
   EXPECT_LE(msprt_rate, kAlpha);
   EXPECT_GT(chi_rate, kAlpha);
 }
