@@ -11,6 +11,14 @@
 //   s = m.record_outcome("checkout", "user-1", true, 1.0);
 //   Result<ExperimentResults> r = m.results("checkout");
 //
+// Impressions are counted per assign() call and conversions per successful
+// outcome, so record at most one outcome per exposure. The mSPRT looks at
+// every recorded outcome (continuous monitoring); with more than two variants
+// it compares the best variant with each other one, Bonferroni-corrected.
+// Its running p-value is kept in memory only: after a restart it starts
+// again from 1 (conservative). With a store, every new impression, outcome
+// and sticky assignment is one synchronous write before the call returns.
+//
 // Error codes: kNotFound (unknown experiment), kAlreadyExists (create with a
 // taken name; record/assign on a stopped or completed experiment: "conflicts
 // with stored state", HTTP 409), kInvalidArgument (bad spec, unassigned user),

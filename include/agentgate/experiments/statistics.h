@@ -90,14 +90,19 @@ class RunningMoments {
 // two conversion rates, always valid under continuous monitoring.
 //
 // Source: Johari, Koomen, Pekelis, Walsh, "Always Valid Inference: Continuous
-// Monitoring of A/B Tests", Operations Research 70(3), 2022 (arXiv:1512.04922),
-// Section 4 with a normal mixing distribution H = N(0, tau^2). With the
+// Monitoring of A/B Tests", Operations Research 70(3), 2022 (arXiv:1512.04922):
+// the two-stream normal mSPRT with mixing distribution H = N(0, tau^2),
+//     Lambda_n = sqrt(2s^2 / (2s^2 + n tau^2))
+//                * exp(n^2 tau^2 (Ybar_n - Xbar_n)^2 / (4 s^2 (2s^2 + n tau^2))),
+// applied to Bernoulli outcomes by the normal approximation. With the
 // observed difference d = p_b - p_a and its variance under H0 estimated from
 // the pooled rate p = (c_a + c_b) / (n_a + n_b),
 //     V = p (1 - p) (1 / n_a + 1 / n_b),
 // the mixture likelihood ratio against theta = 0 is
 //     Lambda = sqrt(V / (V + tau^2)) * exp(tau^2 d^2 / (2 V (V + tau^2))).
-// (Their two-stream formula with V = 2 sigma^2 / n.) H0 is rejected at level
+// (the same expression with V = 2 s^2 / n, written for unequal arms). The
+// variance is estimated, so validity is asymptotic (the A/A simulation in
+// tests/unit/experiments/statistics_test.cc measures it). H0 is rejected at level
 // alpha the first time Lambda >= 1 / alpha; the always-valid p-value is the
 // running minimum of min(1, 1 / Lambda) over every look.
 struct MsprtOptions {
