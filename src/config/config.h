@@ -420,6 +420,11 @@ struct ExperimentsConfig {
   // /api/v1/ab-testing works either way. Default: true.
   bool enabled = true;
 
+  // Where experiments, counts and sticky assignments live: "sqlite" (the
+  // data dir) or "redis" (shared by instances; requires `redis:`). Env
+  // EXPERIMENTS_STORE. Default: "sqlite".
+  std::string store = "sqlite";
+
   friend bool operator==(const ExperimentsConfig&, const ExperimentsConfig&) = default;
 };
 

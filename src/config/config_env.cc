@@ -145,6 +145,7 @@ void ApplyVariables(EnvReader& r, Config* c) {
   r.Seconds("PERFORMANCE_CACHE_TTL", kPositive, &c->performance.cache_ttl);
 
   r.Bool("EXPERIMENTS_ENABLED", &c->experiments.enabled);
+  r.String("EXPERIMENTS_STORE", &c->experiments.store);
 }
 
 // AddOpenAiUpstream: with no upstream configured and OPENAI_API_KEY set, one

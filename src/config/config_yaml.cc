@@ -472,6 +472,7 @@ Status ReadRoot(const YAML::Node& doc, Config* c) {
   if (auto r = root.section("performance")) ReadPerformance(*r, &c->performance);
   if (auto r = root.section("experiments")) {
     r->boolean("enabled", &c->experiments.enabled);
+    r->string("store", &c->experiments.store);
     r->finish();
   }
   root.boolean("demo", &c->demo);

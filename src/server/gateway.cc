@@ -6,6 +6,7 @@
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/cache/semantic_cache.h"
 #include "agentgate/experiments/experiment_manager.h"
+#include "experiments/redis_experiment_store.h"
 #include "experiments/sqlite_experiment_store.h"
 #include "gateway/stages/experiment_stage.h"
 #include "agentgate/resilience/breaker_registry.h"
@@ -122,9 +123,15 @@ Status Gateway::build_proxy() {
         RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open}));
   }
   // Experiments: the manager always (admin API); the stage after rate limits, before the cache.
-  auto experiment_store = OpenSqliteExperimentStore(*db_);
-  if (!experiment_store.ok()) return experiment_store.status();
-  experiment_store_ = std::move(*experiment_store);
+  if (config_.experiments.store == "redis") {  // validated: redis_ exists
+    const std::string& prefix = redis_->key_prefix();
+    experiment_store_ = NewRedisExperimentStore(
+        redis_->client("default"), prefix.empty() ? "agentgate:exp:" : prefix + "default:exp:");
+  } else {
+    auto experiment_store = OpenSqliteExperimentStore(*db_);
+    if (!experiment_store.ok()) return experiment_store.status();
+    experiment_store_ = std::move(*experiment_store);
+  }
   experiments_ = std::make_unique<ExperimentManager>(experiment_store_.get());
   if (Status s = experiments_->load(); !s.ok()) return s;
   if (config_.experiments.enabled) {

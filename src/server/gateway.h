@@ -88,7 +88,7 @@ class Gateway {
   std::unique_ptr<ResponseCache> response_cache_;  // null when cache.enabled is false
   std::unique_ptr<EmbeddingCache> embedding_cache_;  // null when cache.enabled is false
   std::unique_ptr<SemanticCache> semantic_cache_;    // null unless cache.semantic_enabled
-  std::unique_ptr<ExperimentStore> experiment_store_;  // experiments: SQLite
+  std::unique_ptr<ExperimentStore> experiment_store_;  // experiments: SQLite or Redis
   std::unique_ptr<ExperimentManager> experiments_;
   std::shared_ptr<const Pipeline> pipeline_;
   std::shared_ptr<const Pipeline> replay_pipeline_;  // pipeline_ without authenticate

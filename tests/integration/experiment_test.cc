@@ -8,6 +8,7 @@
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
+#include "integration/support/redis_server.h"
 
 namespace agentgate::test {
 namespace {
@@ -281,6 +282,71 @@ TEST_F(ExperimentTest, SystemPromptVariantsAndClientOutcomes) {
     impressions += v["impressions"].get<int>(), outcomes += v["outcomes"].get<int>();
   EXPECT_EQ(impressions, 6);
   EXPECT_EQ(outcomes, 0);
+}
+
+}  // namespace
+}  // namespace agentgate::test
+
+namespace agentgate::test {
+namespace {
+
+// experiments.store: redis: two instances on one Redis see the same
+// experiments, the same sticky bandit choices, and add up their counts.
+TEST(ExperimentRedisTest, InstancesShareExperimentsThroughRedis) {
+  agentgate::testing::RedisServer redis;
+  ASSERT_TRUE(redis.start().ok());
+  auto mock = MockProcess::Start({"--api-key", "upstream-key"});
+  ASSERT_NE(mock, nullptr);
+  const std::string config = ConfigFor(mock->port()) +
+                             "redis:\n  host: 127.0.0.1\n  port: " + std::to_string(redis.port()) +
+                             "\nexperiments:\n  store: redis\n";
+  auto a = GatewayProcess::Start(config);
+  ASSERT_NE(a, nullptr);
+  auto admin = [](const GatewayProcess& gw, std::string_view method, std::string_view path,
+                  std::string_view body = {}) {
+    return Request(gw.port(), method, path, body, kAdmin);
+  };
+  auto assign = [&](const GatewayProcess& gw, const std::string& exp, const std::string& user) {
+    HttpResult r = admin(gw, "POST", "/api/v1/ab-testing/assign",
+                         R"({"experiment_id":")" + exp + R"(","user_id":")" + user + R"("})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json().value("variant", "");
+  };
+  ASSERT_EQ(admin(*a, "POST", "/api/v1/ab-testing/experiments", kExperiment).status, 201);
+  ASSERT_EQ(
+      admin(
+          *a, "POST", "/api/v1/ab-testing/experiments",
+          R"({"name":"bandit","variants":["a","b","c"],"bandit_algorithm":"epsilon_greedy","epsilon":1})")
+          .status,
+      201);
+  std::map<std::string, std::string> hashed, sticky;
+  for (int i = 0; i < 20; ++i) {
+    std::string u = "r-" + std::to_string(i);
+    hashed[u] = assign(*a, "model-test", u);
+    sticky[u] = assign(*a, "bandit", u);
+  }
+  // B: its own data dir, the same Redis.
+  auto b = GatewayProcess::Start(config);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(admin(*b, "GET", "/api/v1/ab-testing/experiments").json()["experiments"].size(), 2u);
+  for (const auto& [u, v] : hashed) EXPECT_EQ(assign(*b, "model-test", u), v) << u;
+  for (const auto& [u, v] : sticky) EXPECT_EQ(assign(*b, "bandit", u), v) << u;
+  // A restarted on a fresh data dir reads everything back from Redis: 20
+  // impressions of its own plus 20 of B's.
+  a.reset();
+  a = GatewayProcess::Start(config);
+  ASSERT_NE(a, nullptr);
+  Json results = admin(*a, "GET", "/api/v1/ab-testing/results/model-test").json();
+  ASSERT_EQ(results["variants"].size(), 2u) << results.dump();
+  EXPECT_EQ(results["variants"][0]["impressions"].get<int>() +
+                results["variants"][1]["impressions"].get<int>(),
+            40);
+  for (const auto& [u, v] : sticky) EXPECT_EQ(assign(*a, "bandit", u), v) << u;
+  // Delete removes it from Redis too.
+  ASSERT_EQ(admin(*a, "DELETE", "/api/v1/ab-testing/experiments/bandit").status, 200);
+  auto c = GatewayProcess::Start(config);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(admin(*c, "GET", "/api/v1/ab-testing/experiments/bandit").status, 404);
 }
 
 }  // namespace

@@ -45,7 +45,9 @@ bool HasHeader(const HttpResponse& res, std::string_view name) {
 }  // namespace
 
 boost::asio::awaitable<void> ExperimentStage::handle(RequestContext& ctx, Next next) {
-  std::optional<ExperimentTarget> target = manager_.experiment_for_model(ctx.info.model);
+  // No user (a dead-letter replay runs without authenticate): not assigned.
+  std::optional<ExperimentTarget> target;
+  if (!ctx.principal.user_id.empty()) target = manager_.experiment_for_model(ctx.info.model);
   if (!target || (target->kind == VariantKind::kSystemPrompt &&
                   ctx.endpoint != ProxyEndpoint::kChatCompletions)) {
     co_await next(ctx);

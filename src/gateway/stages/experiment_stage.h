@@ -10,6 +10,9 @@
 // value = the latency in milliseconds, unless the experiment has
 // client_outcomes (the client records through the admin API).
 //
+// Requests without a user id (dead-letter replays, which skip
+// authenticate) pass through unassigned.
+//
 // Failures of the experiment store never fail the request: the request goes
 // on unassigned (or unrecorded) and agentgate_experiment_errors_total counts it.
 //

@@ -89,6 +89,11 @@ TEST(ExperimentStage, RewritesModelAndRecordsSuccessWithLatency) {
   Send(p, other, "u", R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(HeaderOf(other.res, "X-Experiment"), "");
   EXPECT_EQ(manager.results("checkout")->variants[0].impressions, 2u);
+  // No user (a replay): unassigned.
+  Exchange replay;
+  Send(p, replay, "", R"({"model":"ab","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(upstream->seen_model, "ab");
+  EXPECT_EQ(HeaderOf(replay.res, "X-Experiment"), "");
   // Stopped: requests pass through with their own model.
   ASSERT_TRUE(manager.stop("checkout").ok());
   Exchange stopped;
