@@ -418,6 +418,21 @@ struct PerformanceConfig {
   friend bool operator==(const PerformanceConfig&, const PerformanceConfig&) = default;
 };
 
+// ExperimentsConfig: A/B testing of models and prompts. YAML: `experiments:`.
+struct ExperimentsConfig {
+  // Whether proxied requests enter experiments that target their model (the
+  // `experiment` stage; env EXPERIMENTS_ENABLED). The admin API under
+  // /api/v1/ab-testing works either way. Default: true.
+  bool enabled = true;
+
+  // Where experiments, counts and sticky assignments live: "sqlite" (the
+  // data dir) or "redis" (shared by instances; requires `redis:`). Env
+  // EXPERIMENTS_STORE. Default: "sqlite".
+  std::string store = "sqlite";
+
+  friend bool operator==(const ExperimentsConfig&, const ExperimentsConfig&) = default;
+};
+
 // Config: the whole configuration. Config{} holds the documented defaults
 // without any environment applied.
 struct Config {
@@ -431,6 +446,7 @@ struct Config {
   CircuitBreakerConfig circuit_breaker;   // YAML `circuit_breaker:`
   ErrorRecoveryConfig error_recovery;     // YAML `error_recovery:`
   PerformanceConfig performance;          // YAML `performance:`
+  ExperimentsConfig experiments;          // YAML `experiments:`
 
   // Serve from the built-in simulated upstream instead of real providers
   // (also the CLI's --demo). Default: false.

@@ -143,6 +143,9 @@ void ApplyVariables(EnvReader& r, Config* c) {
   r.Bool("PERFORMANCE_ENABLE_PROFILING", &c->performance.enable_profiling);
   r.Int("PERFORMANCE_CACHE_SIZE", kCountLimits, &c->performance.cache_size);
   r.Seconds("PERFORMANCE_CACHE_TTL", kPositive, &c->performance.cache_ttl);
+
+  r.Bool("EXPERIMENTS_ENABLED", &c->experiments.enabled);
+  r.String("EXPERIMENTS_STORE", &c->experiments.store);
 }
 
 // AddOpenAiUpstream: with no upstream configured and OPENAI_API_KEY set, one

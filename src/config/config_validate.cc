@@ -254,6 +254,13 @@ Status ValidateConfig(const Config& config) {
   const PerformanceConfig& perf = config.performance;
   c.Size("performance.cache_size", perf.cache_size, kCountLimits);
   c.Duration("performance.cache_ttl_s", perf.cache_ttl, kPositive, kS);
+
+  const std::string& exp_store = config.experiments.store;
+  if (exp_store != "sqlite" && exp_store != "redis") {
+    c.Fail("experiments.store", "expected sqlite or redis, got \"" + exp_store + "\"");
+  } else if (exp_store == "redis" && !config.redis.enabled) {
+    c.Fail("experiments.store", "redis needs a redis: section (or REDIS_HOST)");
+  }
   return c.status();
 }
 

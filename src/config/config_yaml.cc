@@ -471,6 +471,11 @@ Status ReadRoot(const YAML::Node& doc, Config* c) {
   if (auto r = root.section("circuit_breaker")) ReadCircuitBreaker(*r, &c->circuit_breaker);
   if (auto r = root.section("error_recovery")) ReadErrorRecovery(*r, &c->error_recovery);
   if (auto r = root.section("performance")) ReadPerformance(*r, &c->performance);
+  if (auto r = root.section("experiments")) {
+    r->boolean("enabled", &c->experiments.enabled);
+    r->string("store", &c->experiments.store);
+    r->finish();
+  }
   root.boolean("demo", &c->demo);
   root.finish();
   return sink.status();

@@ -5,6 +5,10 @@
 #include "agentgate/cache/embedding_cache.h"
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/cache/semantic_cache.h"
+#include "agentgate/experiments/experiment_manager.h"
+#include "experiments/redis_experiment_store.h"
+#include "experiments/sqlite_experiment_store.h"
+#include "gateway/stages/experiment_stage.h"
 #include "agentgate/resilience/breaker_registry.h"
 #include "agentgate/resilience/sleeper.h"
 #include "gateway/model_router.h"
@@ -122,6 +126,21 @@ Status Gateway::build_proxy() {
         *ratelimit_->requests, ratelimit_->tokens.get(), ratelimit_->analytics.get(), metrics_,
         RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open}));
   }
+  // Experiments: the manager always (admin API); the stage after rate limits, before the cache.
+  if (config_.experiments.store == "redis") {  // validated: redis_ exists
+    const std::string& prefix = redis_->key_prefix();
+    experiment_store_ = NewRedisExperimentStore(
+        redis_->client("default"), prefix.empty() ? "agentgate:exp:" : prefix + "default:exp:");
+  } else {
+    auto experiment_store = OpenSqliteExperimentStore(*db_);
+    if (!experiment_store.ok()) return experiment_store.status();
+    experiment_store_ = std::move(*experiment_store);
+  }
+  experiments_ = std::make_unique<ExperimentManager>(experiment_store_.get());
+  if (Status s = experiments_->load(); !s.ok()) return s;
+  if (config_.experiments.enabled) {
+    stages.push_back(std::make_shared<ExperimentStage>(*experiments_, clock_, metrics_));
+  }
   // Cache: after authenticate (the tenant is in the key), before upstream.
   if (config_.cache.enabled) {
     ResponseCacheOptions co{.default_ttl = config_.cache.default_ttl, .max_size = config_.cache.max_size};
@@ -223,6 +242,7 @@ void Gateway::register_routes() {
   RegisterRateLimitRoutes(router_, services_);
   RegisterCacheRoutes(router_, services_);
   RegisterWebRoutes(router_);  // /docs, /docs/openapi.json, /dashboard
+  RegisterExperimentRoutes(router_, services_);
 }
 
 Status Gateway::start() {
@@ -254,6 +274,7 @@ Status Gateway::start() {
   services_.embedding_cache = embedding_cache_.get();
   services_.semantic_cache = semantic_cache_.get();
   services_.cache_admin = cache_admin_.get();
+  services_.experiments = experiments_.get();
   register_routes();
 
   const ServerConfig& sc = config_.server;

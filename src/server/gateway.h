@@ -37,6 +37,8 @@ class EmbeddingCache;
 class SemanticCache;
 class CacheAdmin;
 class RedisSemanticReplica;
+class ExperimentStore;  // experiments
+class ExperimentManager;
 
 class Gateway {
  public:
@@ -90,6 +92,8 @@ class Gateway {
   std::unique_ptr<SemanticCache> semantic_cache_;    // null unless cache.semantic_enabled
   std::unique_ptr<RedisSemanticReplica> semantic_replica_;  // semantic entries via Redis DB 1
   std::unique_ptr<CacheAdmin> cache_admin_;  // settings + history; null when cache.enabled is false
+  std::unique_ptr<ExperimentStore> experiment_store_;  // experiments: SQLite or Redis
+  std::unique_ptr<ExperimentManager> experiments_;
   std::shared_ptr<const Pipeline> pipeline_;
   std::shared_ptr<const Pipeline> replay_pipeline_;  // pipeline_ without authenticate
   Router router_;

@@ -29,6 +29,7 @@ class ResponseCache;
 class EmbeddingCache;
 class SemanticCache;
 class CacheAdmin;
+class ExperimentManager;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -52,6 +53,7 @@ struct GatewayServices {
   EmbeddingCache* embedding_cache = nullptr;  // per-input embeddings; nullptr when disabled
   SemanticCache* semantic_cache = nullptr;    // nullptr when disabled
   CacheAdmin* cache_admin = nullptr;          // cache settings and history; nullptr when disabled
+  ExperimentManager* experiments = nullptr;   // A/B testing; always built by the gateway
 };
 
 }  // namespace agentgate

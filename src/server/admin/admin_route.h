@@ -42,5 +42,6 @@ void RegisterDlqRoutes(Router& router, GatewayServices& services,
                        std::shared_ptr<const Pipeline> replay_pipeline);
 void RegisterRateLimitRoutes(Router& router, GatewayServices& services);
 void RegisterCacheRoutes(Router& router, GatewayServices& services);
+void RegisterExperimentRoutes(Router& router, GatewayServices& services);
 
 }  // namespace agentgate
