@@ -81,9 +81,12 @@ CostTracker::CostTracker(PriceTable prices, std::map<std::string, Budget> tier_b
 
 Result<std::unique_ptr<CostTracker>> CostTracker::Open(SqliteDb& db, PriceTable prices,
                                                        std::map<std::string, Budget> tier_budgets,
-                                                       const Clock& clock) {
+                                                       const Clock& clock,
+                                                       CostTrackerOptions options) {
   if (Status s = db.migrate("costs", kMigrations); !s.ok()) return s;
   auto t = std::make_unique<CostTracker>(std::move(prices), std::move(tier_budgets), clock);
+  t->options_ = options;
+  t->last_flush_ = clock.monotonic();
   UtcPeriod p = UtcPeriodOf(clock.now());
   {
     auto st = db.prepare(
@@ -158,22 +161,52 @@ SpendStatus CostTracker::check(std::string_view user, std::string_view tier) con
   return s;
 }
 
-Status CostTracker::persist_charge(const std::string& user, const UtcPeriod& p, int64_t nano) {
-  if (!db_) return Status::Ok();
+CostTracker::~CostTracker() { (void)flush(); }
+
+Status CostTracker::write(const PendingMap& pending) {
   return db_->transaction([&]() -> Status {
     auto st = db_->prepare(
-        "INSERT INTO cost_spend(user_id, period, nano_usd, requests) VALUES(?, ?, ?, 1) "
+        "INSERT INTO cost_spend(user_id, period, nano_usd, requests) VALUES(?, ?, ?, ?) "
         "ON CONFLICT(user_id, period) DO UPDATE SET nano_usd = nano_usd + excluded.nano_usd, "
-        "requests = requests + 1");
+        "requests = requests + excluded.requests");
     if (!st.ok()) return st.status();
-    for (const std::string* period : {&p.day, &p.month}) {
-      if (Status s = st->bind_text(1, user); !s.ok()) return s;
-      if (Status s = st->bind_text(2, *period); !s.ok()) return s;
-      if (Status s = st->bind_int64(3, nano); !s.ok()) return s;
+    for (const auto& [key, p] : pending) {
+      if (Status s = st->bind_text(1, key.first); !s.ok()) return s;
+      if (Status s = st->bind_text(2, key.second); !s.ok()) return s;
+      if (Status s = st->bind_int64(3, p.nano); !s.ok()) return s;
+      if (Status s = st->bind_int64(4, p.requests); !s.ok()) return s;
       if (Status s = st->run(); !s.ok()) return s;
     }
     return Status::Ok();
   });
+}
+
+Status CostTracker::flush() {
+  if (!db_) return Status::Ok();
+  std::lock_guard writer(flush_mu_);
+  PendingMap pending;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(pending_);
+    last_flush_ = clock_.monotonic();
+  }
+  if (pending.empty()) return Status::Ok();
+  Status s = write(pending);
+  if (!s.ok()) {
+    std::lock_guard lock(mu_);
+    ++store_errors_;
+    for (const auto& [key, p] : pending) {  // keep them for the next write
+      Pending& q = pending_[key];
+      q.nano += p.nano;
+      q.requests += p.requests;
+    }
+  }
+  return s;
+}
+
+int64_t CostTracker::store_errors() const {
+  std::lock_guard lock(mu_);
+  return store_errors_;
 }
 
 Result<int64_t> CostTracker::charge(std::string_view user, std::string_view model,
@@ -183,28 +216,39 @@ Result<int64_t> CostTracker::charge(std::string_view user, std::string_view mode
   const int64_t nano = prices_.cost(model, prompt_tokens, completion_tokens);
   UtcPeriod p = UtcPeriodOf(clock_.now());
   std::string key(user);
-  std::lock_guard lock(mu_);
-  if (Status s = persist_charge(key, p, nano); !s.ok()) return s;
-  Spend& sp = spend_[key];
-  if (sp.day != p.day) {
-    sp.day = p.day;
-    sp.day_nano = 0;
-    sp.day_requests = 0;
+  bool due = false;
+  {
+    std::lock_guard lock(mu_);
+    Spend& sp = spend_[key];
+    if (sp.day != p.day) {
+      sp.day = p.day;
+      sp.day_nano = 0;
+      sp.day_requests = 0;
+    }
+    if (sp.month != p.month) {
+      sp.month = p.month;
+      sp.month_nano = 0;
+      sp.month_requests = 0;
+    }
+    sp.day_nano += nano;
+    sp.month_nano += nano;
+    ++sp.day_requests;
+    ++sp.month_requests;
+    if (priced) {
+      by_model_[std::string(model)] += nano;
+    } else {
+      ++unpriced_;
+    }
+    if (db_) {
+      for (const std::string* period : {&p.day, &p.month}) {
+        Pending& q = pending_[{key, *period}];
+        q.nano += nano;
+        ++q.requests;
+      }
+      due = clock_.monotonic() - last_flush_ >= options_.flush_interval;
+    }
   }
-  if (sp.month != p.month) {
-    sp.month = p.month;
-    sp.month_nano = 0;
-    sp.month_requests = 0;
-  }
-  sp.day_nano += nano;
-  sp.month_nano += nano;
-  ++sp.day_requests;
-  ++sp.month_requests;
-  if (priced) {
-    by_model_[std::string(model)] += nano;
-  } else {
-    ++unpriced_;
-  }
+  if (due) (void)flush();  // failures are counted and retried by the next write
   return nano;
 }
 

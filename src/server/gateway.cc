@@ -10,6 +10,7 @@
 #include "gateway/model_router.h"
 #include "gateway/resilience_policy.h"
 #include "gateway/stages/authenticate_stage.h"
+#include "gateway/stages/budget_stage.h"
 #include "gateway/stages/cache_stage.h"
 #include "gateway/stages/embedding_cache_stage.h"
 #include "gateway/stages/rate_limit_stage.h"
@@ -19,6 +20,7 @@
 #include "mock/mock_upstream.h"
 #include "resilience/dead_letter_queue.h"
 #include "server/admin/admin_route.h"
+#include "server/cost_services.h"
 #include "server/http_server.h"
 #include "server/ops_routes.h"
 #include "server/proxy_routes.h"
@@ -117,6 +119,11 @@ Status Gateway::build_proxy() {
     stages.push_back(std::make_shared<RateLimitStage>(
         *ratelimit_->requests, ratelimit_->tokens.get(), ratelimit_->analytics.get(), metrics_,
         RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open}));
+    // Spend budgets: right after the request limits.
+    auto costs = BuildCostTracker(config_.rate_limit, *db_, clock_);
+    if (!costs.ok()) return costs.status();
+    costs_ = std::move(*costs);
+    stages.push_back(std::make_shared<BudgetStage>(*costs_, *ratelimit_->policy, metrics_));
   }
   // Cache: after authenticate (the tenant is in the key), before upstream.
   if (config_.cache.enabled) {
@@ -190,6 +197,7 @@ void Gateway::register_routes() {
   RegisterBreakerRoutes(router_, services_);
   RegisterDlqRoutes(router_, services_, replay_pipeline_);
   RegisterRateLimitRoutes(router_, services_);
+  RegisterBudgetRoutes(router_, services_);
   RegisterCacheRoutes(router_, services_);
 }
 
@@ -218,6 +226,7 @@ Status Gateway::start() {
   services_.breakers = breakers_.get();
   services_.dead_letters = dead_letters_.get();
   services_.ratelimit = ratelimit_.get();
+  services_.costs = costs_.get();
   services_.response_cache = response_cache_.get();
   services_.embedding_cache = embedding_cache_.get();
   services_.semantic_cache = semantic_cache_.get();

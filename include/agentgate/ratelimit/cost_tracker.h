@@ -25,8 +25,13 @@
 // the next UTC midnight (day) or the first of the next month (month).
 //
 // Persistence: with a SqliteDb (component "costs", tables cost_spend and
-// cost_budgets), every charge adds to the rows of its day and month (one
-// transaction) and budgets set at run time are stored; Open() reloads this
+// cost_budgets), charges are added in memory at once and written behind: the
+// first charge after `flush_interval` since the last write adds every pending
+// charge to the rows of its day and month in one transaction (so the request
+// path pays one SQLite write per interval, not per request); flush() and the
+// destructor write the rest. A failed write keeps its charges pending for the
+// next one (store_errors() counts failures); a crash loses at most the last
+// interval. Budgets set at run time are written at once. Open() reloads this
 // day's and month's spend and the budgets, so both survive a restart. Rows of
 // past periods are kept (history) but not loaded.
 //
@@ -123,6 +128,13 @@ struct UtcPeriod {
 };
 UtcPeriod UtcPeriodOf(Nanos now);
 
+// CostTrackerOptions: how a persisted tracker writes.
+struct CostTrackerOptions {
+  // Longest time charges wait in memory before they are written. 0 writes
+  // every charge at once. Default: 1 s.
+  Nanos flush_interval = std::chrono::seconds(1);
+};
+
 class CostTracker {
  public:
   // A memory-only tracker. `tier_budgets`: the configured budget of each tier
@@ -133,16 +145,27 @@ class CostTracker {
   // stored budgets loaded). REQUIRES: db and clock outlive the tracker.
   static Result<std::unique_ptr<CostTracker>> Open(SqliteDb& db, PriceTable prices,
                                                    std::map<std::string, Budget> tier_budgets,
-                                                   const Clock& clock);
+                                                   const Clock& clock,
+                                                   CostTrackerOptions options = {});
+  // Writes the pending charges (errors are only counted: see flush()).
+  ~CostTracker();
+  CostTracker(const CostTracker&) = delete;
+  CostTracker& operator=(const CostTracker&) = delete;
 
   // check: `user`'s spend and budgets under `tier` (the user's resolved tier).
   SpendStatus check(std::string_view user, std::string_view tier) const;
 
   // charge: adds the cost of the usage to `user`'s day and month (and counts
   // the request even when the model is unpriced). Returns the cost in
-  // nano-USD. A store failure changes nothing and is returned.
+  // nano-USD; kInvalidArgument for an empty user (nothing changes). Writes
+  // the pending charges when they are due (see above).
   Result<int64_t> charge(std::string_view user, std::string_view model, int64_t prompt_tokens,
                          int64_t completion_tokens);
+  // flush: writes every pending charge now. On failure they stay pending and
+  // store_errors() grows.
+  Status flush();
+  // store_errors: failed writes of charges since start.
+  int64_t store_errors() const;
 
   // set_user_budget / set_tier_budget: replace the run-time budget of a user
   // or a tier (fields: kBudgetInherit, 0 or a positive cap). kInvalidArgument
@@ -176,7 +199,13 @@ class CostTracker {
     int64_t month_requests = 0;
   };
   Status set_budget(std::string_view scope, std::string_view name, Budget budget);  // REQUIRES: mu_ held
-  Status persist_charge(const std::string& user, const UtcPeriod& p, int64_t nano);
+  // Pending: charges not yet written, per (user, period).
+  struct Pending {
+    int64_t nano = 0;
+    int64_t requests = 0;
+  };
+  using PendingMap = std::map<std::pair<std::string, std::string>, Pending>;
+  Status write(const PendingMap& pending);  // one transaction
 
   const PriceTable prices_;
   const std::map<std::string, Budget, std::less<>> configured_;  // tier -> configured budget
@@ -189,6 +218,11 @@ class CostTracker {
   std::map<std::string, Budget, std::less<>> tier_budgets_;  // GUARDED_BY(mu_): run-time
   std::map<std::string, int64_t, std::less<>> by_model_;     // GUARDED_BY(mu_)
   int64_t unpriced_ = 0;                                      // GUARDED_BY(mu_)
+  PendingMap pending_;                                        // GUARDED_BY(mu_)
+  Nanos last_flush_{0};                                       // GUARDED_BY(mu_)
+  int64_t store_errors_ = 0;                                  // GUARDED_BY(mu_)
+  CostTrackerOptions options_;                                // set by Open
+  std::mutex flush_mu_;  // one writer at a time; taken before mu_, never inside it
 };
 
 }  // namespace agentgate

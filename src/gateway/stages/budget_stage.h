@@ -12,8 +12,8 @@
 //
 // Metrics (declared in BudgetMetrics): agentgate_ratelimit_budget_denied_total,
 // agentgate_cost_usd_total{model} (priced models), agentgate_cost_unpriced_requests_total,
-// agentgate_cost_charge_errors_total (a charge the store refused: the request
-// was already answered, so it is counted and logged, not failed).
+// agentgate_cost_store_errors_total (failed writes of spend to SQLite: the
+// charges stay in memory and are written by the next flush).
 //
 // Thread-safety: immutable; the tracker and policy are internally
 // synchronized. Ownership: borrows the tracker, policy and registry; they
@@ -39,9 +39,9 @@ struct BudgetMetrics {
 
   MetricsRegistry& registry;
   Counter& denied;         // agentgate_ratelimit_budget_denied_total
-  Counter& charge_errors;  // agentgate_cost_charge_errors_total
   uint64_t cost_collector = 0;      // agentgate_cost_usd_total{model}
   uint64_t unpriced_collector = 0;  // agentgate_cost_unpriced_requests_total
+  uint64_t errors_collector = 0;    // agentgate_cost_store_errors_total
 };
 
 class BudgetStage final : public Stage {

@@ -4,6 +4,7 @@
 #include "agentgate/core/json.h"
 #include "server/admin/admin_route.h"
 #include "server/error_response.h"
+#include "server/cost_services.h"
 #include "server/ratelimit_services.h"
 
 namespace agentgate {
@@ -152,14 +153,18 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
           SetError(res, user.status());
           co_return;
         }
-        if (!rl.analytics) {
+        if (!rl.analytics && !call.services.costs) {
           SetError(res, NotFound("rate-limit analytics are disabled (RATE_LIMIT_ENABLE_ANALYTICS)"));
           co_return;
         }
-        UserRateStats s = rl.analytics->stats(*user).value_or(UserRateStats{.user = *user});
-        SetJson(res, DumpJson(StatsJson(s)));
+        Json j = {{"user_id", *user}};
+        if (rl.analytics) j = StatsJson(rl.analytics->stats(*user).value_or(UserRateStats{.user = *user}));
+        if (call.services.costs) {  // spend per UTC day and month, budgets, remaining
+          j["spend"] = SpendJson(call.services.costs->check(*user, rl.policy->resolve(*user, "").tier));
+        }
+        SetJson(res, DumpJson(j));
       },
-      "A user's allowed and denied counts");
+      "A user's allowed and denied counts and spend");
 
   AddAdminRoute(
       router, services, HttpMethod::kGet, "/api/v1/ratelimit/top-users",

@@ -172,6 +172,42 @@ TEST(CostTrackerTest, UnpricedModelCostsNothingButIsCounted) {
   EXPECT_EQ(by_model[0].second, 150'000);
 }
 
+// Rows(db, user, period): nano_usd and requests stored for that row (-1 if none).
+std::pair<int64_t, int64_t> Row(SqliteDb& db, const std::string& user, const std::string& period) {
+  auto st = db.prepare("SELECT nano_usd, requests FROM cost_spend WHERE user_id = ? AND period = ?");
+  EXPECT_TRUE(st.ok());
+  EXPECT_TRUE(st->bind_text(1, user).ok());
+  EXPECT_TRUE(st->bind_text(2, period).ok());
+  auto row = st->step();
+  if (!row.ok() || !*row) return {-1, -1};
+  return {st->column_int64(0), st->column_int64(1)};
+}
+
+TEST(CostTrackerTest, ChargesAreWrittenBehindOncePerIntervalAndKeptWhenAWriteFails) {
+  auto db = SqliteDb::open_memory();
+  ASSERT_TRUE(db.ok());
+  ManualClock clock;  // 2026-01-01
+  auto t = CostTracker::Open(**db, Prices(), Tiers(), clock, {.flush_interval = seconds(1)});
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE((*t)->charge("hal", "gpt-4o", 0, 100).ok());  // 1 ms after open: not yet due
+  EXPECT_EQ(Row(**db, "hal", "2026-01-01").first, -1);
+  clock.advance(seconds(1));
+  ASSERT_TRUE((*t)->charge("hal", "gpt-4o", 0, 100).ok());  // due: both written
+  EXPECT_EQ(Row(**db, "hal", "2026-01-01"), (std::pair<int64_t, int64_t>{2'000'000, 2}));
+  EXPECT_EQ(Row(**db, "hal", "2026-01"), (std::pair<int64_t, int64_t>{2'000'000, 2}));
+  // The store fails: the charge stays pending, is counted, and the next
+  // successful write carries it.
+  ASSERT_TRUE((*db)->exec("ALTER TABLE cost_spend RENAME TO cost_spend_away").ok());
+  clock.advance(seconds(1));
+  ASSERT_TRUE((*t)->charge("hal", "gpt-4o", 0, 100).ok());
+  EXPECT_EQ((*t)->store_errors(), 1);
+  EXPECT_EQ((*t)->check("hal", "free").today, 3'000'000);  // memory counts it regardless
+  ASSERT_TRUE((*db)->exec("ALTER TABLE cost_spend_away RENAME TO cost_spend").ok());
+  ASSERT_TRUE((*t)->flush().ok());
+  EXPECT_EQ(Row(**db, "hal", "2026-01-01"), (std::pair<int64_t, int64_t>{3'000'000, 3}));
+  EXPECT_EQ((*t)->store_errors(), 1);
+}
+
 TEST(CostTrackerTest, SpendAndBudgetsSurviveARestartButPastDaysDoNotCount) {
   auto dir = std::filesystem::temp_directory_path() /
              ("agentgate_cost_" + std::to_string(::getpid()) + "_" +
