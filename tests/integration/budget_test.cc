@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <regex>
+#include <thread>
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
@@ -137,7 +138,13 @@ TEST_F(BudgetTest, StreamedCallIsChargedFromTheUsageChunkAtTheEnd) {
     if (ev.contains("usage") && ev["usage"].is_object()) usage = ev["usage"];
   }
   ASSERT_TRUE(usage.is_object()) << s.body;
+  // The charge follows the stream's last write, so the client may ask
+  // before it is made: poll for it (briefly).
   Json spend = Spend("carol");
+  for (int i = 0; i < 200 && spend["requests_today"] == 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+    spend = Spend("carol");
+  }
   EXPECT_NEAR(spend["today_usd"].get<double>(), CostOf(usage), 1e-9);
   EXPECT_EQ(spend["requests_today"], 1);
 }
