@@ -118,7 +118,8 @@ Status Gateway::build_proxy() {
     ratelimit_ = std::move(*rl);
     stages.push_back(std::make_shared<RateLimitStage>(
         *ratelimit_->requests, ratelimit_->tokens.get(), ratelimit_->analytics.get(), metrics_,
-        RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open}));
+        RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open,
+                              .endpoint_policy = ratelimit_->policy.get()}));
     // Spend budgets: right after the request limits.
     auto costs = BuildCostTracker(config_.rate_limit, *db_, clock_);
     if (!costs.ok()) return costs.status();

@@ -62,7 +62,14 @@ RateLimitStage::RateLimitStage(RateLimiter& requests, RateLimiter* tokens,
 boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next next) {
   const std::string& user = ctx.principal.user_id;
   const std::string& tier = ctx.principal.tier;
-  Result<RateDecision> d = co_await requests_.acquire_async(user, tier);
+  // Per-endpoint custom limits count under their own key.
+  std::string endpoint_key;
+  if (options_.endpoint_policy &&
+      options_.endpoint_policy->has_endpoint_limits(user, ProxyEndpointPath(ctx.endpoint))) {
+    endpoint_key = EndpointLimitKey(user, ProxyEndpointPath(ctx.endpoint));
+  }
+  const std::string& limit_key = endpoint_key.empty() ? user : endpoint_key;
+  Result<RateDecision> d = co_await requests_.acquire_async(limit_key, tier);
   if (!d.ok()) {
     metrics_.store_errors.inc();
     if (!options_.fail_open) {

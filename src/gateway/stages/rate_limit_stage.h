@@ -40,6 +40,10 @@ struct RateLimitMetrics {
 struct RateLimitStageOptions {
   // When the limiter's store fails: true passes the request. Default: true.
   bool fail_open = true;
+  // The policy of `requests`, to find per-endpoint custom limits: a user's
+  // requests to an endpoint with such limits are acquired under
+  // EndpointLimitKey(user, endpoint). Null: no per-endpoint limits. Not owned.
+  const RateLimitPolicy* endpoint_policy = nullptr;
 };
 
 class RateLimitStage final : public Stage {
