@@ -50,7 +50,7 @@ void SetRateLimitHeaders(const RateDecision& d, HttpResponse& res) {
   res.set_header("X-RateLimit-Reset", std::to_string(reset));
 }
 
-RateLimitStage::RateLimitStage(RateLimiter& requests, RateLimiter* tokens,
+RateLimitStage::RateLimitStage(RateLimiter& requests, TokenBudget* tokens,
                                RateLimitAnalytics* analytics, MetricsRegistry& metrics,
                                RateLimitStageOptions options)
     : requests_(requests),
@@ -94,7 +94,7 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
   if (tokens_) {
     // The budget admits while the tokens already charged are under it.
     const std::string& resolved_tier = d->tier;
-    Result<RateDecision> t = co_await tokens_->check_limit_async(user, resolved_tier);
+    Result<TokenDecision> t = co_await tokens_->check_async(user, resolved_tier);
     if (!t.ok()) {
       metrics_.store_errors.inc();
       if (!options_.fail_open) {
@@ -117,7 +117,7 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
   if (analytics_) analytics_->record(user, true);
   co_await next(ctx);
   if (tokens_ && ctx.usage.known && ctx.usage.total_tokens > 0) {
-    Status s = co_await tokens_->record_request_async(user, ctx.usage.total_tokens);
+    Status s = co_await tokens_->charge_async(user, ctx.usage.total_tokens);
     if (!s.ok()) {
       metrics_.store_errors.inc();
     }

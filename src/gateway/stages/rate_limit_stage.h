@@ -23,6 +23,7 @@
 #include "agentgate/core/metrics.h"
 #include "agentgate/ratelimit/rate_limit_analytics.h"
 #include "agentgate/ratelimit/rate_limiter.h"
+#include "agentgate/ratelimit/token_budget.h"
 #include "gateway/stage.h"
 
 namespace agentgate {
@@ -48,10 +49,10 @@ struct RateLimitStageOptions {
 
 class RateLimitStage final : public Stage {
  public:
-  // `tokens` (may be null: no token budgets) counts tokens per user in its
-  // minute and day windows with the tier's budgets as limits; `analytics`
-  // may be null. REQUIRES: every pointer and reference outlives the stage.
-  RateLimitStage(RateLimiter& requests, RateLimiter* tokens, RateLimitAnalytics* analytics,
+  // `tokens` (may be null: no token budgets) holds the tiers' token budgets;
+  // `analytics` may be null. REQUIRES: every pointer and reference outlives
+  // the stage.
+  RateLimitStage(RateLimiter& requests, TokenBudget* tokens, RateLimitAnalytics* analytics,
                  MetricsRegistry& metrics, RateLimitStageOptions options);
 
   std::string_view name() const override { return "ratelimit"; }
@@ -59,7 +60,7 @@ class RateLimitStage final : public Stage {
 
  private:
   RateLimiter& requests_;
-  RateLimiter* const tokens_;
+  TokenBudget* const tokens_;
   RateLimitAnalytics* const analytics_;
   RateLimitMetrics metrics_;
   const RateLimitStageOptions options_;

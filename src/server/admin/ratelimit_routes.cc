@@ -152,9 +152,9 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
         j["custom_limits"] = custom;
         j["endpoint_limits"] = endpoints;
         if (rl.tokens) {
-          if (auto t = rl.tokens->check_limit(*user, d->tier); t.ok()) {
-            j["tokens"] = {{"minute", {{"limit", t->windows[1].limit}, {"used", t->windows[1].used}}},
-                           {"day", {{"limit", t->windows[3].limit}, {"used", t->windows[3].used}}}};
+          if (auto t = rl.tokens->check(*user, d->tier); t.ok()) {
+            j["tokens"] = {{"minute", {{"limit", t->minute_limit}, {"used", t->minute_used}}},
+                           {"day", {{"limit", t->day_limit}, {"used", t->day_used}}}};
           }
         }
         SetJson(res, DumpJson(j));
