@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <climits>
 #include <cmath>
 
 #include "store/sqlite_db.h"
@@ -57,7 +58,10 @@ int64_t PriceTable::cost(std::string_view model, int64_t prompt_tokens,
   return std::llround(nano);
 }
 
-UtcPeriod UtcPeriodOf(Nanos now) {
+namespace {
+
+// ComputeUtcPeriod: the calendar arithmetic and formatting of UtcPeriodOf.
+UtcPeriod ComputeUtcPeriod(Nanos now) {
   using namespace std::chrono;
   sys_time<nanoseconds> t{now};
   sys_days today = floor<days>(t);
@@ -70,6 +74,30 @@ UtcPeriod UtcPeriodOf(Nanos now) {
   p.month = p.day.substr(0, 7);
   p.day_left = (today + days(1)) - t;
   p.month_left = next_month - t;
+  return p;
+}
+
+}  // namespace
+
+// The labels change once a day: each thread keeps the last day it formatted
+// and only recomputes the time left (the labels fit std::string's inline buffer).
+UtcPeriod UtcPeriodOf(Nanos now) {
+  constexpr int64_t kDayNs = 86'400'000'000'000;
+  struct Cached {
+    int64_t day = INT64_MIN;  // days since the epoch
+    UtcPeriod at_midnight;    // the period at that day's 00:00
+  };
+  thread_local Cached cached;
+  int64_t ns = now.count();
+  int64_t day = ns >= 0 ? ns / kDayNs : -((-ns + kDayNs - 1) / kDayNs);
+  if (day != cached.day) {
+    cached.at_midnight = ComputeUtcPeriod(Nanos(day * kDayNs));
+    cached.day = day;
+  }
+  UtcPeriod p = cached.at_midnight;
+  Nanos since_midnight(ns - day * kDayNs);
+  p.day_left -= since_midnight;
+  p.month_left -= since_midnight;
   return p;
 }
 
