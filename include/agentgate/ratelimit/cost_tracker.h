@@ -30,8 +30,8 @@
 // charge to the rows of its day and month in one transaction (so the request
 // path pays one SQLite write per interval, not per request); flush() and the
 // destructor write the rest. A failed write keeps its charges pending for the
-// next one (store_errors() counts failures); a crash loses at most the last
-// interval. Budgets set at run time are written at once. Open() reloads this
+// next one (store_errors() counts failures); a crash loses the charges made
+// within one interval after the last write. Budgets set at run time are written at once. Open() reloads this
 // day's and month's spend and the budgets, so both survive a restart. Rows of
 // past periods are kept (history) but not loaded.
 //
