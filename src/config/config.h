@@ -301,6 +301,8 @@ struct TierConfig {
   int64_t per_day = 0;            // requests per day. Default: 0.
   int64_t tokens_per_minute = 0;  // tokens per minute. Default: 0.
   int64_t tokens_per_day = 0;     // tokens per day. Default: 0.
+  double budget_usd_per_day = 0;    // spend budget per UTC day, USD. Default: 0.
+  double budget_usd_per_month = 0;  // spend budget per UTC month, USD. Default: 0.
 
   friend bool operator==(const TierConfig&, const TierConfig&) = default;
 };
@@ -310,6 +312,15 @@ struct TierConfig {
 //   pro 10/300/15000/150000, enterprise 50/1000/50000/500000;
 // no token budgets.
 std::map<std::string, TierConfig> DefaultTiers();
+
+// ModelPriceConfig: USD per million tokens of one model, both >= 0.
+// YAML: an entry of `rate_limit.prices:`.
+struct ModelPriceConfig {
+  double input_per_million = 0;   // prompt tokens. Default: 0.
+  double output_per_million = 0;  // completion tokens. Default: 0.
+
+  friend bool operator==(const ModelPriceConfig&, const ModelPriceConfig&) = default;
+};
 
 // RateLimitConfig: multi-window limits per user tier. YAML: `rate_limit:`.
 struct RateLimitConfig {
@@ -331,6 +342,10 @@ struct RateLimitConfig {
   // Tier name -> limits. YAML entries add tiers or override fields of the
   // tier of the same name. Default: DefaultTiers().
   std::map<std::string, TierConfig> tiers = DefaultTiers();
+
+  // Model -> price, for the cost of each request (a model not listed costs 0).
+  // Default: none.
+  std::map<std::string, ModelPriceConfig> prices;
 
   friend bool operator==(const RateLimitConfig&, const RateLimitConfig&) = default;
 };

@@ -187,6 +187,22 @@ void CheckRateLimit(Checker& c, const RateLimitConfig& r) {
     c.Int(p + ".per_day", t.per_day, kTierLimits);
     c.Int(p + ".tokens_per_minute", t.tokens_per_minute, kTierLimits);
     c.Int(p + ".tokens_per_day", t.tokens_per_day, kTierLimits);
+    if (!(t.budget_usd_per_day >= 0 && t.budget_usd_per_day <= 1e9)) {
+      c.Fail(p + ".budget_usd_per_day", "expected a number in [0, 1e9]");
+    }
+    if (!(t.budget_usd_per_month >= 0 && t.budget_usd_per_month <= 1e9)) {
+      c.Fail(p + ".budget_usd_per_month", "expected a number in [0, 1e9]");
+    }
+  }
+  for (const auto& [model, price] : r.prices) {
+    const std::string p = "rate_limit.prices." + model;
+    if (model.empty()) c.Fail(p, "model name must not be empty");
+    if (!(price.input_per_million >= 0 && price.input_per_million <= 1e6)) {
+      c.Fail(p + ".input_per_million", "expected a number in [0, 1e6]");
+    }
+    if (!(price.output_per_million >= 0 && price.output_per_million <= 1e6)) {
+      c.Fail(p + ".output_per_million", "expected a number in [0, 1e6]");
+    }
   }
   if (!r.tiers.contains(r.default_tier)) {
     std::string known;

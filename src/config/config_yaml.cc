@@ -415,8 +415,24 @@ void ReadRateLimit(ErrorSink& sink, MapReader& r, RateLimitConfig* c) {
                  t.integer("per_day", kTierLimits, &tier.per_day);
                  t.integer("tokens_per_minute", kTierLimits, &tier.tokens_per_minute);
                  t.integer("tokens_per_day", kTierLimits, &tier.tokens_per_day);
+                 t.number_in("budget_usd_per_day", 0, 1e9, "[0, 1e9]", &tier.budget_usd_per_day);
+                 t.number_in("budget_usd_per_month", 0, 1e9, "[0, 1e9]",
+                             &tier.budget_usd_per_month);
                  t.finish();
                  c->tiers[name] = tier;
+               });
+  ReadNamedMap(sink, r, "prices",
+               [&](const std::string& model, const YAML::Node& v, const std::string& p) {
+                 if (!v.IsMap()) {
+                   return sink.fail(p, "expected a map with input_per_million and "
+                                       "output_per_million, got " + Got(v), v.Mark());
+                 }
+                 ModelPriceConfig price;
+                 MapReader m(&sink, v, p);
+                 m.number_in("input_per_million", 0, 1e6, "[0, 1e6]", &price.input_per_million);
+                 m.number_in("output_per_million", 0, 1e6, "[0, 1e6]", &price.output_per_million);
+                 m.finish();
+                 c->prices[model] = price;
                });
   r.finish();
 }

@@ -1,5 +1,6 @@
 #include "agentgate/ratelimit/rate_limit_policy.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "store/sqlite_db.h"
@@ -19,12 +20,30 @@ const std::vector<std::string> kMigrations = {
     "per_hour INTEGER NOT NULL DEFAULT -1, per_day INTEGER NOT NULL DEFAULT -1)",
 };
 
+const std::vector<std::string> kEndpointMigrations = {
+    // v1: custom limits of one user for one proxied endpoint (-1: none).
+    "CREATE TABLE ratelimit_endpoint_limits("
+    "user_id TEXT NOT NULL, endpoint TEXT NOT NULL, "
+    "per_second INTEGER NOT NULL DEFAULT -1, per_minute INTEGER NOT NULL DEFAULT -1, "
+    "per_hour INTEGER NOT NULL DEFAULT -1, per_day INTEGER NOT NULL DEFAULT -1, "
+    "PRIMARY KEY(user_id, endpoint))",
+};
+
+constexpr std::array<int64_t, kRateWindowCount> kNone = {-1, -1, -1, -1};
+
 bool IsEmpty(const UserOverride& o) {
-  if (!o.tier.empty()) return false;
+  if (!o.tier.empty() || !o.endpoints.empty()) return false;
   for (int64_t c : o.custom) {
     if (c >= 0) return false;
   }
   return true;
+}
+
+// InTransaction: `fn` in one transaction of `db`, or just `fn` without a db.
+template <typename Fn>
+Status InTransaction(SqliteDb* db, Fn fn) {
+  if (!db) return fn();
+  return db->transaction([&]() -> Status { return fn(); });
 }
 
 }  // namespace
@@ -37,6 +56,14 @@ Result<RateWindow> ParseRateWindow(std::string_view name) {
   }
   return InvalidArgument("unknown window '" + std::string(name) +
                          "' (expected second, minute, hour or day)");
+}
+
+std::string EndpointLimitKey(std::string_view user, std::string_view endpoint) {
+  std::string key;
+  key.reserve(user.size() + 1 + endpoint.size());
+  key.append(user).push_back(kEndpointKeySeparator);
+  key.append(endpoint);
+  return key;
 }
 
 Nanos RateWindowWidth(RateWindow w) {
@@ -62,19 +89,59 @@ Result<std::unique_ptr<RateLimitPolicy>> RateLimitPolicy::Open(
     for (int i = 0; i < kRateWindowCount; ++i) o.custom[i] = st->column_int64(2 + i);
     p->overrides_[st->column_text(0)] = std::move(o);
   }
+  if (Status s = db.migrate("ratelimit_endpoints", kEndpointMigrations); !s.ok()) return s;
+  auto ep = db.prepare(
+      "SELECT user_id, endpoint, per_second, per_minute, per_hour, per_day "
+      "FROM ratelimit_endpoint_limits");
+  if (!ep.ok()) return ep.status();
+  while (true) {
+    Result<bool> row = ep->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    std::array<int64_t, kRateWindowCount> limits;
+    for (int i = 0; i < kRateWindowCount; ++i) limits[i] = ep->column_int64(2 + i);
+    p->overrides_[ep->column_text(0)].endpoints[ep->column_text(1)] = limits;
+  }
   p->override_count_.store(p->overrides_.size());
+  p->count_endpoints();
   p->db_ = &db;
   return p;
 }
 
-ResolvedLimits RateLimitPolicy::resolve(std::string_view user, std::string_view caller_tier) const {
+void RateLimitPolicy::count_endpoints() {
+  size_t n = 0;
+  for (const auto& [user, o] : overrides_) n += o.endpoints.empty() ? 0 : 1;
+  endpoint_override_count_.store(n, std::memory_order_release);
+}
+
+bool RateLimitPolicy::has_endpoint_limits(std::string_view user, std::string_view endpoint) const {
+  if (endpoint_override_count_.load(std::memory_order_acquire) == 0) return false;
+  std::shared_lock lock(mu_);
+  auto it = overrides_.find(std::string(user));
+  return it != overrides_.end() && it->second.endpoints.find(endpoint) != it->second.endpoints.end();
+}
+
+ResolvedLimits RateLimitPolicy::resolve(std::string_view key, std::string_view caller_tier) const {
   ResolvedLimits r;
   const UserOverride* o = nullptr;
+  const std::array<int64_t, kRateWindowCount>* endpoint = nullptr;
   std::shared_lock lock(mu_, std::defer_lock);
   if (override_count_.load(std::memory_order_acquire) != 0) {
+    // An EndpointLimitKey: the user's override, then the endpoint's limits.
+    std::string_view user = key, endpoint_path;
+    if (size_t sep = key.find(kEndpointKeySeparator); sep != std::string_view::npos) {
+      user = key.substr(0, sep);
+      endpoint_path = key.substr(sep + 1);
+    }
     lock.lock();
     auto it = overrides_.find(std::string(user));
-    if (it != overrides_.end()) o = &it->second;
+    if (it != overrides_.end()) {
+      o = &it->second;
+      if (!endpoint_path.empty()) {
+        auto e = o->endpoints.find(endpoint_path);
+        if (e != o->endpoints.end()) endpoint = &e->second;
+      }
+    }
   }
   auto tier = tiers_.end();
   if (o && !o->tier.empty()) tier = tiers_.find(o->tier);
@@ -89,6 +156,7 @@ ResolvedLimits RateLimitPolicy::resolve(std::string_view user, std::string_view 
   if (o) {
     for (int i = 0; i < kRateWindowCount; ++i) {
       if (o->custom[i] >= 0) r.requests[i] = o->custom[i];
+      if (endpoint && (*endpoint)[i] >= 0) r.requests[i] = (*endpoint)[i];
     }
   }
   return r;
@@ -116,6 +184,30 @@ Status RateLimitPolicy::persist(const std::string& user, const UserOverride& o) 
   return st->run();
 }
 
+Status RateLimitPolicy::persist_endpoint(const std::string& user, std::string_view endpoint,
+                                         const std::array<int64_t, kRateWindowCount>& limits) {
+  if (!db_) return Status::Ok();
+  if (limits == kNone) {
+    auto st = db_->prepare("DELETE FROM ratelimit_endpoint_limits WHERE user_id = ? AND endpoint = ?");
+    if (!st.ok()) return st.status();
+    if (Status s = st->bind_text(1, user); !s.ok()) return s;
+    if (Status s = st->bind_text(2, endpoint); !s.ok()) return s;
+    return st->run();
+  }
+  auto st = db_->prepare(
+      "INSERT INTO ratelimit_endpoint_limits(user_id, endpoint, per_second, per_minute, per_hour, "
+      "per_day) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(user_id, endpoint) DO UPDATE SET "
+      "per_second = excluded.per_second, per_minute = excluded.per_minute, "
+      "per_hour = excluded.per_hour, per_day = excluded.per_day");
+  if (!st.ok()) return st.status();
+  if (Status s = st->bind_text(1, user); !s.ok()) return s;
+  if (Status s = st->bind_text(2, endpoint); !s.ok()) return s;
+  for (int i = 0; i < kRateWindowCount; ++i) {
+    if (Status s = st->bind_int64(3 + i, limits[i]); !s.ok()) return s;
+  }
+  return st->run();
+}
+
 Status RateLimitPolicy::set_user_tier(std::string_view user, std::string_view tier) {
   if (user.empty()) return InvalidArgument("user id must not be empty");
   if (!has_tier(tier)) return InvalidArgument("unknown tier '" + std::string(tier) + "'");
@@ -130,17 +222,39 @@ Status RateLimitPolicy::set_user_tier(std::string_view user, std::string_view ti
   return Status::Ok();
 }
 
-Status RateLimitPolicy::set_custom_limit(std::string_view user, RateWindow window, int64_t limit) {
+Status RateLimitPolicy::set_custom_limit(std::string_view user, RateWindow window, int64_t limit,
+                                         std::string_view endpoint) {
   if (user.empty()) return InvalidArgument("user id must not be empty");
+  if (user.find(kEndpointKeySeparator) != std::string_view::npos) {
+    return InvalidArgument("user id must not contain control character 0x1f");
+  }
   if (limit < 0) return InvalidArgument("limit must be >= 0 (0 = unlimited)");
+  if (!endpoint.empty() && std::find(std::begin(kProxiedEndpoints), std::end(kProxiedEndpoints),
+                                     endpoint) == std::end(kProxiedEndpoints)) {
+    return InvalidArgument("unknown endpoint '" + std::string(endpoint) +
+                           "' (expected /v1/chat/completions, /v1/completions or /v1/embeddings)");
+  }
   std::unique_lock lock(mu_);
   std::string key(user);
   auto it = overrides_.find(key);
   UserOverride o = it == overrides_.end() ? UserOverride{} : it->second;
-  o.custom[static_cast<int>(window)] = limit;
-  if (Status s = persist(key, o); !s.ok()) return s;
+  if (endpoint.empty()) {
+    o.custom[static_cast<int>(window)] = limit;
+    if (Status s = persist(key, o); !s.ok()) return s;
+  } else {
+    auto e = o.endpoints.try_emplace(std::string(endpoint), kNone).first;
+    e->second[static_cast<int>(window)] = limit;
+    // Both rows or neither: the endpoint's, and the user's (kept while any
+    // endpoint limit exists).
+    Status s = InTransaction(db_, [&] {
+      Status w = persist_endpoint(key, endpoint, e->second);
+      return w.ok() ? persist(key, o) : w;
+    });
+    if (!s.ok()) return s;
+  }
   overrides_[key] = std::move(o);
   override_count_.store(overrides_.size(), std::memory_order_release);
+  count_endpoints();
   return Status::Ok();
 }
 
@@ -151,13 +265,22 @@ Status RateLimitPolicy::clear_custom_limits(std::string_view user) {
   if (it == overrides_.end()) return Status::Ok();
   UserOverride o = it->second;
   o.custom = {-1, -1, -1, -1};
-  if (Status s = persist(key, o); !s.ok()) return s;
+  const auto endpoints = std::move(o.endpoints);
+  o.endpoints.clear();
+  Status s = InTransaction(db_, [&] {
+    for (const auto& [endpoint, limits] : endpoints) {
+      if (Status w = persist_endpoint(key, endpoint, kNone); !w.ok()) return w;
+    }
+    return persist(key, o);
+  });
+  if (!s.ok()) return s;
   if (IsEmpty(o)) {
     overrides_.erase(it);
   } else {
     it->second = std::move(o);
   }
   override_count_.store(overrides_.size(), std::memory_order_release);
+  count_endpoints();
   return Status::Ok();
 }
 

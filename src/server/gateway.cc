@@ -14,6 +14,7 @@
 #include "gateway/model_router.h"
 #include "gateway/resilience_policy.h"
 #include "gateway/stages/authenticate_stage.h"
+#include "gateway/stages/budget_stage.h"
 #include "gateway/stages/cache_stage.h"
 #include "gateway/stages/embedding_cache_stage.h"
 #include "gateway/stages/rate_limit_stage.h"
@@ -24,6 +25,7 @@
 #include "resilience/dead_letter_queue.h"
 #include "server/admin/admin_route.h"
 #include "server/cache_admin.h"
+#include "server/cost_services.h"
 #include "server/http_server.h"
 #include "server/ops_routes.h"
 #include "server/proxy_routes.h"
@@ -124,7 +126,13 @@ Status Gateway::build_proxy() {
     ratelimit_ = std::move(*rl);
     stages.push_back(std::make_shared<RateLimitStage>(
         *ratelimit_->requests, ratelimit_->tokens.get(), ratelimit_->analytics.get(), metrics_,
-        RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open}));
+        RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open,
+                              .endpoint_policy = ratelimit_->policy.get()}));
+    // Spend budgets: right after the request limits.
+    auto costs = BuildCostTracker(config_.rate_limit, *db_, clock_);
+    if (!costs.ok()) return costs.status();
+    costs_ = std::move(*costs);
+    stages.push_back(std::make_shared<BudgetStage>(*costs_, *ratelimit_->policy, metrics_));
   }
   // Experiments: the manager always (admin API); the stage after rate limits, before the cache.
   if (config_.experiments.store == "redis") {  // validated: redis_ exists
@@ -240,6 +248,7 @@ void Gateway::register_routes() {
   RegisterBreakerRoutes(router_, services_);
   RegisterDlqRoutes(router_, services_, replay_pipeline_);
   RegisterRateLimitRoutes(router_, services_);
+  RegisterBudgetRoutes(router_, services_);
   RegisterCacheRoutes(router_, services_);
   RegisterWebRoutes(router_);  // /docs, /docs/openapi.json, /dashboard
   RegisterExperimentRoutes(router_, services_);
@@ -270,6 +279,7 @@ Status Gateway::start() {
   services_.breakers = breakers_.get();
   services_.dead_letters = dead_letters_.get();
   services_.ratelimit = ratelimit_.get();
+  services_.costs = costs_.get();
   services_.response_cache = response_cache_.get();
   services_.embedding_cache = embedding_cache_.get();
   services_.semantic_cache = semantic_cache_.get();

@@ -32,6 +32,7 @@ class Sleeper;
 class ResiliencePolicy;
 class DeadLetterQueue;
 struct RateLimitParts;
+class CostTracker;  // spend and budgets
 class ResponseCache;
 class EmbeddingCache;
 class SemanticCache;
@@ -87,6 +88,7 @@ class Gateway {
   std::unique_ptr<DeadLetterQueue> dead_letters_;
   std::unique_ptr<ResiliencePolicy> resilience_;
   std::unique_ptr<RateLimitParts> ratelimit_;     // null when rate_limit.enabled is false
+  std::unique_ptr<CostTracker> costs_;  // spend and budgets; null when rate_limit.enabled is false
   std::unique_ptr<ResponseCache> response_cache_;  // null when cache.enabled is false
   std::unique_ptr<EmbeddingCache> embedding_cache_;  // null when cache.enabled is false
   std::unique_ptr<SemanticCache> semantic_cache_;    // null unless cache.semantic_enabled

@@ -10,6 +10,7 @@
 
 #include "agentgate/ratelimit/rate_limit_analytics.h"
 #include "agentgate/ratelimit/rate_limiter.h"
+#include "agentgate/ratelimit/token_budget.h"
 #include "config/config.h"
 #include "store/sqlite_db.h"
 
@@ -18,8 +19,7 @@ namespace agentgate {
 struct RateLimitParts {
   std::unique_ptr<RateLimitPolicy> policy;        // request limits + persisted overrides
   std::unique_ptr<RateLimiter> requests;          // four request windows
-  std::unique_ptr<RateLimitPolicy> token_policy;  // minute/day token budgets per tier
-  std::unique_ptr<RateLimiter> tokens;            // null when no tier has a token budget
+  std::unique_ptr<TokenBudget> tokens;            // null when no tier has a token budget
   std::unique_ptr<RateLimitAnalytics> analytics;  // null unless enable_analytics
   std::string backend = "memory";
 };

@@ -25,6 +25,7 @@ class RedisConnections;
 class BreakerRegistry;
 class DeadLetterQueue;
 struct RateLimitParts;
+class CostTracker;
 class ResponseCache;
 class EmbeddingCache;
 class SemanticCache;
@@ -49,6 +50,7 @@ struct GatewayServices {
   BreakerRegistry* breakers = nullptr;  // one breaker per upstream; null when disabled
   DeadLetterQueue* dead_letters = nullptr;
   RateLimitParts* ratelimit = nullptr;  // null when rate_limit.enabled is false
+  CostTracker* costs = nullptr;  // spend and budgets; null when rate_limit.enabled is false
   ResponseCache* response_cache = nullptr;  // the exact response cache; nullptr when disabled
   EmbeddingCache* embedding_cache = nullptr;  // per-input embeddings; nullptr when disabled
   SemanticCache* semantic_cache = nullptr;    // nullptr when disabled

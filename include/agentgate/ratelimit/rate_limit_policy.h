@@ -7,6 +7,14 @@
 // caller_tier if it names a tier, else the default tier; then each window's
 // custom limit of the user, if set, replaces the tier's limit.
 //
+// Per-endpoint custom limits: set_custom_limit(user, window, limit, endpoint)
+// replaces the limit of one window for that endpoint only (e.g.
+// "/v1/chat/completions"; persisted in table ratelimit_endpoint_limits,
+// component "ratelimit_endpoints"). Requests of a user to an endpoint with
+// such limits are counted under their own limiter key, EndpointLimitKey(user,
+// endpoint), apart from the user's other requests; resolve() of that key
+// yields the user's limits with the endpoint's windows replaced.
+//
 // Thread-safety: internally synchronized (a shared mutex over the overrides;
 // the tiers are constant). Ownership: does not own the SqliteDb.
 #pragma once
@@ -45,6 +53,10 @@ Result<RateWindow> ParseRateWindow(std::string_view name);
 // RateWindowWidth: the window's length.
 Nanos RateWindowWidth(RateWindow w);
 
+// kProxiedEndpoints: the endpoints a per-endpoint custom limit may name.
+inline constexpr std::string_view kProxiedEndpoints[] = {"/v1/chat/completions", "/v1/completions",
+                                                         "/v1/embeddings"};
+
 // TierLimits: one tier. Every value >= 0; 0 means unlimited.
 struct TierLimits {
   std::array<int64_t, kRateWindowCount> requests{};  // per second, minute, hour, day
@@ -64,7 +76,15 @@ struct ResolvedLimits {
 struct UserOverride {
   std::string tier;                                  // "" = none assigned
   std::array<int64_t, kRateWindowCount> custom{-1, -1, -1, -1};  // -1 = none
+  // Endpoint path -> custom limits for that endpoint only (-1 = none).
+  std::map<std::string, std::array<int64_t, kRateWindowCount>, std::less<>> endpoints;
 };
+
+// kEndpointKeySeparator: joins a user and an endpoint in a limiter key.
+inline constexpr char kEndpointKeySeparator = '\x1f';
+// EndpointLimitKey: the limiter key of `user`'s requests to `endpoint` when
+// the user has custom limits for it: user + '\x1f' + endpoint.
+std::string EndpointLimitKey(std::string_view user, std::string_view endpoint);
 
 class RateLimitPolicy {
  public:
@@ -77,15 +97,23 @@ class RateLimitPolicy {
                                                        std::map<std::string, TierLimits> tiers,
                                                        std::string default_tier);
 
-  // resolve: the limits of `user` called with `caller_tier` (see above).
+  // resolve: the limits of `user` (or of an EndpointLimitKey) called with
+  // `caller_tier` (see above).
   ResolvedLimits resolve(std::string_view user, std::string_view caller_tier) const;
+
+  // has_endpoint_limits: `user` has custom limits for `endpoint` (cheap when
+  // no user has any).
+  bool has_endpoint_limits(std::string_view user, std::string_view endpoint) const;
 
   // set_user_tier: assigns `tier` to `user`. kInvalidArgument for an unknown
   // tier (nothing changes); a store failure leaves memory unchanged too.
   Status set_user_tier(std::string_view user, std::string_view tier);
-  // set_custom_limit: `limit` (>= 0; 0 = unlimited) for `user` in `window`.
-  Status set_custom_limit(std::string_view user, RateWindow window, int64_t limit);
-  // clear_custom_limits: removes every custom limit of `user`.
+  // set_custom_limit: `limit` (>= 0; 0 = unlimited) for `user` in `window`;
+  // with a non-empty `endpoint`, for that endpoint only (kInvalidArgument
+  // unless it is one of kProxiedEndpoints; nothing changes).
+  Status set_custom_limit(std::string_view user, RateWindow window, int64_t limit,
+                          std::string_view endpoint = {});
+  // clear_custom_limits: removes every custom limit of `user`, per-endpoint ones too.
   Status clear_custom_limits(std::string_view user);
 
   // override_of: what was set for `user`, if anything.
@@ -97,6 +125,10 @@ class RateLimitPolicy {
 
  private:
   Status persist(const std::string& user, const UserOverride& o);  // REQUIRES: mu_ held
+  // persist_endpoint: the row of (user, endpoint); deleted when `limits` is all -1.
+  Status persist_endpoint(const std::string& user, std::string_view endpoint,
+                          const std::array<int64_t, kRateWindowCount>& limits);  // REQUIRES: mu_ held
+  void count_endpoints();  // REQUIRES: mu_ held (exclusive)
 
   const std::map<std::string, TierLimits> tiers_;
   const std::string default_tier_;
@@ -104,6 +136,7 @@ class RateLimitPolicy {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, UserOverride> overrides_;  // GUARDED_BY(mu_)
   std::atomic<size_t> override_count_{0};  // overrides_.size(): skips the lock when 0
+  std::atomic<size_t> endpoint_override_count_{0};  // users with endpoint limits
 };
 
 }  // namespace agentgate

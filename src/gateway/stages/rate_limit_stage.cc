@@ -50,7 +50,7 @@ void SetRateLimitHeaders(const RateDecision& d, HttpResponse& res) {
   res.set_header("X-RateLimit-Reset", std::to_string(reset));
 }
 
-RateLimitStage::RateLimitStage(RateLimiter& requests, RateLimiter* tokens,
+RateLimitStage::RateLimitStage(RateLimiter& requests, TokenBudget* tokens,
                                RateLimitAnalytics* analytics, MetricsRegistry& metrics,
                                RateLimitStageOptions options)
     : requests_(requests),
@@ -62,7 +62,14 @@ RateLimitStage::RateLimitStage(RateLimiter& requests, RateLimiter* tokens,
 boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next next) {
   const std::string& user = ctx.principal.user_id;
   const std::string& tier = ctx.principal.tier;
-  Result<RateDecision> d = co_await requests_.acquire_async(user, tier);
+  // Per-endpoint custom limits count under their own key.
+  std::string endpoint_key;
+  if (options_.endpoint_policy &&
+      options_.endpoint_policy->has_endpoint_limits(user, ProxyEndpointPath(ctx.endpoint))) {
+    endpoint_key = EndpointLimitKey(user, ProxyEndpointPath(ctx.endpoint));
+  }
+  const std::string& limit_key = endpoint_key.empty() ? user : endpoint_key;
+  Result<RateDecision> d = co_await requests_.acquire_async(limit_key, tier);
   if (!d.ok()) {
     metrics_.store_errors.inc();
     if (!options_.fail_open) {
@@ -87,7 +94,7 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
   if (tokens_) {
     // The budget admits while the tokens already charged are under it.
     const std::string& resolved_tier = d->tier;
-    Result<RateDecision> t = co_await tokens_->check_limit_async(user, resolved_tier);
+    Result<TokenDecision> t = co_await tokens_->check_async(user, resolved_tier);
     if (!t.ok()) {
       metrics_.store_errors.inc();
       if (!options_.fail_open) {
@@ -110,7 +117,7 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
   if (analytics_) analytics_->record(user, true);
   co_await next(ctx);
   if (tokens_ && ctx.usage.known && ctx.usage.total_tokens > 0) {
-    Status s = co_await tokens_->record_request_async(user, ctx.usage.total_tokens);
+    Status s = co_await tokens_->charge_async(user, ctx.usage.total_tokens);
     if (!s.ok()) {
       metrics_.store_errors.inc();
     }

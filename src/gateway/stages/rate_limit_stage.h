@@ -23,6 +23,7 @@
 #include "agentgate/core/metrics.h"
 #include "agentgate/ratelimit/rate_limit_analytics.h"
 #include "agentgate/ratelimit/rate_limiter.h"
+#include "agentgate/ratelimit/token_budget.h"
 #include "gateway/stage.h"
 
 namespace agentgate {
@@ -40,14 +41,18 @@ struct RateLimitMetrics {
 struct RateLimitStageOptions {
   // When the limiter's store fails: true passes the request. Default: true.
   bool fail_open = true;
+  // The policy of `requests`, to find per-endpoint custom limits: a user's
+  // requests to an endpoint with such limits are acquired under
+  // EndpointLimitKey(user, endpoint). Null: no per-endpoint limits. Not owned.
+  const RateLimitPolicy* endpoint_policy = nullptr;
 };
 
 class RateLimitStage final : public Stage {
  public:
-  // `tokens` (may be null: no token budgets) counts tokens per user in its
-  // minute and day windows with the tier's budgets as limits; `analytics`
-  // may be null. REQUIRES: every pointer and reference outlives the stage.
-  RateLimitStage(RateLimiter& requests, RateLimiter* tokens, RateLimitAnalytics* analytics,
+  // `tokens` (may be null: no token budgets) holds the tiers' token budgets;
+  // `analytics` may be null. REQUIRES: every pointer and reference outlives
+  // the stage.
+  RateLimitStage(RateLimiter& requests, TokenBudget* tokens, RateLimitAnalytics* analytics,
                  MetricsRegistry& metrics, RateLimitStageOptions options);
 
   std::string_view name() const override { return "ratelimit"; }
@@ -55,7 +60,7 @@ class RateLimitStage final : public Stage {
 
  private:
   RateLimiter& requests_;
-  RateLimiter* const tokens_;
+  TokenBudget* const tokens_;
   RateLimitAnalytics* const analytics_;
   RateLimitMetrics metrics_;
   const RateLimitStageOptions options_;

@@ -41,6 +41,7 @@ void RegisterBreakerRoutes(Router& router, GatewayServices& services);
 void RegisterDlqRoutes(Router& router, GatewayServices& services,
                        std::shared_ptr<const Pipeline> replay_pipeline);
 void RegisterRateLimitRoutes(Router& router, GatewayServices& services);
+void RegisterBudgetRoutes(Router& router, GatewayServices& services);  // POST /api/v1/ratelimit/budget
 void RegisterCacheRoutes(Router& router, GatewayServices& services);
 void RegisterExperimentRoutes(Router& router, GatewayServices& services);
 

@@ -4,6 +4,7 @@
 #include "agentgate/core/json.h"
 #include "server/admin/admin_route.h"
 #include "server/error_response.h"
+#include "server/cost_services.h"
 #include "server/ratelimit_services.h"
 
 namespace agentgate {
@@ -88,10 +89,15 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
           SetError(res, j.status());
           co_return;
         }
-        Status s = CheckFields(*j, {"user_id", "window", "limit"});
+        Status s = CheckFields(*j, {"user_id", "window", "limit", "endpoint"});
         auto user = GetString(*j, "user_id", true);
         auto window_name = GetString(*j, "window", true);
         auto limit = GetInt(*j, "limit", true);
+        auto endpoint = GetString(*j, "endpoint", false);  // "": every endpoint
+        if (s.ok() && !endpoint.ok()) s = endpoint.status();
+        if (s.ok() && j->contains("endpoint") && endpoint->empty()) {
+          s = InvalidArgument("field 'endpoint' must name a proxied route, e.g. /v1/chat/completions");
+        }
         if (s.ok() && !user.ok()) s = user.status();
         if (s.ok() && user->empty()) s = InvalidArgument("field 'user_id' must not be empty");
         if (s.ok() && !window_name.ok()) s = window_name.status();
@@ -99,14 +105,17 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
         if (s.ok() && !window.ok()) s = window.status();
         if (s.ok() && !limit.ok()) s = limit.status();
         if (s.ok() && *limit < 0) s = InvalidArgument("field 'limit' must be >= 0 (0 = unlimited)");
-        if (s.ok()) s = rl.policy->set_custom_limit(*user, *window, *limit);
+        if (s.ok()) s = rl.policy->set_custom_limit(*user, *window, *limit, *endpoint);
         if (!s.ok()) {
           SetError(res, s);
           co_return;
         }
         call.audit(req, "set custom rate limit of user '" + *user + "': " + *window_name + " = " +
-                            std::to_string(*limit));
-        SetJson(res, DumpJson({{"user_id", *user}, {"window", *window_name}, {"limit", *limit}}));
+                            std::to_string(*limit) +
+                            (endpoint->empty() ? "" : " for endpoint " + *endpoint));
+        Json out = {{"user_id", *user}, {"window", *window_name}, {"limit", *limit}};
+        if (!endpoint->empty()) out["endpoint"] = *endpoint;
+        SetJson(res, DumpJson(out));
       },
       "Set a user's custom limit for one window");
 
@@ -127,16 +136,25 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
         Json j = {{"user_id", *user}, {"tier", d->tier}, {"allowed", d->allowed},
                   {"windows", WindowsJson(*d)}};
         Json custom = Json::object();
+        Json endpoints = Json::object();  // endpoint -> window -> limit
         if (auto o = rl.policy->override_of(*user)) {
           for (int w = 0; w < kRateWindowCount; ++w) {
             if (o->custom[w] >= 0) custom[std::string(RateWindowName(static_cast<RateWindow>(w)))] = o->custom[w];
           }
+          for (const auto& [endpoint, limits] : o->endpoints) {
+            Json e = Json::object();
+            for (int w = 0; w < kRateWindowCount; ++w) {
+              if (limits[w] >= 0) e[std::string(RateWindowName(static_cast<RateWindow>(w)))] = limits[w];
+            }
+            endpoints[endpoint] = e;
+          }
         }
         j["custom_limits"] = custom;
+        j["endpoint_limits"] = endpoints;
         if (rl.tokens) {
-          if (auto t = rl.tokens->check_limit(*user, d->tier); t.ok()) {
-            j["tokens"] = {{"minute", {{"limit", t->windows[1].limit}, {"used", t->windows[1].used}}},
-                           {"day", {{"limit", t->windows[3].limit}, {"used", t->windows[3].used}}}};
+          if (auto t = rl.tokens->check(*user, d->tier); t.ok()) {
+            j["tokens"] = {{"minute", {{"limit", t->minute_limit}, {"used", t->minute_used}}},
+                           {"day", {{"limit", t->day_limit}, {"used", t->day_used}}}};
           }
         }
         SetJson(res, DumpJson(j));
@@ -152,14 +170,18 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
           SetError(res, user.status());
           co_return;
         }
-        if (!rl.analytics) {
+        if (!rl.analytics && !call.services.costs) {
           SetError(res, NotFound("rate-limit analytics are disabled (RATE_LIMIT_ENABLE_ANALYTICS)"));
           co_return;
         }
-        UserRateStats s = rl.analytics->stats(*user).value_or(UserRateStats{.user = *user});
-        SetJson(res, DumpJson(StatsJson(s)));
+        Json j = {{"user_id", *user}};
+        if (rl.analytics) j = StatsJson(rl.analytics->stats(*user).value_or(UserRateStats{.user = *user}));
+        if (call.services.costs) {  // spend per UTC day and month, budgets, remaining
+          j["spend"] = SpendJson(call.services.costs->check(*user, rl.policy->resolve(*user, "").tier));
+        }
+        SetJson(res, DumpJson(j));
       },
-      "A user's allowed and denied counts");
+      "A user's allowed and denied counts and spend");
 
   AddAdminRoute(
       router, services, HttpMethod::kGet, "/api/v1/ratelimit/top-users",
@@ -202,6 +224,11 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
         auto user = UserParam(req);
         Status s = user.ok() ? rl.requests->reset(*user) : user.status();
         if (s.ok() && rl.tokens) s = rl.tokens->reset(*user);
+        if (auto o = s.ok() ? rl.policy->override_of(*user) : std::nullopt) {  // per-endpoint counts
+          for (const auto& [endpoint, limits] : o->endpoints) {
+            if (s.ok()) s = rl.requests->reset(EndpointLimitKey(*user, endpoint));
+          }
+        }
         if (!s.ok()) {
           SetError(res, s);
           co_return;

@@ -592,5 +592,31 @@ TEST(ConfigCacheDedupTest, DedupKeysAreReadAndChecked) {
               StartsWith("cache.dedup_timeout_s: expected a number of seconds in (0, "));
 }
 
+TEST(ConfigCostsTest, PricesAndTierBudgetsAreReadAndChecked) {
+  Config d = MustLoad("");
+  EXPECT_TRUE(d.rate_limit.prices.empty());
+  EXPECT_DOUBLE_EQ(d.rate_limit.tiers.at("free").budget_usd_per_day, 0);
+  Config c = MustLoad(
+      "rate_limit:\n"
+      "  prices:\n"
+      "    gpt-4o-mini: {input_per_million: 0.15, output_per_million: 0.6}\n"
+      "    gpt-4o: {input_per_million: 2.5}\n"
+      "  tiers:\n"
+      "    free: {budget_usd_per_day: 0.5, budget_usd_per_month: 5}\n");
+  EXPECT_EQ(c.rate_limit.prices.at("gpt-4o-mini"), (ModelPriceConfig{0.15, 0.6}));
+  EXPECT_EQ(c.rate_limit.prices.at("gpt-4o"), (ModelPriceConfig{2.5, 0}));
+  EXPECT_DOUBLE_EQ(c.rate_limit.tiers.at("free").budget_usd_per_day, 0.5);
+  EXPECT_DOUBLE_EQ(c.rate_limit.tiers.at("free").budget_usd_per_month, 5);
+  EXPECT_EQ(c.rate_limit.tiers.at("free").per_second, 2);  // untouched
+  EXPECT_THAT(LoadError("rate_limit:\n  prices:\n    m: {input_per_million: -1}\n"),
+              StartsWith("rate_limit.prices.m.input_per_million: expected a number in [0, 1e6]"));
+  EXPECT_THAT(LoadError("rate_limit:\n  prices:\n    m: 3\n"),
+              StartsWith("rate_limit.prices.m: expected a map"));
+  EXPECT_THAT(LoadError("rate_limit:\n  prices:\n    m: {input: 1}\n"),
+              StartsWith("rate_limit.prices.m.input: unknown key"));
+  EXPECT_THAT(LoadError("rate_limit:\n  tiers:\n    free: {budget_usd_per_day: cheap}\n"),
+              StartsWith("rate_limit.tiers.free.budget_usd_per_day: expected a number in [0, 1e9]"));
+}
+
 }  // namespace
 }  // namespace agentgate

@@ -107,14 +107,11 @@ TEST(RateLimitStageTest, ThirdRequestIn429WithHeadersAndAllowedOnesCarryThem) {
 TEST(RateLimitStageTest, TokenBudgetIsChargedAfterTheCallAndCheckedBeforeTheNext) {
   ManualClock clock;
   RateLimitPolicy policy(Tiers(), "free");
-  std::map<std::string, TierLimits> token_tiers;
-  token_tiers["free"].requests = {0, 15, 0, 0};
-  RateLimitPolicy token_policy(token_tiers, "free");
+  TokenBudget tokens({{"free", {.per_minute = 15}}}, "free", clock);
   auto limiter = NewMemoryRateLimiter(policy, clock);
-  auto tokens = NewMemoryRateLimiter(token_policy, clock);
   MetricsRegistry metrics;
   auto answer = std::make_shared<AnswerStage>();  // 10 tokens per call
-  Pipeline p({std::make_shared<RateLimitStage>(*limiter, tokens.get(), nullptr, metrics,
+  Pipeline p({std::make_shared<RateLimitStage>(*limiter, &tokens, nullptr, metrics,
                                                RateLimitStageOptions{}),
               answer});
   Exchange a, b, c;
