@@ -3,7 +3,8 @@
 namespace agentgate {
 
 Result<std::unique_ptr<RateLimitParts>> BuildRateLimit(const RateLimitConfig& config, SqliteDb& db,
-                                                       const Clock& clock) {
+                                                       const Clock& clock,
+                                                       RedisConnections* redis) {
   std::map<std::string, TierLimits> tiers;
   std::map<std::string, TierLimits> token_tiers;
   bool any_tokens = false;
@@ -22,7 +23,15 @@ Result<std::unique_ptr<RateLimitParts>> BuildRateLimit(const RateLimitConfig& co
   auto policy = RateLimitPolicy::Open(db, std::move(tiers), config.default_tier);
   if (!policy.ok()) return policy.status();
   parts->policy = std::move(*policy);
-  parts->requests = NewMemoryRateLimiter(*parts->policy, clock);
+  if (redis != nullptr) {  // shared across instances: counts in Redis
+    RedisRateLimiterOptions ro;
+    ro.key_prefix = redis->key_prefix().empty() ? "" : redis->key_prefix() + "ratelimit:";
+    ro.owns_database = redis->key_prefix().empty();
+    parts->requests = NewRedisRateLimiter(*parts->policy, redis->client("ratelimit"), clock, ro);
+    parts->backend = "redis";
+  } else {
+    parts->requests = NewMemoryRateLimiter(*parts->policy, clock);
+  }
   if (any_tokens) {
     parts->token_policy = std::make_unique<RateLimitPolicy>(std::move(token_tiers), config.default_tier);
     parts->tokens = NewMemoryRateLimiter(*parts->token_policy, clock);

@@ -107,6 +107,9 @@ class RateLimiter {
                                                               int64_t cost = 1) {
     co_return record_request(user, cost);
   }
+  virtual boost::asio::awaitable<Status> reset_async(std::string_view user) {
+    co_return reset(user);
+  }
 
   // users: distinct users currently tracked.
   virtual size_t users() const = 0;
@@ -125,5 +128,25 @@ struct MemoryRateLimiterOptions {
 std::unique_ptr<RateLimiter> NewMemoryRateLimiter(const RateLimitPolicy& policy,
                                                   const Clock& clock,
                                                   MemoryRateLimiterOptions options = {});
+
+class RedisClient;
+
+// RedisRateLimiterOptions: the Redis backend.
+struct RedisRateLimiterOptions {
+  // key_prefix: prepended to every key; a user's state is "<key_prefix>rl:<user>".
+  // Default "" (the limiter has a database of its own, DB 7).
+  std::string key_prefix;
+  // owns_database: users() may count keys with DBSIZE (the database holds
+  // only this limiter's keys); otherwise it SCANs for "<key_prefix>rl:*".
+  // Default false.
+  bool owns_database = false;
+};
+
+// NewRedisRateLimiter: the Redis backend on `client` (one round trip per
+// call; see the comment at the top of this file).
+// REQUIRES: `policy`, `client` and `clock` outlive the limiter.
+std::unique_ptr<RateLimiter> NewRedisRateLimiter(const RateLimitPolicy& policy, RedisClient& client,
+                                                 const Clock& clock,
+                                                 RedisRateLimiterOptions options = {});
 
 }  // namespace agentgate

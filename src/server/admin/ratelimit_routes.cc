@@ -119,7 +119,7 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
           SetError(res, user.status());
           co_return;
         }
-        auto d = rl.requests->check_limit(*user, "");
+        Result<RateDecision> d = co_await rl.requests->check_limit_async(*user, "");
         if (!d.ok()) {
           SetError(res, d.status());
           co_return;
@@ -200,7 +200,8 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
       [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
         RateLimitParts& rl = *call.services.ratelimit;
         auto user = UserParam(req);
-        Status s = user.ok() ? rl.requests->reset(*user) : user.status();
+        Status s = user.status();
+        if (s.ok()) s = co_await rl.requests->reset_async(*user);  // one round trip with Redis
         if (s.ok() && rl.tokens) s = rl.tokens->reset(*user);
         if (!s.ok()) {
           SetError(res, s);
