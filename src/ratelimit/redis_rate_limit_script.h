@@ -5,7 +5,8 @@
 // Key: one string of kRedisRateStateBytes per user, four windows in order
 // (second, minute, hour, day), each little-endian:
 //   uint32 head | uint8 head_slot | uint8 last[kRateSlots] | uint32 counts[kRateSlots]
-// i.e. the fields of SlidingWindow, packed (50 bytes a window).
+// i.e. the fields of SlidingWindow, packed (50 bytes a window); counts
+// saturate at 2^32 - 1 as in SlidingWindow.
 //
 // Arguments (ARGV), all decimal integers:
 //   1 mode: "a" acquire (check, then record if every window admits),
@@ -16,8 +17,10 @@
 //     rec   the time's offset in its bucket in 1/256 (what record() keeps)
 //     thr   the oldest bucket still counts iff its last >= thr (see RateScriptArgs)
 //     limit the window's limit (0: unlimited)
-// Reply: "a"/"c": {allowed (0/1), state after the call (kRedisRateStateBytes)};
-// "r": 1.
+// Reply: "a"/"c": {allowed (0/1), the state BEFORE the call ("" if none)}:
+// the caller replays advance (and record, if allowed) on it with
+// SlidingWindow, as the script did; "r": 1. Nothing is written unless
+// something is recorded (advancing is recomputed on the next call).
 #pragma once
 
 #include <array>
@@ -45,7 +48,7 @@ std::vector<std::string> RateScriptArgs(char mode, int64_t cost, int64_t ttl_ms,
                                         const std::array<int64_t, kRateWindowCount>& limits);
 
 // ParseRateState: the windows in a state string; false if it is not
-// kRedisRateStateBytes long.
+// kRedisRateStateBytes long or malformed.
 bool ParseRateState(std::string_view state, SlidingWindow (&windows)[kRateWindowCount]);
 
 }  // namespace agentgate

@@ -163,17 +163,28 @@ class RedisRateLimiter final : public RateLimiter {
     Result<RedisReply> r = co_await script_.eval(std::move(keys), std::move(args));
     if (!r.ok()) co_return r.status();
     if (r->is_error()) co_return Unavailable("redis rate-limit script: " + r->str);
-    SlidingWindow windows[kRateWindowCount];
     if (r->type != RedisReply::Type::kArray || r->elements.size() != 2 ||
-        r->elements[0].type != RedisReply::Type::kInteger ||
-        !ParseRateState(r->elements[1].str, windows)) {
+        r->elements[0].type != RedisReply::Type::kInteger) {
       co_return Unavailable("redis rate-limit script: unexpected reply " + DebugString(*r));
     }
-    if (mode == 'a' && r->elements[0].integer == 1 && cost > 0) {
+    // Replay what the script did on the state it read (a missing or
+    // malformed state was a fresh one there too).
+    const bool allowed = r->elements[0].integer == 1;
+    SlidingWindow windows[kRateWindowCount];
+    const bool found = ParseRateState(r->elements[1].str, windows);
+    for (int w = 0; w < kRateWindowCount; ++w) {
+      if (found) {
+        windows[w].advance(geometry_[w], t);
+      } else {
+        windows[w].init(geometry_[w], t);
+      }
+      if (mode == 'a' && allowed) windows[w].record(geometry_[w], t, cost);
+    }
+    if (mode == 'a' && allowed && cost > 0) {
       std::lock_guard lock(mu_);
       if (last_key_.empty()) last_key_ = std::move(key);
     }
-    co_return Fill(std::move(limits), r->elements[0].integer == 1, windows, t, cost, mode == 'a');
+    co_return Fill(std::move(limits), allowed, windows, t, cost, mode == 'a');
   }
 
   // Fill: the decision of the memory backend's decide() from the state after
