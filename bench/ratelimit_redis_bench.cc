@@ -6,9 +6,13 @@
 //
 //   BM_RedisRateLimitVsEvalSha: in one iteration, acquire_async throughput,
 //     then raw EVALSHA of the same script with the same key space and
-//     arguments by redis-benchmark (-c 50 -P 16, the server's best, and
-//     -c 1 -P in_flight, the same pipeline depth); counters limiter_per_s,
-//     evalsha_per_s, evalsha_same_depth_per_s and ratio = limiter / evalsha.
+//     arguments by redis-benchmark (-c 50 -P 16 and -c 1 -P in_flight, the
+//     same pipeline depth); counters limiter_per_s, evalsha_per_s,
+//     evalsha_same_depth_per_s and ratio = limiter / the better of the two.
+//     same_thread:1 puts the client on the callers' io_context.
+//     server_us_*: redis-server CPU (user + system, /proc) per call in each
+//     phase: the server's cost of a call, less distorted by a busy machine
+//     than throughput; at saturation the throughput ratio is their inverse.
 //   BM_RedisRateLimitMemory1M: 1 million users acquired once each into an
 //     empty database; bytes_per_user = INFO used_memory delta / users, and
 //     memory_usage = MEMORY USAGE of one user's key.
@@ -18,7 +22,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <unistd.h>
 #include <memory>
 #include <random>
 #include <thread>
@@ -90,12 +97,13 @@ Env* GetEnv() {
   return env.get();
 }
 
-// Acquire: `total` acquire_async calls with `in_flight` outstanding, users
-// drawn uniformly; returns {calls per second, failures}.
-std::pair<double, int> Acquire(RateLimiter& rl, int total, int in_flight, uint64_t seed,
-                               bool sequential_users = false) {
-  asio::io_context io;
-  int issued = 0, failures = 0;
+// Acquire: `total` acquire_async calls with `in_flight` outstanding from
+// coroutines on `io` (run here), users drawn uniformly; returns {calls per
+// second, failures}.
+std::pair<double, int> Acquire(asio::io_context& io, RateLimiter& rl, int total, int in_flight,
+                               uint64_t seed, bool sequential_users = false) {
+  io.restart();
+  int issued = 0, failures = 0, finished = 0;
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> pick(0, kUsers - 1);
   auto start = std::chrono::steady_clock::now();
@@ -110,12 +118,43 @@ std::pair<double, int> Acquire(RateLimiter& rl, int total, int in_flight, uint64
             Result<RateDecision> d = co_await rl.acquire_async(user, "enterprise");
             if (!d.ok()) ++failures;
           }
+          ++finished;
         },
         asio::detached);
   }
-  io.run();
+  // Not io.run(): with a client on `io`, its socket watch never runs out.
+  while (finished < in_flight) {
+    if (io.run_one() == 0) io.restart();
+  }
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return {total / s, failures};
+}
+
+std::pair<double, int> Acquire(RateLimiter& rl, int total, int in_flight, uint64_t seed,
+                               bool sequential_users = false) {
+  asio::io_context io;
+  return Acquire(io, rl, total, in_flight, seed, sequential_users);
+}
+
+// ServerCpuSeconds: user + system CPU time of the redis-server so far (from
+// /proc; a measure of server work per call that CPU contention on a shared
+// machine does not distort as much as throughput).
+double ServerCpuSeconds(const Env& env) {
+  FILE* f = std::fopen(fmt::format("/proc/{}/stat", env.server.pid()).c_str(), "r");
+  if (f == nullptr) return 0;
+  char buf[2048];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');  // after "pid (comm)"
+  if (p == nullptr) return 0;
+  unsigned long long utime = 0, stime = 0;
+  // Fields 3..13 are skipped; 14 utime, 15 stime.
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                  &stime) != 2) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // RedisBenchmark: requests per second of EVALSHA by redis-benchmark; 0 on failure.
@@ -147,6 +186,8 @@ double RedisBenchmark(const Env& env, const std::string& sha, int requests, int 
   return rps;
 }
 
+// range(1) == 0: the client on its own thread (as in the gateway); 1: the
+// client on the callers' io_context (one thread: no cross-thread posts).
 void BM_RedisRateLimitVsEvalSha(benchmark::State& state) {
   Env* env = GetEnv();
   if (env == nullptr) {
@@ -154,8 +195,23 @@ void BM_RedisRateLimitVsEvalSha(benchmark::State& state) {
     return;
   }
   const int in_flight = static_cast<int>(state.range(0));
+  const bool same_thread = state.range(1) == 1;
   constexpr int kCalls = 200'000;
-  if (Acquire(*env->limiter, 2000, 16, 1).second != 0) {  // connect, load the script
+  asio::io_context callers;
+  std::unique_ptr<RedisClient> own_client;
+  std::unique_ptr<RateLimiter> own_limiter;
+  RateLimiter* rl = env->limiter.get();
+  if (same_thread) {
+    RedisOptions o;
+    o.port = env->server.port();
+    o.concern = "ratelimit_same_thread";
+    o.command_timeout = std::chrono::milliseconds(10000);
+    own_client = std::make_unique<RedisClient>(callers.get_executor(), o, env->metrics);
+    own_client->start();
+    own_limiter = NewRedisRateLimiter(env->policy, *own_client, Clock::system());
+    rl = own_limiter.get();
+  }
+  if (Acquire(callers, *rl, 2000, 16, 1).second != 0) {  // connect, load the script
     state.SkipWithError("warm-up failed");
     return;
   }
@@ -164,23 +220,46 @@ void BM_RedisRateLimitVsEvalSha(benchmark::State& state) {
     state.SkipWithError("SCRIPT LOAD failed");
     return;
   }
-  double limiter = 0, evalsha = 0, same_depth = 0;
+  double limiter_seconds = 0, evalsha = 0, same_depth = 0;
   int failures = 0;
   uint64_t seed = 2;
+  double cpu_limiter = 0, cpu_evalsha = 0, cpu_same_depth = 0;  // redis-server CPU seconds
   for (auto _ : state) {
-    auto [rate, failed] = Acquire(*env->limiter, kCalls, in_flight, seed++);
-    limiter = rate;
+    double c0 = ServerCpuSeconds(*env);
+    auto [rate, failed] = Acquire(callers, *rl, kCalls, in_flight, seed++);
+    double c1 = ServerCpuSeconds(*env);
     failures += failed;
-    evalsha = RedisBenchmark(*env, sha->str, kCalls, 50, 16);
-    same_depth = RedisBenchmark(*env, sha->str, kCalls, 1, in_flight);
-    state.SetIterationTime(kCalls / limiter);
+    limiter_seconds += kCalls / rate;
+    evalsha += RedisBenchmark(*env, sha->str, kCalls, 50, 16);
+    double c2 = ServerCpuSeconds(*env);
+    same_depth += RedisBenchmark(*env, sha->str, kCalls, 1, in_flight);
+    double c3 = ServerCpuSeconds(*env);
+    cpu_limiter += c1 - c0;
+    cpu_evalsha += c2 - c1;
+    cpu_same_depth += c3 - c2;
+    state.SetIterationTime(kCalls / rate);
   }
+  // Means over the iterations (each iteration runs all three back to back);
+  // ratio: against the better of the two redis-benchmark runs.
+  const double n = static_cast<double>(state.iterations());
+  const double limiter = n * kCalls / limiter_seconds;
+  const double best = std::max(evalsha, same_depth) / n;
   state.SetItemsProcessed(state.iterations() * kCalls);
   state.counters["limiter_per_s"] = limiter;
-  state.counters["evalsha_per_s"] = evalsha;
-  state.counters["evalsha_same_depth_per_s"] = same_depth;
-  state.counters["ratio"] = evalsha > 0 ? limiter / evalsha : 0;
+  state.counters["evalsha_per_s"] = evalsha / n;
+  state.counters["evalsha_same_depth_per_s"] = same_depth / n;
+  state.counters["ratio"] = best > 0 ? limiter / best : 0;
   state.counters["failures"] = failures;
+  const double calls = n * kCalls;
+  state.counters["server_us_limiter"] = 1e6 * cpu_limiter / calls;
+  state.counters["server_us_evalsha"] = 1e6 * cpu_evalsha / calls;
+  state.counters["server_us_same_depth"] = 1e6 * cpu_same_depth / calls;
+  if (own_client) {
+    own_limiter.reset();
+    own_client->stop();
+    callers.restart();
+    callers.run();  // lets the stop finish (the connection's watch ends)
+  }
 }
 
 void BM_RedisRateLimitMemory1M(benchmark::State& state) {
@@ -215,7 +294,14 @@ void BM_RedisRateLimitMemory1M(benchmark::State& state) {
   state.counters["failures"] = failures;
 }
 
-BENCHMARK(BM_RedisRateLimitVsEvalSha)->ArgName("in_flight")->Arg(64)->Arg(256)->Iterations(3)->UseManualTime();
+BENCHMARK(BM_RedisRateLimitVsEvalSha)
+    ->ArgNames({"in_flight", "same_thread"})
+    ->Args({64, 0})
+    ->Args({256, 0})
+    ->Args({64, 1})
+    ->Args({256, 1})
+    ->Iterations(3)
+    ->UseManualTime();
 BENCHMARK(BM_RedisRateLimitMemory1M)->Iterations(1)->UseManualTime();
 
 }  // namespace
