@@ -27,7 +27,7 @@ constexpr const char* kAdminKey = "admin-secret-for-tests";
 constexpr const char* kChat =
     R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello shared limits"}]})";
 
-std::string ConfigFor(uint16_t mock_port, int redis_port) {
+std::string ConfigFor(uint16_t mock_port, int redis_port, bool fail_open = true) {
   return "server:\n  admin_key: " + std::string(kAdminKey) +
          "\nupstreams:\n"
          "  - name: mock\n"
@@ -36,7 +36,8 @@ std::string ConfigFor(uint16_t mock_port, int redis_port) {
          "cache:\n  enabled: false\n"
          "redis:\n  host: 127.0.0.1\n  port: " + std::to_string(redis_port) +
          "\n  connect_timeout_ms: 200\n  command_timeout_ms: 200\n"
-         "rate_limit:\n  default_tier: burst\n  enable_analytics: false\n"
+         "rate_limit:\n  default_tier: burst\n  enable_analytics: false\n" +
+         std::string(fail_open ? "" : "  fail_open: false\n") +
          "  tiers:\n    burst: {per_second: 20, per_minute: 50, per_hour: 0, per_day: 0}\n";
 }
 
@@ -64,8 +65,8 @@ class RateLimitRedisTest : public ::testing::Test {
     ASSERT_NE(mock_, nullptr);
   }
 
-  std::unique_ptr<GatewayProcess> StartGateway() {
-    return GatewayProcess::Start(ConfigFor(mock_->port(), redis_.port()));
+  std::unique_ptr<GatewayProcess> StartGateway(bool fail_open = true) {
+    return GatewayProcess::Start(ConfigFor(mock_->port(), redis_.port(), fail_open));
   }
 
   Outcome Chat(uint16_t port, const std::string& user) {
@@ -150,6 +151,16 @@ TEST_F(RateLimitRedisTest, ThreeInstancesTogetherAdmitNoMoreThanTheLimit) {
   EXPECT_LE(worst, 20);
   // The upstream saw exactly the admitted requests.
   EXPECT_EQ(Request(mock_->port(), "GET", "/_mock/stats").json()["total"], admitted);
+
+  // Admin routes read and reset the shared counts: status on one instance
+  // shows every instance's admissions; a reset on another frees the user.
+  const TestHeaders admin = {{"Authorization", std::string("Bearer ") + kAdminKey}};
+  Json status = Request(gws[2]->port(), "GET", "/api/v1/ratelimit/status/hammer", {}, admin).json();
+  EXPECT_EQ(status["windows"]["minute"]["used"], admitted) << status.dump();
+  EXPECT_EQ(status["allowed"], false) << status.dump();
+  EXPECT_EQ(Chat(gws[1]->port(), "hammer").status, 429);
+  EXPECT_EQ(Request(gws[0]->port(), "POST", "/api/v1/ratelimit/reset/hammer", {}, admin).status, 200);
+  EXPECT_EQ(Chat(gws[1]->port(), "hammer").status, 200);
 }
 
 TEST_F(RateLimitRedisTest, RedisDownMidLoadFailsOpenAndLimitsComeBackWithoutARestart) {
@@ -212,6 +223,25 @@ TEST_F(RateLimitRedisTest, RedisDownMidLoadFailsOpenAndLimitsComeBackWithoutARes
   auto info = redis_.command({"INFO", "keyspace"});
   ASSERT_TRUE(info.ok());
   EXPECT_NE(info->str.find("db7:keys=1"), std::string::npos) << info->str;
+}
+
+// rate_limit.fail_open: false: while Redis is away the answer is 503 (in the
+// OpenAI error shape) and nothing reaches the upstream; back, 200 again.
+TEST_F(RateLimitRedisTest, FailClosedAnswers503WhileRedisIsDown) {
+  auto gw = StartGateway(/*fail_open=*/false);
+  ASSERT_NE(gw, nullptr);
+  ASSERT_EQ(Chat(gw->port(), "closed").status, 200);
+  ASSERT_TRUE(redis_.stop().ok());
+  HttpResult r = Request(gw->port(), "POST", "/v1/chat/completions", kChat, {{"X-User-Id", "closed"}});
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_TRUE(r.json()["error"].is_object()) << r.body;
+  EXPECT_EQ(Request(mock_->port(), "GET", "/_mock/stats").json()["total"], 1);
+  EXPECT_GE(Metric(gw->port(), "agentgate_ratelimit_store_errors_total"), 1);
+  EXPECT_EQ(Metric(gw->port(), "agentgate_ratelimit_fail_open_total"), 0);
+  ASSERT_TRUE(redis_.restart().ok());
+  int status = 0;
+  for (int i = 0; i < 4000 && status != 200; ++i) status = Chat(gw->port(), "closed").status;
+  EXPECT_EQ(status, 200) << "served again once Redis is back";
 }
 
 }  // namespace

@@ -230,7 +230,9 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
         const MetricsRegistry& m = *call.services.metrics;
         Json j = {{"status", "ok"},
                   {"backend", rl.backend},
-                  {"fail_open", call.services.config->rate_limit.fail_open},
+                  {"fail_open", call.services.config->rate_limit.fail_open &&
+                                    (!call.services.config->redis.enabled ||
+                                     call.services.config->redis.fail_open)},
                   {"analytics", rl.analytics != nullptr},
                   {"token_budgets", rl.tokens != nullptr},
                   {"users", rl.requests->users()},
