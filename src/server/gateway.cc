@@ -121,12 +121,13 @@ Status Gateway::build_proxy() {
   std::vector<std::shared_ptr<Stage>> stages;
   stages.push_back(std::make_shared<AuthenticateStage>(*keys_, config_.rate_limit.default_tier));
   if (config_.rate_limit.enabled) {  // rate limits: right after authenticate
-    auto rl = BuildRateLimit(config_.rate_limit, *db_, clock_);
+    auto rl = BuildRateLimit(config_.rate_limit, *db_, clock_, redis_.get());
     if (!rl.ok()) return rl.status();
     ratelimit_ = std::move(*rl);
     stages.push_back(std::make_shared<RateLimitStage>(
         *ratelimit_->requests, ratelimit_->tokens.get(), ratelimit_->analytics.get(), metrics_,
-        RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open,
+        RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open &&
+                                           (!redis_ || config_.redis.fail_open),
                               .endpoint_policy = ratelimit_->policy.get()}));
     // Spend budgets: right after the request limits.
     auto costs = BuildCostTracker(config_.rate_limit, *db_, clock_);

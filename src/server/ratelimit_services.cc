@@ -3,7 +3,8 @@
 namespace agentgate {
 
 Result<std::unique_ptr<RateLimitParts>> BuildRateLimit(const RateLimitConfig& config, SqliteDb& db,
-                                                       const Clock& clock) {
+                                                       const Clock& clock,
+                                                       RedisConnections* redis) {
   std::map<std::string, TierLimits> tiers;
   std::map<std::string, TokenLimits> token_tiers;
   for (const auto& [name, t] : config.tiers) {
@@ -18,9 +19,27 @@ Result<std::unique_ptr<RateLimitParts>> BuildRateLimit(const RateLimitConfig& co
   auto policy = RateLimitPolicy::Open(db, std::move(tiers), config.default_tier);
   if (!policy.ok()) return policy.status();
   parts->policy = std::move(*policy);
-  parts->requests = NewMemoryRateLimiter(*parts->policy, clock);
-  auto tokens = std::make_unique<TokenBudget>(token_tiers, config.default_tier, clock);
-  if (tokens->any_budget()) parts->tokens = std::move(tokens);
+  if (redis != nullptr) {  // shared across instances: counts in Redis
+    const std::string base = redis->key_prefix().empty() ? "" : redis->key_prefix() + "ratelimit:";
+    RedisRateLimiterOptions ro;
+    ro.key_prefix = base;
+    ro.owns_database = redis->key_prefix().empty();
+    parts->requests = NewRedisRateLimiter(*parts->policy, redis->client("ratelimit"), clock, ro);
+    parts->backend = "redis";
+    // Token budgets share the DB under their own prefix.
+    auto tokens = std::make_unique<TokenBudget>(
+        token_tiers, config.default_tier, [&](const RateLimitPolicy& token_policy) {
+          RedisRateLimiterOptions to;
+          to.key_prefix = base + "tokens:";
+          to.owns_database = false;
+          return NewRedisRateLimiter(token_policy, redis->client("ratelimit"), clock, to);
+        });
+    if (tokens->any_budget()) parts->tokens = std::move(tokens);
+  } else {
+    parts->requests = NewMemoryRateLimiter(*parts->policy, clock);
+    auto tokens = std::make_unique<TokenBudget>(token_tiers, config.default_tier, clock);
+    if (tokens->any_budget()) parts->tokens = std::move(tokens);
+  }
   if (config.enable_analytics) parts->analytics = std::make_unique<RateLimitAnalytics>(clock);
   return parts;
 }

@@ -12,6 +12,7 @@
 #include "agentgate/ratelimit/rate_limiter.h"
 #include "agentgate/ratelimit/token_budget.h"
 #include "config/config.h"
+#include "store/redis_connections.h"
 #include "store/sqlite_db.h"
 
 namespace agentgate {
@@ -24,9 +25,12 @@ struct RateLimitParts {
   std::string backend = "memory";
 };
 
-// BuildRateLimit: the parts for `config`, overrides persisted in `db`.
-// REQUIRES: db and clock outlive the parts.
+// BuildRateLimit: the parts for `config`, overrides persisted in `db`. With
+// `redis` (redis.enabled), request counts live in Redis (the "ratelimit"
+// client, DB 7 or "<key_prefix>ratelimit:" keys) and backend is "redis".
+// REQUIRES: db, clock and redis outlive the parts.
 Result<std::unique_ptr<RateLimitParts>> BuildRateLimit(const RateLimitConfig& config, SqliteDb& db,
-                                                       const Clock& clock);
+                                                       const Clock& clock,
+                                                       RedisConnections* redis = nullptr);
 
 }  // namespace agentgate

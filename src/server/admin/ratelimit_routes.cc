@@ -128,7 +128,7 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
           SetError(res, user.status());
           co_return;
         }
-        auto d = rl.requests->check_limit(*user, "");
+        Result<RateDecision> d = co_await rl.requests->check_limit_async(*user, "");
         if (!d.ok()) {
           SetError(res, d.status());
           co_return;
@@ -222,7 +222,8 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
       [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
         RateLimitParts& rl = *call.services.ratelimit;
         auto user = UserParam(req);
-        Status s = user.ok() ? rl.requests->reset(*user) : user.status();
+        Status s = user.status();
+        if (s.ok()) s = co_await rl.requests->reset_async(*user);  // one round trip with Redis
         if (s.ok() && rl.tokens) s = rl.tokens->reset(*user);
         if (auto o = s.ok() ? rl.policy->override_of(*user) : std::nullopt) {  // per-endpoint counts
           for (const auto& [endpoint, limits] : o->endpoints) {
@@ -256,7 +257,9 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
         const MetricsRegistry& m = *call.services.metrics;
         Json j = {{"status", "ok"},
                   {"backend", rl.backend},
-                  {"fail_open", call.services.config->rate_limit.fail_open},
+                  {"fail_open", call.services.config->rate_limit.fail_open &&
+                                    (!call.services.config->redis.enabled ||
+                                     call.services.config->redis.fail_open)},
                   {"analytics", rl.analytics != nullptr},
                   {"token_budgets", rl.tokens != nullptr},
                   {"users", rl.requests->users()},
