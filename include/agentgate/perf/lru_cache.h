@@ -14,7 +14,7 @@
 // of entries.
 //
 // Sharding. Keys are spread over `shards` independent LRU lists by hash,
-// each with its own lock and capacity ceil(max_size / shards), so threads
+// each with its own mutex and capacity ceil(max_size / shards), so threads
 // working on different keys rarely wait on one lock. What sharding changes:
 // recency is per shard, not global; a shard can evict while another still
 // has room; the cache can hold up to shards - 1 more charge than max_size
@@ -30,23 +30,9 @@
 // a cache without TTLs pays nothing for it. get() reads the clock only when
 // the entry found has a ttl.
 //
-// Reads without shared writes. A get() that finds a live entry writes
-// nothing another thread's get() reads: each shard's lock is a reader-writer
-// lock whose reader side is striped (a thread enters through its own
-// cache-line-sized stripe), and the recency update is not made at once but
-// appended to the stripe's read buffer (LevelDB's and Caffeine's idea of
-// buffering reads). Whoever takes the shard exclusively (set, erase, a get
-// that must drop an expired entry or finds its buffer full, stats) first
-// replays the buffered reads in order. Eviction therefore always sees every
-// read: from one thread, hits, misses and evictions are exactly those of a
-// textbook LRU (the trace test checks it); from several, reads of different
-// threads between two writes are ordered by thread, not by instant.
-//
 // Thread-safety: every method may be called concurrently from any thread.
-// get() returns a copy of the value taken under the shard's lock (readers
-// copy concurrently, so V's copy must be safe from several threads at once,
-// as for every standard type), so V should be cheap to copy (use
-// std::shared_ptr<const T> for large values).
+// get() returns a copy of the value taken under the shard's lock, so V should
+// be cheap to copy (use std::shared_ptr<const T> for large values).
 // Ownership: the cache owns its keys and values; `clock` must outlive it.
 #pragma once
 
@@ -59,7 +45,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -92,16 +77,6 @@ struct LruCacheStats {
   uint64_t expirations = 0;  // expired entries reclaimed
 };
 
-namespace lru_detail {
-// ThreadStripe: a small number fixed per thread (threads take them in turn),
-// so that two threads use different stripes of a shard.
-inline unsigned ThreadStripe() {
-  static std::atomic<unsigned> next{0};
-  thread_local const unsigned mine = next.fetch_add(1, std::memory_order_relaxed);
-  return mine;
-}
-}  // namespace lru_detail
-
 template <typename K, typename V, typename Hash = std::hash<K>>
 class LruCache {
  public:
@@ -129,7 +104,7 @@ class LruCache {
     Shard& s = shard(h);
     // Read the clock outside the lock, and only when the entry has a TTL.
     const int64_t expires = t.count() > 0 ? (clock_.coarse_monotonic() + t).count() : kNever;
-    Exclusive lock(s);
+    std::lock_guard lock(s.mu_);
     return s.insert(key, h, std::move(value), expires, charge, clock_);
   }
 
@@ -138,29 +113,7 @@ class LruCache {
   std::optional<V> get(const K& key) {
     const uint64_t h = Mix(hasher_(key));
     Shard& s = shard(h);
-    Stripe& stripe = s.stripe();
-    // Fast path, shared: a miss, or a live hit whose read fits the buffer.
-    if (s.enter_read(stripe)) {
-      Node* n = s.find(key, h);
-      if (n == nullptr) {
-        stripe.misses_.fetch_add(1, std::memory_order_relaxed);
-        s.leave_read(stripe);
-        return std::nullopt;
-      }
-      if (n->expires_at_ == kNever || !s.expired(n, clock_)) {
-        const uint32_t slot = stripe.used_.fetch_add(1, std::memory_order_relaxed);
-        if (slot < kReadBuffer) {
-          stripe.reads_[slot] = n;
-          std::optional<V> out(n->value_);
-          stripe.hits_.fetch_add(1, std::memory_order_relaxed);
-          s.leave_read(stripe);
-          return out;
-        }
-      }
-      s.leave_read(stripe);
-    }
-    // Slow path, exclusive: drop an expired entry, or replay a full buffer.
-    Exclusive lock(s);
+    std::lock_guard lock(s.mu_);
     Node* n = s.find(key, h);
     if (n != nullptr && n->expires_at_ != kNever && s.expired(n, clock_)) {
       s.drop(n);
@@ -168,10 +121,10 @@ class LruCache {
       n = nullptr;
     }
     if (n == nullptr) {
-      stripe.misses_.fetch_add(1, std::memory_order_relaxed);
+      ++s.misses_;
       return std::nullopt;
     }
-    stripe.hits_.fetch_add(1, std::memory_order_relaxed);
+    ++s.hits_;
     s.touch(n);
     return n->value_;
   }
@@ -181,7 +134,7 @@ class LruCache {
   bool contains(const K& key) {
     const uint64_t h = Mix(hasher_(key));
     Shard& s = shard(h);
-    Exclusive lock(s);
+    std::lock_guard lock(s.mu_);
     Node* n = s.find(key, h);
     if (n != nullptr && n->expires_at_ != kNever && s.expired(n, clock_)) {
       s.drop(n);
@@ -195,7 +148,7 @@ class LruCache {
   bool erase(const K& key) {
     const uint64_t h = Mix(hasher_(key));
     Shard& s = shard(h);
-    Exclusive lock(s);
+    std::lock_guard lock(s.mu_);
     Node* n = s.find(key, h);
     if (n == nullptr) return false;
     const bool live = n->expires_at_ == kNever || !s.expired(n, clock_);
@@ -207,7 +160,7 @@ class LruCache {
   // clear: removes every entry. Counters are kept.
   void clear() {
     for (size_t i = 0; i < num_shards_; ++i) {
-      Exclusive lock(shards_[i]);
+      std::lock_guard lock(shards_[i].mu_);
       shards_[i].drop_all();
     }
   }
@@ -221,14 +174,12 @@ class LruCache {
     size_t charge = 0;
     for (size_t i = 0; i < num_shards_; ++i) {
       Shard& s = shards_[i];
-      Exclusive lock(s);
+      std::lock_guard lock(s.mu_);
       s.reclaim_expired(clock_);
       st.size += s.count_;
       charge += s.usage_;
-      for (const Stripe& stripe : s.stripes_) {
-        st.hits += stripe.hits_.load(std::memory_order_relaxed);
-        st.misses += stripe.misses_.load(std::memory_order_relaxed);
-      }
+      st.hits += s.hits_;
+      st.misses += s.misses_;
       st.evictions += s.evictions_;
       st.expirations += s.expirations_;
     }
@@ -245,7 +196,7 @@ class LruCache {
     max_size_.store(max_size, std::memory_order_relaxed);
     const size_t per_shard = (max_size + num_shards_ - 1) / num_shards_;
     for (size_t i = 0; i < num_shards_; ++i) {
-      Exclusive lock(shards_[i]);
+      std::lock_guard lock(shards_[i].mu_);
       shards_[i].capacity_ = per_shard;
       shards_[i].make_room(0, clock_, nullptr);
     }
@@ -273,75 +224,21 @@ class LruCache {
     size_t heap_index_ = kNotInHeap;
   };
 
-  static constexpr size_t kStripes = 4;      // reader stripes per shard (a power of 2)
-  static constexpr uint32_t kReadBuffer = 24;  // buffered reads per stripe
-
-  // Stripe: what one thread's get() writes, on lines of its own: its reader
-  // count, its counters and its buffer of reads not yet replayed.
-  struct alignas(64) Stripe {
-    std::atomic<uint32_t> readers_{0};  // readers inside the shard through this stripe
-    std::atomic<uint32_t> used_{0};     // slots of reads_ claimed since the last replay
-    std::atomic<uint64_t> hits_{0};
-    std::atomic<uint64_t> misses_{0};
-    // reads_[i < min(used_, kReadBuffer)]: nodes read, in order; written by
-    // the readers that claimed the slots, read by the exclusive holder.
-    Node* reads_[kReadBuffer];
-  };
-
   // Shard: one lock and everything it guards. Aligned so that two shards
   // never share a cache line.
-  //
-  // The lock: writers serialize on mu_, raise writer_ and wait until every
-  // stripe's readers_ is 0; readers raise their stripe's readers_ and enter
-  // only if writer_ is down (both sides seq_cst: one of them sees the other).
   struct alignas(64) Shard {
     Shard() = default;
     ~Shard() { drop_all(); }
     Shard(const Shard&) = delete;
     Shard& operator=(const Shard&) = delete;
 
-    // stripe: the calling thread's stripe.
-    Stripe& stripe() { return stripes_[lru_detail::ThreadStripe() & (kStripes - 1)]; }
-
-    // enter_read: true if the shared side was entered (leave_read after);
-    // false while a writer holds the shard.
-    bool enter_read(Stripe& st) {
-      st.readers_.fetch_add(1, std::memory_order_seq_cst);
-      if (!writer_.load(std::memory_order_seq_cst)) return true;
-      st.readers_.fetch_sub(1, std::memory_order_release);
-      return false;
-    }
-    void leave_read(Stripe& st) { st.readers_.fetch_sub(1, std::memory_order_release); }
-
-    // lock / unlock: the exclusive side. lock() replays the buffered reads.
-    void lock() {
-      mu_.lock();
-      writer_.store(true, std::memory_order_seq_cst);
-      for (Stripe& st : stripes_) {
-        for (int spins = 0; st.readers_.load(std::memory_order_seq_cst) != 0; ++spins) {
-          if (spins > 64) std::this_thread::yield();
-        }
-      }
-      replay_reads();
-    }
-    void unlock() {
-      writer_.store(false, std::memory_order_release);
-      mu_.unlock();
-    }
-
-    // replay_reads: applies the buffered reads, stripe by stripe, in order.
-    void replay_reads() {
-      for (Stripe& st : stripes_) {
-        const uint32_t n = std::min(st.used_.load(std::memory_order_relaxed), kReadBuffer);
-        for (uint32_t i = 0; i < n; ++i) touch(st.reads_[i]);
-        st.used_.store(0, std::memory_order_relaxed);
-      }
-    }
-
-    Stripe stripes_[kStripes];
-    std::mutex mu_;                       // serializes writers
-    std::atomic<bool> writer_{false};     // a writer holds (or is taking) the shard
+    // First cache line: what a get() writes (lock, list head, counters),
+    // so that a get touches one line of the shard.
+    std::mutex mu_;
     Node* mru_ = nullptr;                 // GUARDED_BY(mu_) most recently used
+    uint64_t hits_ = 0;                   // GUARDED_BY(mu_)
+    uint64_t misses_ = 0;                 // GUARDED_BY(mu_)
+
     Node* lru_ = nullptr;                 // GUARDED_BY(mu_) least recently used
     size_t capacity_ = 0;                 // GUARDED_BY(mu_) (set_max_size)
     std::vector<Node*> table_;            // GUARDED_BY(mu_) hash chains, size a power of 2
@@ -351,8 +248,7 @@ class LruCache {
     uint64_t evictions_ = 0;              // GUARDED_BY(mu_)
     uint64_t expirations_ = 0;            // GUARDED_BY(mu_)
 
-    // All below: REQUIRES the shard held exclusively (lock()); find() and
-    // expired() also on the shared side (they only read).
+    // All below: REQUIRES mu_ held.
 
     Node* find(const K& key, uint64_t h) const {
       if (table_.empty()) return nullptr;
@@ -542,8 +438,6 @@ class LruCache {
       heap_set(i, n);
     }
   };
-
-  using Exclusive = std::lock_guard<Shard>;
 
   static LruCacheOptions Normalize(LruCacheOptions o) {
     if (o.shards == 0) o.shards = 1;
