@@ -47,6 +47,18 @@ async function sendTraffic() {
   const limited = [];
   for (let i = 0; i < 3; i++) limited.push(await chat('limited ' + i, 'limited-user'));
   assert.deepEqual(limited, [200, 200, 429]);
+  // An experiment with assignments and outcomes through the admin API.
+  const created = await admin('/api/v1/ab-testing/experiments', { method: 'POST',
+    body: JSON.stringify({ name: 'dash-exp', variants: ['gpt-4o', 'gpt-4o-mini'], traffic_split: [0.5, 0.5] }) });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  for (let i = 0; i < 40; i++) {
+    const user_id = `exp-user-${i}`;
+    const a = await admin('/api/v1/ab-testing/assign', { method: 'POST', body: JSON.stringify({ experiment_id: 'dash-exp', user_id }) });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    const success = a.body.variant === 'gpt-4o' ? i % 4 !== 0 : i % 2 === 0;
+    const r = await admin('/api/v1/ab-testing/record', { method: 'POST', body: JSON.stringify({ experiment_id: 'dash-exp', user_id, success }) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  }
   await stack.setFaults({ error_rate: 1, status: 500 });
   assert.equal(await chat('fail 1', 'unlucky-user'), 500);
   assert.equal(await chat('fail 2', 'unlucky-user'), 500);
@@ -171,15 +183,22 @@ test('the dashboard shows what the admin API reports', { timeout: 90000 }, async
   const ids = await page.$$eval('#dlq-entries tbody tr', (rows) => rows.map((r) => Number(r.dataset.id)));
   assert.deepEqual(ids, dlq.data.map((d) => d.id));
 
-  // Experiments: what the API lists ("no experiments" while it answers 404).
-  const exps = await admin('/api/v1/ab-testing/experiments');
-  const list = exps.status === 200 ? (exps.body.experiments || exps.body.data || []) : [];
-  if (list.length === 0) {
-    assert.equal((await page.textContent('#experiment-list')).trim(), 'no experiments');
-  } else {
-    await page.waitForSelector('#experiment-list .experiment');
-    assert.equal(await page.$$eval('#experiment-list .experiment', (e) => e.length), Math.min(list.length, 12));
+  // Experiments: the card of dash-exp shows what GET results/{id} reports.
+  const list = (await admin('/api/v1/ab-testing/experiments')).body.experiments;
+  assert.equal(list.length, 1);
+  const results = (await admin('/api/v1/ab-testing/results/dash-exp')).body;
+  const card = '#experiment-list .experiment[data-experiment="dash-exp"]';
+  await page.waitForSelector(card);
+  assert.equal(await page.$$eval('#experiment-list .experiment', (e) => e.length), 1);
+  assert.equal(await value(`${card} .p-value`), String(results.p_value));
+  assert.equal(await value(`${card} .srm`), String(results.sample_ratio_mismatch.detected));
+  assert.equal(results.variants.reduce((n, v) => n + v.impressions, 0), 40);
+  for (const v of results.variants) {
+    assert.deepEqual(await rowValues(`${card} tr[data-variant="${v.variant}"]`),
+                     [undefined, String(v.impressions), String(v.conversions), String(v.conversion_rate),
+                      v.confidence_interval.map(String).join(',')]);
   }
+  assert.equal(await page.$$eval(`${card} .ci-chart .ci-bar`, (e) => e.length), 2);
   assert.deepEqual(errors, []);
 });
 
