@@ -3,6 +3,8 @@
 // The first byte picks the route; the rest is the body. Any body must get
 // an answer other than 500 (bad input is a 400 naming what is wrong).
 #include <cstddef>
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -44,11 +46,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   request.append(body);
   agentgate::Gateway& gateway = agentgate::fuzz::FuzzGateway();
+  const auto t0 = std::chrono::steady_clock::now();
   const std::string answer = agentgate::fuzz::Exchange(gateway.port(), request);
   const int status = agentgate::fuzz::StatusOf(answer);
   if (status == 500 || status == 0) {
-    std::fprintf(stderr, "%s %s answered %d:\n%s\n", route.method, route.path, status,
-                 answer.c_str());
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "%s %s answered %d after %lld ms (%zu bytes, errno %d, %d fds):\n%s\n",
+                 route.method, route.path, status, static_cast<long long>(ms), answer.size(),
+                 errno, agentgate::fuzz::OpenFds(), answer.c_str());
     std::abort();
   }
   return 0;

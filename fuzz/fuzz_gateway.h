@@ -5,11 +5,13 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -53,10 +55,16 @@ inline std::string Exchange(uint16_t port, std::string_view bytes) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) std::abort();
+  // libFuzzer's timers (SIGALRM) interrupt blocking calls: retry on EINTR.
+  int rc;
+  do {
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) std::abort();
   size_t sent = 0;
   while (sent < bytes.size()) {
     ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the server may close early (a 4xx on a bad head)
     sent += static_cast<size_t>(n);
   }
@@ -65,11 +73,19 @@ inline std::string Exchange(uint16_t port, std::string_view bytes) {
   char buf[16384];
   for (;;) {
     ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     answer.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
   return answer;
+}
+
+// OpenFds: file descriptors open in this process (diagnostics).
+inline int OpenFds() {
+  int n = 0;
+  for (int fd = 0; fd < 65536; ++fd) n += ::fcntl(fd, F_GETFD) != -1 ? 1 : 0;
+  return n;
 }
 
 // StatusOf: the status code of the first response in `answer`, 0 if none.
