@@ -1,7 +1,7 @@
 #include "experiments/redis_experiment_store.h"
 
-#include <boost/asio/use_future.hpp>
 #include <charconv>
+#include <future>
 #include <map>
 
 namespace agentgate {
@@ -125,7 +125,14 @@ class RedisExperimentStore final : public ExperimentStore {
   }
 
   Result<RedisReply> run(std::vector<std::string> args) {
-    Result<RedisReply> r = client_.async_command(std::move(args), boost::asio::use_future).get();
+    // A promise completed on the client's thread (not asio::use_future,
+    // which g++ 12 flags as maybe-uninitialized under the sanitizers).
+    std::promise<Result<RedisReply>> promise;
+    std::future<Result<RedisReply>> future = promise.get_future();
+    client_.async_command(std::move(args), [&promise](Result<RedisReply> reply) {
+      promise.set_value(std::move(reply));
+    });
+    Result<RedisReply> r = future.get();
     if (r.ok() && r->is_error()) return Unavailable("redis: " + r->str);
     return r;
   }
