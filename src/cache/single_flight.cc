@@ -1,5 +1,7 @@
 #include "cache/single_flight.h"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -116,6 +118,11 @@ boost::asio::awaitable<bool> SingleFlight::Ticket::await_until(
     }
     auto [ec] = co_await timer->async_wait(net::as_tuple(net::use_awaitable));
     (void)ec;  // woken (aborted) or expired: check again
+    // Unregister (Wake may have taken it already): a finished wait must not
+    // leave a timer whose executor may be gone before the flight ends.
+    std::lock_guard lock(flight_->mu);
+    auto& waiters = flight_->waiters;
+    waiters.erase(std::remove(waiters.begin(), waiters.end(), timer), waiters.end());
   }
 }
 
