@@ -1,8 +1,9 @@
 #include "experiments/redis_experiment_store.h"
 
 #include <charconv>
-#include <future>
 #include <map>
+
+#include "store/run_sync.h"
 
 namespace agentgate {
 
@@ -125,14 +126,8 @@ class RedisExperimentStore final : public ExperimentStore {
   }
 
   Result<RedisReply> run(std::vector<std::string> args) {
-    // A promise completed on the client's thread (not asio::use_future,
-    // which g++ 12 flags as maybe-uninitialized under the sanitizers).
-    std::promise<Result<RedisReply>> promise;
-    std::future<Result<RedisReply>> future = promise.get_future();
-    client_.async_command(std::move(args), [&promise](Result<RedisReply> reply) {
-      promise.set_value(std::move(reply));
-    });
-    Result<RedisReply> r = future.get();
+    Result<RedisReply> r =
+        RunSync<Result<RedisReply>>([&] { return client_.command(std::move(args)); });
     if (r.ok() && r->is_error()) return Unavailable("redis: " + r->str);
     return r;
   }

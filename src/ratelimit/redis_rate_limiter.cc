@@ -2,39 +2,20 @@
 // recorded by one EVALSHA (ratelimit/redis_rate_limit_script.h); the
 // decision's details (used, remaining, reset, retry-after) are computed here
 // from the state the script returns, with the memory backend's SlidingWindow.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include <algorithm>
 #include <mutex>
-#include <optional>
 
 #include "agentgate/ratelimit/rate_limiter.h"
 #include "ratelimit/redis_rate_limit_script.h"
 #include "ratelimit/sliding_window.h"
 #include "store/redis_client.h"
+#include "store/run_sync.h"
 
 namespace agentgate {
 
 namespace {
 
 namespace asio = boost::asio;
-
-// RunSync: runs `make()`'s awaitable to completion on a private io_context
-// on the calling thread.
-template <typename T, typename Make>
-T RunSync(Make make) {
-  asio::io_context io(1);
-  std::optional<T> out;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> { out.emplace(co_await make()); },
-      [&](std::exception_ptr e) {
-        if (e && !out) out.emplace(Internal("redis rate limiter: exception"));
-      });
-  io.run();
-  return std::move(*out);
-}
 
 class RedisRateLimiter final : public RateLimiter {
  public:

@@ -45,63 +45,6 @@ namespace agentgate {
 namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
 
-// ------------------------------------------------------------------ replies
-
-RedisReply RedisReply::Integer(int64_t v) {
-  RedisReply r;
-  r.type = Type::kInteger;
-  r.integer = v;
-  return r;
-}
-RedisReply RedisReply::String(std::string s) {
-  RedisReply r;
-  r.type = Type::kString;
-  r.str = std::move(s);
-  return r;
-}
-RedisReply RedisReply::StatusReply(std::string s) {
-  RedisReply r;
-  r.type = Type::kStatus;
-  r.str = std::move(s);
-  return r;
-}
-RedisReply RedisReply::Error(std::string s) {
-  RedisReply r;
-  r.type = Type::kError;
-  r.str = std::move(s);
-  return r;
-}
-RedisReply RedisReply::Array(std::vector<RedisReply> elements) {
-  RedisReply r;
-  r.type = Type::kArray;
-  r.elements = std::move(elements);
-  return r;
-}
-
-std::string DebugString(const RedisReply& reply) {
-  switch (reply.type) {
-    case RedisReply::Type::kNil:
-      return "(nil)";
-    case RedisReply::Type::kInteger:
-      return "(integer) " + std::to_string(reply.integer);
-    case RedisReply::Type::kString:
-      return "\"" + reply.str + "\"";
-    case RedisReply::Type::kStatus:
-      return reply.str;
-    case RedisReply::Type::kError:
-      return "(error) " + reply.str;
-    case RedisReply::Type::kArray: {
-      std::string out = "[";
-      for (size_t i = 0; i < reply.elements.size(); ++i) {
-        if (i > 0) out += ", ";
-        out += DebugString(reply.elements[i]);
-      }
-      return out + "]";
-    }
-  }
-  return "?";
-}
-
 std::string_view RedisStateName(RedisState state) {
   switch (state) {
     case RedisState::kStopped:
@@ -139,28 +82,6 @@ RedisMetrics::RedisMetrics(MetricsRegistry& r, const std::string& concern)
                            {{"concern", concern}})),
       connected(r.gauge("agentgate_redis_connected", "1 when the Redis connection is up",
                         {{"concern", concern}})) {}
-
-RedisReply CopyRedisReply(const redisReply* r) {
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      return RedisReply::String(std::string(r->str, r->len));
-    case REDIS_REPLY_STATUS:
-      return RedisReply::StatusReply(std::string(r->str, r->len));
-    case REDIS_REPLY_ERROR:
-      return RedisReply::Error(std::string(r->str, r->len));
-    case REDIS_REPLY_INTEGER:
-      return RedisReply::Integer(r->integer);
-    case REDIS_REPLY_ARRAY: {
-      std::vector<RedisReply> elements;
-      elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) elements.push_back(CopyRedisReply(r->element[i]));
-      return RedisReply::Array(std::move(elements));
-    }
-    case REDIS_REPLY_NIL:
-    default:
-      return RedisReply::Nil();
-  }
-}
 
 namespace {
 
@@ -770,70 +691,6 @@ void RedisClient::submit(std::vector<std::string> args, Handler handler,
     });
   }
   asio::dispatch(impl_->strand_, [impl = impl_, cmd = std::move(cmd)] { impl->do_submit(cmd); });
-}
-
-// -------------------------------------------------------------- RedisScript
-
-RedisScript::RedisScript(RedisClient& client, std::string source)
-    : client_(client), source_(std::move(source)) {}
-
-std::string RedisScript::sha() const {
-  std::lock_guard lock(mu_);
-  return sha_;
-}
-
-asio::awaitable<Result<std::string>> RedisScript::load() {
-  std::vector<std::string> cmd;
-  cmd.reserve(3);
-  cmd.emplace_back("SCRIPT");
-  cmd.emplace_back("LOAD");
-  cmd.push_back(source_);
-  loads_.fetch_add(1, std::memory_order_relaxed);
-  Result<RedisReply> r = co_await client_.command(std::move(cmd));
-  if (!r.ok()) co_return r.status();
-  if (r->type != RedisReply::Type::kString) {
-    co_return Internal("redis SCRIPT LOAD failed: " + DebugString(*r));
-  }
-  std::lock_guard lock(mu_);
-  sha_ = r->str;
-  co_return sha_;
-}
-
-asio::awaitable<Result<RedisReply>> RedisScript::eval(std::vector<std::string> keys,
-                                                      std::vector<std::string> args) {
-  std::vector<std::string> cmd;
-  cmd.reserve(3 + keys.size() + args.size());
-  cmd.emplace_back("EVALSHA");
-  cmd.emplace_back();
-  cmd.push_back(std::to_string(keys.size()));
-  for (std::string& k : keys) cmd.push_back(std::move(k));
-  for (std::string& a : args) cmd.push_back(std::move(a));
-
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::string sha = this->sha();
-    if (sha.empty()) {
-      Result<std::string> loaded = co_await load();
-      if (!loaded.ok()) {
-        // A script that does not compile is the script's error: a reply.
-        if (loaded.status().code() == StatusCode::kInternal) {
-          co_return RedisReply::Error(loaded.status().message());
-        }
-        co_return loaded.status();
-      }
-      sha = std::move(loaded).value();
-    }
-    cmd[1] = sha;
-    // Keep the arguments for a retry after NOSCRIPT.
-    std::vector<std::string> send = attempt == 0 ? cmd : std::move(cmd);
-    Result<RedisReply> r = co_await client_.command(std::move(send));
-    if (attempt == 0 && r.ok() && r->is_error() && r->str.starts_with("NOSCRIPT")) {
-      std::lock_guard lock(mu_);
-      if (sha_ == sha) sha_.clear();
-      continue;
-    }
-    co_return r;
-  }
-  co_return Internal("unreachable");
 }
 
 }  // namespace agentgate
