@@ -105,6 +105,7 @@ void CheckRedis(Checker& c, const RedisConfig& r) {
   c.Int("redis.port", r.port, kPortLimits);
   c.Duration("redis.connect_timeout_ms", r.connect_timeout, kPositive, kMs);
   c.Duration("redis.command_timeout_ms", r.command_timeout, kPositive, kMs);
+  c.Duration("redis.reconnect_max_backoff_ms", r.reconnect_max_backoff, kPositive, kMs);
   const std::pair<const char*, int> dbs[] = {
       {"semantic", r.dbs.semantic},  {"response", r.dbs.response}, {"embedding", r.dbs.embedding},
       {"dedup", r.dbs.dedup},        {"costs", r.dbs.costs},       {"keys", r.dbs.keys},

@@ -203,8 +203,10 @@ Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_vi
   if (v < 0) return a;  // outside the coverage
   if (e->status == ExperimentStatus::kRunning) {
     if (store_ != nullptr) {
-      if (fresh_sticky) {
-        if (Status s = store_->put_assignment(e->spec.name, user, v); !s.ok()) return s;
+      if (fresh_sticky) {  // another instance may have chosen first: its choice stands
+        Result<int> stored = store_->put_assignment(e->spec.name, user, v);
+        if (!stored.ok()) return stored.status();
+        if (*stored >= 0 && static_cast<size_t>(*stored) < e->spec.variants.size()) v = *stored;
       }
       if (Status s = store_->add_counts(e->spec.name, v, {.impressions = 1}); !s.ok()) return s;
     }

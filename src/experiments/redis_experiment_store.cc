@@ -67,10 +67,15 @@ class RedisExperimentStore final : public ExperimentStore {
     return Status::Ok();
   }
 
-  Status put_assignment(std::string_view id, std::string_view user, int variant) override {
-    return run({"HSETNX", base_ + "sticky:" + std::string(id), std::string(user),
-                std::to_string(variant)})
-        .status();
+  Result<int> put_assignment(std::string_view id, std::string_view user, int variant) override {
+    // One round trip: set unless set, and answer what is stored.
+    auto r = run({"EVAL",
+                  "if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then return "
+                  "tonumber(ARGV[2]) end return tonumber(redis.call('HGET', KEYS[1], ARGV[1]))",
+                  "1", base_ + "sticky:" + std::string(id), std::string(user),
+                  std::to_string(variant)});
+    if (!r.ok()) return r.status();
+    return r->type == RedisReply::Type::kInteger ? static_cast<int>(r->integer) : variant;
   }
 
   Result<std::vector<Snapshot>> load() override {

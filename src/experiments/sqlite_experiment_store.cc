@@ -66,14 +66,22 @@ class SqliteExperimentStore final : public ExperimentStore {
     return st->run();
   }
 
-  Status put_assignment(std::string_view id, std::string_view user, int variant) override {
+  Result<int> put_assignment(std::string_view id, std::string_view user, int variant) override {
     auto st = db_.prepare(
         "INSERT OR IGNORE INTO experiment_assignments(id, user, variant) VALUES(?, ?, ?)");
     if (!st.ok()) return st.status();
     (void)st->bind_text(1, id);
     (void)st->bind_text(2, user);
     (void)st->bind_int64(3, variant);
-    return st->run();
+    if (Status s = st->run(); !s.ok()) return s;
+    auto read =
+        db_.prepare("SELECT variant FROM experiment_assignments WHERE id = ? AND user = ?");
+    if (!read.ok()) return read.status();
+    (void)read->bind_text(1, id);
+    (void)read->bind_text(2, user);
+    auto row = read->step();
+    if (!row.ok()) return row.status();
+    return *row ? static_cast<int>(read->column_int64(0)) : variant;
   }
 
   Result<std::vector<Snapshot>> load() override {

@@ -6,6 +6,7 @@
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/cache/semantic_cache.h"
 #include "agentgate/experiments/experiment_manager.h"
+#include "experiments/counting_experiment_store.h"
 #include "experiments/redis_experiment_store.h"
 #include "experiments/sqlite_experiment_store.h"
 #include "gateway/stages/experiment_stage.h"
@@ -64,6 +65,13 @@ Status Gateway::open_stores() {
       RedisConnections::Health h = redis_->health();
       return CheckResult{h.ok, h.reason};
     });
+    // And per concern ("redis.ratelimit", ...), each degraded on its own.
+    for (const char* concern : RedisConnections::kConcerns) {
+      readiness_.add(std::string("redis.") + concern, false, [this, concern] {
+        RedisConnections::Health h = redis_->health(concern);
+        return CheckResult{h.ok, h.reason};
+      });
+    }
   }
   return Status::Ok();
 }
@@ -145,6 +153,7 @@ Status Gateway::build_proxy() {
     if (!experiment_store.ok()) return experiment_store.status();
     experiment_store_ = std::move(*experiment_store);
   }
+  experiment_store_ = NewCountingExperimentStore(std::move(experiment_store_), metrics_);
   experiments_ = std::make_unique<ExperimentManager>(experiment_store_.get());
   if (Status s = experiments_->load(); !s.ok()) return s;
   if (config_.experiments.enabled) {

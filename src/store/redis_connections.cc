@@ -1,5 +1,6 @@
 #include "store/redis_connections.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -36,6 +37,7 @@ RedisConnections::RedisConnections(const RedisConfig& config, MetricsRegistry& m
     o.db = DbFor(config_, concern);
     o.connect_timeout = Ms(config_.connect_timeout);
     o.command_timeout = Ms(config_.command_timeout);
+    o.reconnect_max_backoff = std::max(o.reconnect_min_backoff, Ms(config_.reconnect_max_backoff));
     o.concern = concern;
     clients_.emplace(concern, std::make_unique<RedisClient>(ioc_.get_executor(), o, metrics));
   }
@@ -64,6 +66,18 @@ RedisClient& RedisConnections::client(std::string_view concern) {
   auto it = clients_.find(concern);
   if (it == clients_.end()) throw std::logic_error("unknown redis concern");
   return *it->second;
+}
+
+RedisConnections::Health RedisConnections::health(std::string_view concern) const {
+  Health h;
+  auto it = clients_.find(concern);
+  if (it == clients_.end()) return {false, "no such concern"};
+  if (!it->second->healthy()) {
+    h.ok = false;
+    Status e = it->second->last_error();
+    h.reason = e.ok() ? std::string("connecting") : e.message();
+  }
+  return h;
 }
 
 RedisConnections::Health RedisConnections::health() const {

@@ -49,6 +49,8 @@ class RedisConnections {
     std::string reason;
   };
   Health health() const;
+  // health: the same for the client of one concern (one of kConcerns).
+  Health health(std::string_view concern) const;
 
  private:
   const RedisConfig config_;

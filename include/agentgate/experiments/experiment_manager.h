@@ -78,8 +78,10 @@ class ExperimentStore {
   virtual Status erase_experiment(std::string_view id) = 0;
   // add_counts: adds `delta` to the stored counts of one variant.
   virtual Status add_counts(std::string_view id, int variant, const VariantCounts& delta) = 0;
-  // put_assignment: a sticky assignment.
-  virtual Status put_assignment(std::string_view id, std::string_view user, int variant) = 0;
+  // put_assignment: stores a sticky assignment unless the user already has
+  // one (another instance on a shared store may have chosen first); returns
+  // the stored variant, which the caller uses: the first choice wins.
+  virtual Result<int> put_assignment(std::string_view id, std::string_view user, int variant) = 0;
   // load: every stored experiment.
   virtual Result<std::vector<Snapshot>> load() = 0;
 };

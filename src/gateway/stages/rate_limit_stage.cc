@@ -24,7 +24,9 @@ RateLimitMetrics::RateLimitMetrics(MetricsRegistry& r)
       tokens_denied(r.counter("agentgate_ratelimit_requests_total", "Rate-limit decisions",
                               {{"outcome", "tokens_denied"}})),
       store_errors(r.counter("agentgate_ratelimit_store_errors_total",
-                             "Rate-limit store errors")),
+                             "Rate-limit store errors (request limits)")),
+      token_store_errors(r.counter("agentgate_ratelimit_token_store_errors_total",
+                                   "Token-budget store errors (checks and charges)")),
       fail_open(r.counter("agentgate_ratelimit_fail_open_total",
                           "Requests let through because the rate-limit store failed")) {}
 
@@ -96,7 +98,7 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
     const std::string& resolved_tier = d->tier;
     Result<TokenDecision> t = co_await tokens_->check_async(user, resolved_tier);
     if (!t.ok()) {
-      metrics_.store_errors.inc();
+      metrics_.token_store_errors.inc();
       if (!options_.fail_open) {
         SetError(ctx.response, Unavailable("token budget unavailable: " + t.status().message()));
         co_return;
@@ -119,7 +121,7 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
   if (tokens_ && ctx.usage.known && ctx.usage.total_tokens > 0) {
     Status s = co_await tokens_->charge_async(user, ctx.usage.total_tokens);
     if (!s.ok()) {
-      metrics_.store_errors.inc();
+      metrics_.token_store_errors.inc();
     }
   }
 }

@@ -13,7 +13,9 @@
 // After the call (on the way back) the upstream's reported total tokens are
 // charged to the token budget.
 //
-// Store errors: with fail_open (default) the request passes and
+// Store errors: counted per concern (agentgate_ratelimit_store_errors_total
+// for request limits, agentgate_ratelimit_token_store_errors_total for token
+// budgets); with fail_open (default) the request passes and
 // agentgate_ratelimit_fail_open_total counts it; otherwise 503.
 //
 // Thread-safety: immutable; the limiter, budget and analytics are internally
@@ -34,7 +36,8 @@ struct RateLimitMetrics {
   Counter& allowed;         // agentgate_ratelimit_requests_total{outcome="allowed"}
   Counter& denied;          // agentgate_ratelimit_requests_total{outcome="denied"}
   Counter& tokens_denied;   // agentgate_ratelimit_requests_total{outcome="tokens_denied"}
-  Counter& store_errors;    // agentgate_ratelimit_store_errors_total
+  Counter& store_errors;    // agentgate_ratelimit_store_errors_total (request limits)
+  Counter& token_store_errors;  // agentgate_ratelimit_token_store_errors_total (token budgets)
   Counter& fail_open;       // agentgate_ratelimit_fail_open_total
 };
 

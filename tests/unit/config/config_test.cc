@@ -65,6 +65,7 @@ TEST(ConfigDefaultsTest, MatchDocumentedValues) {
   EXPECT_FALSE(c.redis.tls);
   EXPECT_EQ(c.redis.connect_timeout, seconds(1));
   EXPECT_EQ(c.redis.command_timeout, seconds(1));
+  EXPECT_EQ(c.redis.reconnect_max_backoff, seconds(1));
   EXPECT_EQ(c.redis.key_prefix, "");
   EXPECT_TRUE(c.redis.fail_open);
   EXPECT_EQ(c.redis.dbs.semantic, 1);
@@ -390,6 +391,8 @@ TEST(ConfigErrorTest, UnknownKeysAtEveryLevel) {
             "cache.ttl: unknown key (did you mean cache.default_ttl_s?) (line 3)");
   EXPECT_EQ(LoadError("redis:\n  dbs:\n    session: 9\n"),
             "redis.dbs.session: unknown key (line 3)");
+  EXPECT_THAT(LoadError("redis:\n  reconnect_max_backoff_ms: 0\n"),
+              StartsWith("redis.reconnect_max_backoff_ms"));
   EXPECT_THAT(LoadError("upstreams:\n  - name: a\n    base_url: http://a\n    models: [x]\n"
                         "  - name: b\n    base_url: http://b\n    model: [x]\n"),
               StartsWith("upstreams[1].model: unknown key (did you mean upstreams[1].models?)"));
