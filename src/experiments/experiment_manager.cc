@@ -168,7 +168,8 @@ Status ExperimentManager::remove(std::string_view id) {
   return Status::Ok();
 }
 
-Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_view user) {
+Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_view user,
+                                             bool serve_on_store_error) {
   auto e = find(id);
   if (!e) return NotFound(fmt::format("experiment '{}' not found", id));
   Assignment a;
@@ -202,16 +203,25 @@ Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_vi
   }
   if (v < 0) return a;  // outside the coverage
   if (e->status == ExperimentStatus::kRunning) {
+    Status failed;
     if (store_ != nullptr) {
       if (fresh_sticky) {  // another instance may have chosen first: its choice stands
         Result<int> stored = store_->put_assignment(e->spec.name, user, v);
-        if (!stored.ok()) return stored.status();
-        if (*stored >= 0 && static_cast<size_t>(*stored) < e->spec.variants.size()) v = *stored;
+        if (!stored.ok()) {
+          failed = stored.status();
+        } else if (*stored >= 0 && static_cast<size_t>(*stored) < e->spec.variants.size()) {
+          v = *stored;
+        }
       }
-      if (Status s = store_->add_counts(e->spec.name, v, {.impressions = 1}); !s.ok()) return s;
+      if (failed.ok()) failed = store_->add_counts(e->spec.name, v, {.impressions = 1});
     }
-    if (fresh_sticky) e->sticky.emplace(std::string(user), v);
-    ++e->counts[static_cast<size_t>(v)].impressions;
+    if (!failed.ok()) {
+      if (!serve_on_store_error) return failed;
+      a.store_error = std::move(failed);  // served, neither counted nor remembered
+    } else {
+      if (fresh_sticky) e->sticky.emplace(std::string(user), v);
+      ++e->counts[static_cast<size_t>(v)].impressions;
+    }
   }
   a.in_experiment = true;
   a.variant = v;

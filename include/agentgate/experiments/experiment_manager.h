@@ -103,6 +103,9 @@ struct Assignment {
   VariantKind kind = VariantKind::kModel;
   std::string prompt;            // kSystemPrompt: the variant's system prompt
   bool client_outcomes = false;  // the client records outcomes itself
+  // Not OK only from assign(..., serve_on_store_error = true) when the store
+  // failed: the variant is served but neither counted nor remembered.
+  Status store_error;
 };
 
 // ExperimentTarget: an experiment a proxied request enters.
@@ -140,8 +143,13 @@ class ExperimentManager {
   // assign: the user's variant; counts one impression. Stable for a user:
   // hashing is deterministic; bandit choices are remembered. A completed
   // experiment with route_to_winner gives every user the winner (no
-  // impression counted). kAlreadyExists when stopped.
-  Result<Assignment> assign(std::string_view id, std::string_view user);
+  // impression counted). kAlreadyExists when stopped. A store error fails
+  // the call, unless `serve_on_store_error` (the gateway stage: a request is
+  // served while the store is away): then the variant is still answered (the
+  // hash, a remembered choice, or a fresh bandit choice not remembered),
+  // nothing changes in memory, and Assignment::store_error says why.
+  Result<Assignment> assign(std::string_view id, std::string_view user,
+                            bool serve_on_store_error = false);
   // record_outcome: one outcome of the user's exposure. `value` (optional)
   // feeds the average value. kAlreadyExists when stopped or completed;
   // kInvalidArgument when the user was never assigned (bandits) or is outside

@@ -53,7 +53,10 @@ boost::asio::awaitable<void> ExperimentStage::handle(RequestContext& ctx, Next n
     co_await next(ctx);
     co_return;
   }
-  Result<Assignment> a = manager_.assign(target->id, ctx.principal.user_id);
+  // The store away (Redis down) still serves the variant, uncounted.
+  Result<Assignment> a =
+      manager_.assign(target->id, ctx.principal.user_id, /*serve_on_store_error=*/true);
+  if (a.ok() && !a->store_error.ok()) metrics_.errors.inc();
   if (!a.ok() || !a->in_experiment) {
     if (!a.ok()) metrics_.errors.inc();
     co_await next(ctx);

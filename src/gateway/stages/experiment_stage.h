@@ -13,8 +13,10 @@
 // Requests without a user id (dead-letter replays, which skip
 // authenticate) pass through unassigned.
 //
-// Failures of the experiment store never fail the request: the request goes
-// on unassigned (or unrecorded) and agentgate_experiment_errors_total counts it.
+// Failures of the experiment store never fail the request: the request still
+// gets its variant (the hash, or a remembered or fresh bandit choice), is not
+// counted (nor its outcome recorded), and agentgate_experiment_errors_total
+// counts it (agentgate_experiment_store_errors_total counts the store calls).
 //
 // Thread-safety: immutable; the manager is internally synchronized.
 // Ownership: borrows the manager and clock, which outlive the stage.

@@ -72,6 +72,9 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
   }
   const std::string& limit_key = endpoint_key.empty() ? user : endpoint_key;
   Result<RateDecision> d = co_await requests_.acquire_async(limit_key, tier);
+  // Failed open on the request limits: the token budget (its own concern)
+  // is still checked and charged, and counts its own errors.
+  bool failed_open = false;
   if (!d.ok()) {
     metrics_.store_errors.inc();
     if (!options_.fail_open) {
@@ -79,23 +82,23 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
       co_return;
     }
     metrics_.fail_open.inc();
-    co_await next(ctx);
-    co_return;
-  }
-  SetRateLimitHeaders(*d, ctx.response);
-  if (!d->allowed) {
-    metrics_.denied.inc();
-    if (analytics_) analytics_->record(user, false);
-    ctx.response.set_header("Retry-After",
-                            std::to_string(std::max<int64_t>(1, CeilSeconds(d->retry_after))));
-    SetError(ctx.response, 429, "rate_limit_error", "rate_limit_exceeded",
-             fmt::format("rate limit exceeded for user '{}' (tier '{}'); retry after {} s", user,
-                         d->tier, std::max<int64_t>(1, CeilSeconds(d->retry_after))));
-    co_return;
+    failed_open = true;
+  } else {
+    SetRateLimitHeaders(*d, ctx.response);
+    if (!d->allowed) {
+      metrics_.denied.inc();
+      if (analytics_) analytics_->record(user, false);
+      ctx.response.set_header("Retry-After",
+                              std::to_string(std::max<int64_t>(1, CeilSeconds(d->retry_after))));
+      SetError(ctx.response, 429, "rate_limit_error", "rate_limit_exceeded",
+               fmt::format("rate limit exceeded for user '{}' (tier '{}'); retry after {} s", user,
+                           d->tier, std::max<int64_t>(1, CeilSeconds(d->retry_after))));
+      co_return;
+    }
   }
   if (tokens_) {
     // The budget admits while the tokens already charged are under it.
-    const std::string& resolved_tier = d->tier;
+    const std::string resolved_tier = d.ok() ? d->tier : tier;
     Result<TokenDecision> t = co_await tokens_->check_async(user, resolved_tier);
     if (!t.ok()) {
       metrics_.token_store_errors.inc();
@@ -103,7 +106,8 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
         SetError(ctx.response, Unavailable("token budget unavailable: " + t.status().message()));
         co_return;
       }
-      metrics_.fail_open.inc();
+      if (!failed_open) metrics_.fail_open.inc();
+      failed_open = true;
     } else if (!t->allowed) {
       metrics_.tokens_denied.inc();
       if (analytics_) analytics_->record(user, false);
@@ -111,12 +115,14 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
       ctx.response.set_header("Retry-After", std::to_string(retry));
       SetError(ctx.response, 429, "rate_limit_error", "tokens_exceeded",
                fmt::format("token budget exceeded for user '{}' (tier '{}'); retry after {} s",
-                           user, d->tier, retry));
+                           user, resolved_tier, retry));
       co_return;
     }
   }
-  metrics_.allowed.inc();
-  if (analytics_) analytics_->record(user, true);
+  if (d.ok()) {  // the request limiter admitted it
+    metrics_.allowed.inc();
+    if (analytics_) analytics_->record(user, true);
+  }
   co_await next(ctx);
   if (tokens_ && ctx.usage.known && ctx.usage.total_tokens > 0) {
     Status s = co_await tokens_->charge_async(user, ctx.usage.total_tokens);
