@@ -28,8 +28,8 @@ std::unique_ptr<Fleet> Fleet::Start(FleetOptions options) {
   f->mock_ = MockProcess::Start(f->options_.mock_args);
   if (!f->mock_) return nullptr;
   const std::string timeout = std::to_string(f->options_.redis_timeout_ms);
-  f->config_ = "server:\n  admin_key: " + std::string(kFleetAdminKey) +
-               "\nredis:\n  host: 127.0.0.1\n  port: " + std::to_string(f->redis_.port()) +
+  f->config_ = "server:\n  admin_key: " + std::string(kFleetAdminKey) + "\n" +
+               f->options_.server + "redis:\n  host: 127.0.0.1\n  port: " + std::to_string(f->redis_.port()) +
                "\n  connect_timeout_ms: " + timeout + "\n  command_timeout_ms: " + timeout +
                "\nupstreams:\n"
                "  - name: mock\n"

@@ -43,6 +43,9 @@ inline constexpr const char* kFleetAdminKey = "fleet-admin-key";
 struct FleetOptions {
   // instances: agentgate processes. Default 3.
   int instances = 3;
+  // server: lines added under the fixed `server:` section (indented, e.g.
+  // "  access_log: \"off\"\n"). Default: none.
+  std::string server;
   // sections: YAML appended to every instance's config (cache:, rate_limit:,
   // experiments:, error_recovery:, ...). Default: none.
   std::string sections;
