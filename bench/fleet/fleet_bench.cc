@@ -1,6 +1,6 @@
 // agentgate_fleet_bench: throughput of a fleet (3 agentgate instances sharing
 // one redis-server, tests/integration/support/fleet.h) next to one instance
-// in memory mode, both in front of agentgate-mock, with the Redis round trips
+// in memory mode and one instance on Redis, both in front of agentgate-mock, with the Redis round trips
 // per request counted (agentgate_redis_commands_total{concern} deltas summed
 // over the instances, and INFO commandstats deltas on the server).
 //
@@ -193,14 +193,17 @@ int Main(int argc, char** argv) {
                              nullptr, clients, duration));
     }
   }
-  {  // The fleet: 3 instances + Redis.
-    auto fleet = Fleet::Start({.server = kServer, .sections = kSections});
+  // One instance on Redis (what Redis costs), then the fleet: 3 instances + Redis.
+  for (int instances : {1, 3}) {
+    auto fleet = Fleet::Start({.instances = instances, .server = kServer, .sections = kSections});
     if (!fleet) return 1;
     std::vector<pid_t> pids;
     for (int i = 0; i < fleet->size(); ++i) pids.push_back(fleet->instance(i).process().pid());
+    const std::string name =
+        instances == 1 ? "1 instance + Redis" : std::to_string(instances) + " instances + Redis";
     for (const char* w : {"miss", "hit"}) {
-      rows.push_back(Measure("3 instances + Redis", w, fleet->ports(), pids, &fleet->redis(),
-                             clients, duration));
+      rows.push_back(
+          Measure(name, w, fleet->ports(), pids, &fleet->redis(), clients, duration));
     }
   }
   std::ostringstream md;
