@@ -155,7 +155,14 @@ Status Gateway::build_proxy() {
   }
   experiment_store_ = NewCountingExperimentStore(std::move(experiment_store_), metrics_);
   experiments_ = std::make_unique<ExperimentManager>(experiment_store_.get());
-  if (Status s = experiments_->load(); !s.ok()) return s;
+  if (Status s = experiments_->load(); !s.ok()) {
+    // Redis away at start (fail-open): serve without experiments rather than
+    // not at all; they are read again at the next start.
+    const bool away = s.code() == StatusCode::kUnavailable ||
+                      s.code() == StatusCode::kDeadlineExceeded;
+    if (!(config_.experiments.store == "redis" && config_.redis.fail_open && away)) return s;
+    spdlog::warn("experiments not loaded (Redis away at start): {}", s.ToString());
+  }
   if (config_.experiments.enabled) {
     stages.push_back(std::make_shared<ExperimentStage>(*experiments_, clock_, metrics_));
   }

@@ -435,3 +435,37 @@ TEST(FleetFaultTest, RedisRestartedEmptyUnderLoadScriptsReloadAndServiceContinue
 
 }  // namespace
 }  // namespace agentgate::test
+
+namespace agentgate::test {
+namespace {
+
+// An instance that (re)starts while Redis is away (a crash loop, a scale-up)
+// comes up degraded and serves; once Redis is back it shares state again.
+TEST(FleetFaultTest, AnInstanceStartedWhileRedisIsAwayServesAndJoinsWhenRedisReturns) {
+  if (!agentgate::testing::RedisServer::available()) GTEST_SKIP() << "no redis-server";
+  auto fleet = Fleet::Start({.instances = 2, .sections = kEverything});
+  ASSERT_NE(fleet, nullptr);
+  ASSERT_TRUE(fleet->redis().stop().ok());
+  ASSERT_TRUE(fleet->restart(1));
+  Json ready = fleet->readyz(1);
+  EXPECT_EQ(ready["status"], "degraded") << ready.dump();
+  const std::string body = Chat("asked while Redis is away");
+  HttpResult r = Request(fleet->port(1), "POST", "/v1/chat/completions", body);
+  EXPECT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(fleet->redis().start().ok());
+  EXPECT_TRUE(Fleet::WaitUntil(
+      [&] {
+        ready = fleet->readyz(1);
+        return ready.is_object() && ready["status"] == "ready";
+      },
+      seconds(5)))
+      << ready.dump();
+  // Shared again: cached through one instance, a hit through the other.
+  const std::string again = Chat("asked once Redis is back");
+  ASSERT_EQ(Request(fleet->port(1), "POST", "/v1/chat/completions", again).status, 200);
+  EXPECT_EQ(Request(fleet->port(0), "POST", "/v1/chat/completions", again).header("x-cache"),
+            "HIT");
+}
+
+}  // namespace
+}  // namespace agentgate::test
