@@ -1,8 +1,8 @@
 // agentgate_fleet_bench: throughput of a fleet (3 agentgate instances sharing
 // one redis-server, tests/integration/support/fleet.h) next to one instance
-// in memory mode and one instance on Redis, both in front of agentgate-mock, with the Redis round trips
-// per request counted (agentgate_redis_commands_total{concern} deltas summed
-// over the instances, and INFO commandstats deltas on the server).
+// in memory mode and one instance on Redis, both in front of agentgate-mock, with the Redis round
+// trips per request counted (agentgate_redis_commands_total{concern} deltas summed over the
+// instances, and INFO commandstats deltas on the server).
 //
 //   build/release/bench/agentgate_fleet_bench [--seconds 5] [--clients 8]
 //
@@ -106,11 +106,11 @@ std::map<std::string, double> ConcernCommands(const std::vector<uint16_t>& ports
   std::map<std::string, double> out;
   for (uint16_t port : ports) {
     std::string text = Request(port, "GET", "/metrics").body;
-    for (const char* c : {"semantic", "response", "embedding", "dedup", "costs", "keys",
-                          "ratelimit", "default"}) {
-      out[c] += MetricSample(text, std::string("agentgate_redis_commands_total{concern=\"") + c +
-                                       "\"}")
-                    .value_or(0);
+    for (const char* c :
+         {"semantic", "response", "embedding", "dedup", "costs", "keys", "ratelimit", "default"}) {
+      out[c] +=
+          MetricSample(text, std::string("agentgate_redis_commands_total{concern=\"") + c + "\"}")
+              .value_or(0);
     }
   }
   return out;
@@ -121,8 +121,10 @@ Row Measure(const std::string& config, const std::string& workload,
             agentgate::testing::RedisServer* redis, int clients, milliseconds duration) {
   // Warm up (connections, caches for "hit", scripts), then measure.
   {
-    LoadGenerator warm({.ports = ports, .clients = clients, .max_requests = 200,
-                        .make = [&](int c, int64_t s) { return Make(workload, c, s + 1000000); }});
+    LoadGenerator warm(
+        {.ports = ports, .clients = clients, .max_requests = 200, .make = [&](int c, int64_t s) {
+           return Make(workload, c, s + 1000000);
+         }});
     warm.start();
     warm.wait();
   }
@@ -132,8 +134,10 @@ Row Measure(const std::string& config, const std::string& workload,
   auto concern0 = ConcernCommands(ports);
   auto cmd0 = redis ? CommandStats(*redis) : std::map<std::string, double>{};
   const auto start = std::chrono::steady_clock::now();
-  LoadGenerator load({.ports = ports, .clients = clients, .max_duration = duration,
-                      .make = [&](int c, int64_t s) { return Make(workload, c, s); }});
+  LoadGenerator load(
+      {.ports = ports, .clients = clients, .max_duration = duration, .make = [&](int c, int64_t s) {
+         return Make(workload, c, s);
+       }});
   load.start();
   load.wait();
   const double secs =
@@ -184,13 +188,14 @@ int Main(int argc, char** argv) {
   {  // One instance, memory mode (no redis section), same mock.
     auto mock = MockProcess::Start();
     if (!mock) return 1;
-    auto gw = GatewayProcess::Start(
-        "server:\n" + kServer + kSections + "upstreams:\n  - name: mock\n    base_url: http://127.0.0.1:" +
-        std::to_string(mock->port()) + "/v1\n    models: [gpt-4o-mini]\n");
+    auto gw =
+        GatewayProcess::Start("server:\n" + kServer + kSections +
+                              "upstreams:\n  - name: mock\n    base_url: http://127.0.0.1:" +
+                              std::to_string(mock->port()) + "/v1\n    models: [gpt-4o-mini]\n");
     if (!gw) return 1;
     for (const char* w : {"miss", "hit"}) {
-      rows.push_back(Measure("1 instance, memory", w, {gw->port()}, {gw->process().pid()},
-                             nullptr, clients, duration));
+      rows.push_back(Measure("1 instance, memory", w, {gw->port()}, {gw->process().pid()}, nullptr,
+                             clients, duration));
     }
   }
   // One instance on Redis (what Redis costs), then the fleet: 3 instances + Redis.
@@ -202,8 +207,7 @@ int Main(int argc, char** argv) {
     const std::string name =
         instances == 1 ? "1 instance + Redis" : std::to_string(instances) + " instances + Redis";
     for (const char* w : {"miss", "hit"}) {
-      rows.push_back(
-          Measure(name, w, fleet->ports(), pids, &fleet->redis(), clients, duration));
+      rows.push_back(Measure(name, w, fleet->ports(), pids, &fleet->redis(), clients, duration));
     }
   }
   std::ostringstream md;
@@ -212,14 +216,16 @@ int Main(int argc, char** argv) {
         "commands per request, by concern (client side) | by command (server side) | load avg |\n"
         "|---|---|---|---|---|---|---|---|---|\n";
   for (const Row& r : rows) {
-    std::snprintf(line, sizeof line, "| %s | %s | %.0f | %.0f | %s | %lld | %s | %s | %s |\n",
-                  r.config.c_str(), r.workload.c_str(), r.rps, r.gateway_cpu_us,
-                  r.per_command.empty() ? "-" : std::to_string(static_cast<int>(r.redis_cpu_us)).c_str(),
-                  static_cast<long long>(r.errors), Format(r.per_concern).c_str(),
-                  Format(r.per_command).c_str(), r.load.c_str());
+    std::snprintf(
+        line, sizeof line, "| %s | %s | %.0f | %.0f | %s | %lld | %s | %s | %s |\n",
+        r.config.c_str(), r.workload.c_str(), r.rps, r.gateway_cpu_us,
+        r.per_command.empty() ? "-" : std::to_string(static_cast<int>(r.redis_cpu_us)).c_str(),
+        static_cast<long long>(r.errors), Format(r.per_concern).c_str(),
+        Format(r.per_command).c_str(), r.load.c_str());
     md << line;
   }
-  md << "\n" << seconds << " s per row, " << clients
+  md << "\n"
+     << seconds << " s per row, " << clients
      << " client threads (keep-alive, round robin over the instances), "
         "agentgate-mock upstream without latency, all on this machine.\n";
   std::fputs(md.str().c_str(), stdout);

@@ -171,8 +171,8 @@ struct RedisConfig {
   // Longest wait between reconnect attempts while Redis is away (the wait
   // doubles from 100 ms up to this, with jitter), so service is shared again
   // at most about this long after Redis returns. YAML
-  // `reconnect_max_backoff_ms`. Default: 1 s.
-  Nanos reconnect_max_backoff = std::chrono::seconds(1);
+  // `reconnect_max_backoff_ms`. Default: 500 ms.
+  Nanos reconnect_max_backoff = std::chrono::milliseconds(500);
 
   // Non-empty: prefix mode, for deployments that may only use DB 0. Every key
   // is written to DB 0 as `<key_prefix><concern>:<key>` and `dbs` is ignored.

@@ -56,8 +56,10 @@ void SetTightTier(Fleet& fleet, const std::string& user) {
 
 void CreateExperiment(Fleet& fleet, const std::string& name, const std::string& target) {
   HttpResult r = fleet.admin(0, "POST", "/api/v1/ab-testing/experiments",
-                             R"({"name":")" + name + R"(","variants":["gpt-4o","gpt-4o-mini"],)"
-                             R"("traffic_split":[0.5,0.5],"target_model":")" + target + R"("})");
+                             R"({"name":")" + name +
+                                 R"(","variants":["gpt-4o","gpt-4o-mini"],)"
+                                 R"("traffic_split":[0.5,0.5],"target_model":")" +
+                                 target + R"("})");
   ASSERT_EQ(r.status, 201) << r.body;
 }
 
@@ -80,7 +82,8 @@ LoadRequest Mixed(int client, int64_t seq) {
               .body = R"({"model":"text-embedding-3-small","input":["e)" + s + R"(","shared"]})",
               .headers = {{"X-User-Id", "emb-" + c}}};
     case kFresh:
-      return {.body = Chat("fresh question " + c + "-" + s), .headers = {{"X-User-Id", "new-" + c}}};
+      return {.body = Chat("fresh question " + c + "-" + s),
+              .headers = {{"X-User-Id", "new-" + c}}};
     case kDead:
       return {.body = Chat("nobody answers " + s, "gpt-dead"),
               .headers = {{"X-User-Id", "dead-" + c}}};
@@ -144,8 +147,8 @@ TEST(FleetFaultTest, RedisAwayTenSecondsUnderLoadEveryInstanceServesCountsAndRec
                         }
                       }});
   load.start();
-  ASSERT_TRUE(Fleet::WaitUntil([&] { return hammer_429[0].load() > 0 && answers[0] > 300; },
-                               seconds(20)))
+  ASSERT_TRUE(
+      Fleet::WaitUntil([&] { return hammer_429[0].load() > 0 && answers[0] > 300; }, seconds(20)))
       << "limits apply with Redis up";
 
   // Redis away for 10 s of load.
@@ -197,16 +200,18 @@ TEST(FleetFaultTest, RedisAwayTenSecondsUnderLoadEveryInstanceServesCountsAndRec
     worst_limited_ms = std::max(
         worst_limited_ms,
         std::chrono::duration<double, std::milli>(*first_limited[i] - returned_at).count());
-    worst_429_ms = std::max(
-        worst_429_ms, std::chrono::duration<double, std::milli>(*first_429[i] - returned_at).count());
+    worst_429_ms =
+        std::max(worst_429_ms,
+                 std::chrono::duration<double, std::milli>(*first_429[i] - returned_at).count());
   }
-  std::printf("[redis away 10 s] answers up/away/back: %lld/%lld/%lld; unserved %lld/%lld/%lld; "
-              "hammer served unlimited while away: %lld; limits back after %.0f ms "
-              "(first 429 after %.0f ms) on the slowest instance\n",
-              static_cast<long long>(answers[0]), static_cast<long long>(served_while_away),
-              static_cast<long long>(answers[2]), static_cast<long long>(unserved[0]),
-              static_cast<long long>(unserved[1]), static_cast<long long>(unserved[2]),
-              static_cast<long long>(hammer_unlimited_ok[1]), worst_limited_ms, worst_429_ms);
+  std::printf(
+      "[redis away 10 s] answers up/away/back: %lld/%lld/%lld; unserved %lld/%lld/%lld; "
+      "hammer served unlimited while away: %lld; limits back after %.0f ms "
+      "(first 429 after %.0f ms) on the slowest instance\n",
+      static_cast<long long>(answers[0]), static_cast<long long>(served_while_away),
+      static_cast<long long>(answers[2]), static_cast<long long>(unserved[0]),
+      static_cast<long long>(unserved[1]), static_cast<long long>(unserved[2]),
+      static_cast<long long>(hammer_unlimited_ok[1]), worst_limited_ms, worst_429_ms);
   for (int p = 0; p < 3; ++p) {
     EXPECT_EQ(transport[p].load(), 0) << "phase " << p;
     EXPECT_EQ(unserved[p].load(), 0) << "phase " << p << ", e.g. " << example;
@@ -217,16 +222,15 @@ TEST(FleetFaultTest, RedisAwayTenSecondsUnderLoadEveryInstanceServesCountsAndRec
 
   // Every instance counted what it could not do, per concern, and is ready again.
   for (int i = 0; i < 3; ++i) {
-    for (const char* sample : {"agentgate_ratelimit_store_errors_total",
-                               "agentgate_ratelimit_token_store_errors_total",
-                               "agentgate_ratelimit_fail_open_total",
-                               "agentgate_cache_store_errors_total{cache=\"response\"}",
-                               "agentgate_cache_store_errors_total{cache=\"embedding\"}",
-                               "agentgate_cache_store_errors_total{cache=\"semantic\"}",
-                               "agentgate_cache_store_errors_total{cache=\"dedup\"}",
-                               "agentgate_experiment_store_errors_total",
-                               "agentgate_dlq_store_errors_total",
-                               "agentgate_redis_reconnects_total{concern=\"ratelimit\"}"}) {
+    for (const char* sample :
+         {"agentgate_ratelimit_store_errors_total", "agentgate_ratelimit_token_store_errors_total",
+          "agentgate_ratelimit_fail_open_total",
+          "agentgate_cache_store_errors_total{cache=\"response\"}",
+          "agentgate_cache_store_errors_total{cache=\"embedding\"}",
+          "agentgate_cache_store_errors_total{cache=\"semantic\"}",
+          "agentgate_cache_store_errors_total{cache=\"dedup\"}",
+          "agentgate_experiment_store_errors_total", "agentgate_dlq_store_errors_total",
+          "agentgate_redis_reconnects_total{concern=\"ratelimit\"}"}) {
       EXPECT_GT(fleet->metric(i, sample), 0) << "instance " << i << ": " << sample;
     }
     Json ready;
@@ -267,7 +271,8 @@ TEST(FleetFaultTest, AnInstanceKilledMidLoadLosesNoAcknowledgedOutcomeOrDeadLett
                              .dead_upstream = true});
   ASSERT_NE(fleet, nullptr);
   // One experiment per instance, so that Redis's counts tell them apart.
-  for (int i = 0; i < 3; ++i) CreateExperiment(*fleet, "kill-" + std::to_string(i), "ab-kill-" + std::to_string(i));
+  for (int i = 0; i < 3; ++i)
+    CreateExperiment(*fleet, "kill-" + std::to_string(i), "ab-kill-" + std::to_string(i));
   ASSERT_TRUE(fleet->restart(1));
   ASSERT_TRUE(fleet->restart(2));
   const std::vector<uint16_t> ports = fleet->ports();
@@ -294,25 +299,26 @@ TEST(FleetFaultTest, AnInstanceKilledMidLoadLosesNoAcknowledgedOutcomeOrDeadLett
              return LoadRequest{.body = Chat("outcome " + tag, "ab-kill-" + std::to_string(i)),
                                 .headers = {{"X-User-Id", "u-" + tag}}};
            },
-       .on_response = [&](const LoadSample& s) {
-         const bool dead = s.seq % 3 == 2;
-         const size_t i = static_cast<size_t>(s.instance);
-         std::lock_guard lock(mu);
-         if (killed.load() && i != 0) {
-           bool ok = dead ? s.result.status >= 500 : s.result.status == 200;
-           ++(ok ? after_kill_ok : after_kill_bad)[i];
-         }
-         if (!dead && s.result.status == 200 && !s.result.header("x-experiment").empty()) {
-           ++acked_outcomes[i];
-         }
-         if (dead && s.result.status >= 500) {
-           ++acked_dead[i];
-           if (i == 0) {
-             acked_dead_letters.push_back(
-                 s.request->headers.empty() ? std::string() : s.request->headers[0].second);
-           }
-         }
-       }});
+       .on_response =
+           [&](const LoadSample& s) {
+             const bool dead = s.seq % 3 == 2;
+             const size_t i = static_cast<size_t>(s.instance);
+             std::lock_guard lock(mu);
+             if (killed.load() && i != 0) {
+               bool ok = dead ? s.result.status >= 500 : s.result.status == 200;
+               ++(ok ? after_kill_ok : after_kill_bad)[i];
+             }
+             if (!dead && s.result.status == 200 && !s.result.header("x-experiment").empty()) {
+               ++acked_outcomes[i];
+             }
+             if (dead && s.result.status >= 500) {
+               ++acked_dead[i];
+               if (i == 0) {
+                 acked_dead_letters.push_back(
+                     s.request->headers.empty() ? std::string() : s.request->headers[0].second);
+               }
+             }
+           }});
   load.start();
   ASSERT_TRUE(Fleet::WaitUntil([&] { return load.completed() >= 300; }, seconds(20)));
   fleet->kill(0);
@@ -327,13 +333,14 @@ TEST(FleetFaultTest, AnInstanceKilledMidLoadLosesNoAcknowledgedOutcomeOrDeadLett
       << "the others keep serving";
   load.stop();
 
-  std::printf("[kill -9] acknowledged outcomes %lld/%lld/%lld, dead letters %lld/%lld/%lld; "
-              "after the kill, instances 1/2 served %lld/%lld (failed %lld/%lld)\n",
-              static_cast<long long>(acked_outcomes[0]), static_cast<long long>(acked_outcomes[1]),
-              static_cast<long long>(acked_outcomes[2]), static_cast<long long>(acked_dead[0]),
-              static_cast<long long>(acked_dead[1]), static_cast<long long>(acked_dead[2]),
-              static_cast<long long>(after_kill_ok[1]), static_cast<long long>(after_kill_ok[2]),
-              static_cast<long long>(after_kill_bad[1]), static_cast<long long>(after_kill_bad[2]));
+  std::printf(
+      "[kill -9] acknowledged outcomes %lld/%lld/%lld, dead letters %lld/%lld/%lld; "
+      "after the kill, instances 1/2 served %lld/%lld (failed %lld/%lld)\n",
+      static_cast<long long>(acked_outcomes[0]), static_cast<long long>(acked_outcomes[1]),
+      static_cast<long long>(acked_outcomes[2]), static_cast<long long>(acked_dead[0]),
+      static_cast<long long>(acked_dead[1]), static_cast<long long>(acked_dead[2]),
+      static_cast<long long>(after_kill_ok[1]), static_cast<long long>(after_kill_ok[2]),
+      static_cast<long long>(after_kill_bad[1]), static_cast<long long>(after_kill_bad[2]));
   EXPECT_EQ(after_kill_bad[1], 0);
   EXPECT_EQ(after_kill_bad[2], 0);
   EXPECT_GT(acked_outcomes[0], 0);
@@ -453,13 +460,15 @@ TEST(FleetFaultTest, AnInstanceStartedWhileRedisIsAwayServesAndJoinsWhenRedisRet
   HttpResult r = Request(fleet->port(1), "POST", "/v1/chat/completions", body);
   EXPECT_EQ(r.status, 200) << r.body;
   ASSERT_TRUE(fleet->redis().start().ok());
-  EXPECT_TRUE(Fleet::WaitUntil(
-      [&] {
-        ready = fleet->readyz(1);
-        return ready.is_object() && ready["status"] == "ready";
-      },
-      seconds(5)))
-      << ready.dump();
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(Fleet::WaitUntil(
+        [&] {
+          ready = fleet->readyz(i);
+          return ready.is_object() && ready["status"] == "ready";
+        },
+        seconds(5)))
+        << "instance " << i << ": " << ready.dump();
+  }
   // Shared again: cached through one instance, a hit through the other.
   const std::string again = Chat("asked once Redis is back");
   ASSERT_EQ(Request(fleet->port(1), "POST", "/v1/chat/completions", again).status, 200);

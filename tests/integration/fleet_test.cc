@@ -7,6 +7,8 @@
 //
 // The binaries run on the real clock; limits are chosen so that they bind
 // within a burst of a few seconds (nothing waits a window out).
+#include "integration/support/fleet.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,7 +18,6 @@
 #include <set>
 #include <thread>
 
-#include "integration/support/fleet.h"
 #include "integration/support/load_generator.h"
 
 namespace agentgate::test {
@@ -40,28 +41,30 @@ constexpr int kDocumentedOverAdmission = 0;
 
 TEST(FleetTest, OneUsersAdmissionsAcrossThreeInstancesStayWithinTheLimit) {
   if (!agentgate::testing::RedisServer::available()) GTEST_SKIP() << "no redis-server";
-  auto fleet = Fleet::Start({.sections = std::string(kQuiet) +
-                                         "cache:\n  enabled: false\n"
-                                         "rate_limit:\n  default_tier: fleet\n"
-                                         "  enable_analytics: false\n  tiers:\n"
-                                         "    fleet: {per_second: 10, per_minute: 45, "
-                                         "per_hour: 0, per_day: 0}\n"});
+  auto fleet =
+      Fleet::Start({.sections = std::string(kQuiet) + "cache:\n  enabled: false\n"
+                                                      "rate_limit:\n  default_tier: fleet\n"
+                                                      "  enable_analytics: false\n  tiers:\n"
+                                                      "    fleet: {per_second: 10, per_minute: 45, "
+                                                      "per_hour: 0, per_day: 0}\n"});
   ASSERT_NE(fleet, nullptr);
   std::mutex mu;
   std::vector<LoadSample> admitted;
   int unlimited = 0;
-  LoadGenerator load({.ports = fleet->ports(),
-                      .clients = 9,
-                      .max_duration = milliseconds(3500),
-                      .make = [](int, int64_t) {
-                        return LoadRequest{.body = Chat("limit me"),
-                                           .headers = {{"X-User-Id", "fleet-user"}}};
-                      },
-                      .on_response = [&](const LoadSample& s) {
-                        std::lock_guard lock(mu);
-                        if (s.result.header("x-ratelimit-limit").empty()) ++unlimited;
-                        if (s.result.status == 200) admitted.push_back(s);
-                      }});
+  LoadGenerator load(
+      {.ports = fleet->ports(),
+       .clients = 9,
+       .max_duration = milliseconds(3500),
+       .make =
+           [](int, int64_t) {
+             return LoadRequest{.body = Chat("limit me"), .headers = {{"X-User-Id", "fleet-user"}}};
+           },
+       .on_response =
+           [&](const LoadSample& s) {
+             std::lock_guard lock(mu);
+             if (s.result.header("x-ratelimit-limit").empty()) ++unlimited;
+             if (s.result.status == 200) admitted.push_back(s);
+           }});
   load.start();
   load.wait();
   LoadTotals t = load.totals();
@@ -79,10 +82,11 @@ TEST(FleetTest, OneUsersAdmissionsAcrossThreeInstancesStayWithinTheLimit) {
     }
     worst_second = std::max(worst_second, n);
   }
-  std::printf("[fleet limits] requests=%lld admitted=%zu (per instance %d/%d/%d) denied=%lld "
-              "worst second=%d (limit 10) minute=%zu (limit 45)\n",
-              static_cast<long long>(t.requests), admitted.size(), by_instance[0], by_instance[1],
-              by_instance[2], static_cast<long long>(t.limited), worst_second, admitted.size());
+  std::printf(
+      "[fleet limits] requests=%lld admitted=%zu (per instance %d/%d/%d) denied=%lld "
+      "worst second=%d (limit 10) minute=%zu (limit 45)\n",
+      static_cast<long long>(t.requests), admitted.size(), by_instance[0], by_instance[1],
+      by_instance[2], static_cast<long long>(t.limited), worst_second, admitted.size());
   EXPECT_EQ(t.requests, t.ok + t.limited) << "every answer is 200 or 429";
   EXPECT_EQ(unlimited, 0) << "every answer came through the shared limiter";
   EXPECT_GT(t.limited, 0);
@@ -94,9 +98,9 @@ TEST(FleetTest, OneUsersAdmissionsAcrossThreeInstancesStayWithinTheLimit) {
 
 TEST(FleetTest, AnEntryCachedThroughOneInstanceIsAHitThroughTheOthers) {
   if (!agentgate::testing::RedisServer::available()) GTEST_SKIP() << "no redis-server";
-  auto fleet = Fleet::Start({.sections = std::string(kQuiet) +
-                                         "rate_limit:\n  enabled: false\n"
-                                         "cache:\n  semantic_enabled: false\n"});
+  auto fleet =
+      Fleet::Start({.sections = std::string(kQuiet) + "rate_limit:\n  enabled: false\n"
+                                                      "cache:\n  semantic_enabled: false\n"});
   ASSERT_NE(fleet, nullptr);
   const std::string body = Chat("cache me once for the fleet");
   HttpResult first = Request(fleet->port(0), "POST", "/v1/chat/completions", body);
@@ -124,9 +128,9 @@ TEST(FleetTest, AnEntryCachedThroughOneInstanceIsAHitThroughTheOthers) {
 
 TEST(FleetTest, ThirtyIdenticalConcurrentRequestsOverThreeInstancesMakeOneUpstreamCall) {
   if (!agentgate::testing::RedisServer::available()) GTEST_SKIP() << "no redis-server";
-  auto fleet = Fleet::Start({.sections = std::string(kQuiet) +
-                                         "rate_limit:\n  enabled: false\n"
-                                         "cache:\n  semantic_enabled: false\n"});
+  auto fleet =
+      Fleet::Start({.sections = std::string(kQuiet) + "rate_limit:\n  enabled: false\n"
+                                                      "cache:\n  semantic_enabled: false\n"});
   ASSERT_NE(fleet, nullptr);
   fleet->set_faults(R"({"latency_ms":1000})");  // the leader's call outlasts the herd's arrival
   const std::string body = Chat("the thundering herd of the fleet");
@@ -156,20 +160,21 @@ TEST(FleetTest, ThirtyIdenticalConcurrentRequestsOverThreeInstancesMakeOneUpstre
 
 TEST(FleetTest, AUsersExperimentVariantIsTheSameThroughEveryInstance) {
   if (!agentgate::testing::RedisServer::available()) GTEST_SKIP() << "no redis-server";
-  auto fleet = Fleet::Start({.sections = std::string(kQuiet) +
-                                         "rate_limit:\n  enabled: false\n"
-                                         "cache:\n  enabled: false\n"
-                                         "experiments:\n  store: redis\n"});
+  auto fleet = Fleet::Start({.sections = std::string(kQuiet) + "rate_limit:\n  enabled: false\n"
+                                                               "cache:\n  enabled: false\n"
+                                                               "experiments:\n  store: redis\n"});
   ASSERT_NE(fleet, nullptr);
-  ASSERT_EQ(fleet->admin(0, "POST", "/api/v1/ab-testing/experiments",
-                         R"({"name":"fleet-hash","variants":["gpt-4o","gpt-4o-mini"],)"
-                         R"("traffic_split":[0.5,0.5],"target_model":"ab-hash"})")
+  ASSERT_EQ(fleet
+                ->admin(0, "POST", "/api/v1/ab-testing/experiments",
+                        R"({"name":"fleet-hash","variants":["gpt-4o","gpt-4o-mini"],)"
+                        R"("traffic_split":[0.5,0.5],"target_model":"ab-hash"})")
                 .status,
             201);
-  ASSERT_EQ(fleet->admin(0, "POST", "/api/v1/ab-testing/experiments",
-                         R"({"name":"fleet-bandit","variants":["gpt-4o","gpt-4o-mini"],)"
-                         R"("bandit_algorithm":"epsilon_greedy","epsilon":1,)"
-                         R"("target_model":"ab-bandit"})")
+  ASSERT_EQ(fleet
+                ->admin(0, "POST", "/api/v1/ab-testing/experiments",
+                        R"({"name":"fleet-bandit","variants":["gpt-4o","gpt-4o-mini"],)"
+                        R"("bandit_algorithm":"epsilon_greedy","epsilon":1,)"
+                        R"("target_model":"ab-bandit"})")
                 .status,
             201);
   // Instances load experiments from Redis when they start.

@@ -28,12 +28,14 @@ std::unique_ptr<Fleet> Fleet::Start(FleetOptions options) {
   f->mock_ = MockProcess::Start(f->options_.mock_args);
   if (!f->mock_) return nullptr;
   const std::string timeout = std::to_string(f->options_.redis_timeout_ms);
-  f->config_ = "server:\n  admin_key: " + std::string(kFleetAdminKey) + "\n" +
-               f->options_.server + "redis:\n  host: 127.0.0.1\n  port: " + std::to_string(f->redis_.port()) +
+  f->config_ = "server:\n  admin_key: " + std::string(kFleetAdminKey) + "\n" + f->options_.server +
+               "redis:\n  host: 127.0.0.1\n  port: " + std::to_string(f->redis_.port()) +
                "\n  connect_timeout_ms: " + timeout + "\n  command_timeout_ms: " + timeout +
                "\nupstreams:\n"
                "  - name: mock\n"
-               "    base_url: http://127.0.0.1:" + std::to_string(f->mock_->port()) + "/v1\n"
+               "    base_url: http://127.0.0.1:" +
+               std::to_string(f->mock_->port()) +
+               "/v1\n"
                "    models: [gpt-4o, gpt-4o-mini, text-embedding-3-small]\n"
                "    first_byte_timeout_ms: 5000\n";
   if (f->options_.dead_upstream) {

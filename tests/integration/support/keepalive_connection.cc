@@ -144,10 +144,13 @@ HttpResult KeepAliveConnection::request(std::string_view method, std::string_vie
     std::string name(line.substr(0, colon));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (EqualsIgnoreCase(name, "content-length")) content_length = std::atoll(std::string(value).c_str());
-    if (EqualsIgnoreCase(name, "transfer-encoding") && value.find("chunked") != std::string_view::npos)
+    if (EqualsIgnoreCase(name, "content-length"))
+      content_length = std::atoll(std::string(value).c_str());
+    if (EqualsIgnoreCase(name, "transfer-encoding") &&
+        value.find("chunked") != std::string_view::npos)
       chunked = true;
-    if (EqualsIgnoreCase(name, "connection") && EqualsIgnoreCase(value, "close")) close_after = true;
+    if (EqualsIgnoreCase(name, "connection") && EqualsIgnoreCase(value, "close"))
+      close_after = true;
     r.headers.emplace_back(std::move(name), std::string(value));
   }
   buffer_.erase(0, head_end + 4);

@@ -64,7 +64,8 @@ void LoadGenerator::run(int client) {
     const int st = s.result.status;
     int cls = st == 0 ? 4 : st / 100 == 2 ? 0 : st == 429 ? 1 : st / 100 == 4 ? 2 : 3;
     classes_[static_cast<size_t>(cls)].fetch_add(1, std::memory_order_relaxed);
-    if (st != 0) per_instance_[static_cast<size_t>(s.instance)].fetch_add(1, std::memory_order_relaxed);
+    if (st != 0)
+      per_instance_[static_cast<size_t>(s.instance)].fetch_add(1, std::memory_order_relaxed);
     if (options_.on_response) options_.on_response(s);
     completed_.fetch_add(1, std::memory_order_relaxed);
   }

@@ -40,8 +40,8 @@ struct LoadRequest {
 
 struct LoadSample {
   int client = 0;
-  int64_t seq = 0;      // the client's request number
-  int instance = 0;     // index into LoadOptions::ports
+  int64_t seq = 0;   // the client's request number
+  int instance = 0;  // index into LoadOptions::ports
   const LoadRequest* request = nullptr;
   HttpResult result;
   std::chrono::steady_clock::time_point sent, received;
@@ -67,11 +67,11 @@ struct LoadOptions {
 // LoadTotals: answers by class, all instances together and per instance.
 struct LoadTotals {
   int64_t requests = 0;
-  int64_t ok = 0;            // 2xx
-  int64_t limited = 0;       // 429
-  int64_t client_error = 0;  // other 4xx
-  int64_t server_error = 0;  // 5xx
-  int64_t transport = 0;     // no answer (refused, reset, timeout)
+  int64_t ok = 0;                     // 2xx
+  int64_t limited = 0;                // 429
+  int64_t client_error = 0;           // other 4xx
+  int64_t server_error = 0;           // 5xx
+  int64_t transport = 0;              // no answer (refused, reset, timeout)
   std::vector<int64_t> per_instance;  // answers of any status, per instance
 };
 

@@ -65,7 +65,7 @@ TEST(ConfigDefaultsTest, MatchDocumentedValues) {
   EXPECT_FALSE(c.redis.tls);
   EXPECT_EQ(c.redis.connect_timeout, seconds(1));
   EXPECT_EQ(c.redis.command_timeout, seconds(1));
-  EXPECT_EQ(c.redis.reconnect_max_backoff, seconds(1));
+  EXPECT_EQ(c.redis.reconnect_max_backoff, milliseconds(500));
   EXPECT_EQ(c.redis.key_prefix, "");
   EXPECT_TRUE(c.redis.fail_open);
   EXPECT_EQ(c.redis.dbs.semantic, 1);
