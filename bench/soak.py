@@ -24,10 +24,11 @@ other failure (another status, a transport error, a malformed or truncated
 answer) is unexpected.
 
 Pass: RSS after warm-up never more than 5% above its value at the end of
-warm-up; open fds after warm-up within 4 of their value then (client and
-upstream connections come and go: the faulty upstream resets and hangs)
-and no higher in the last third of the run than in the first third after
-warm-up (no leak); no unexpected error. Prints a Markdown report and writes it to --out
+warm-up; open fds after warm-up within 5 of their value then (upstream
+connections come and go with the overlap of requests and the faulty
+upstream's resets and hangs) and, on average, no more than 1 higher in the
+last third of the run than in the first third after warm-up (a leak of one
+fd per hundred faults would add dozens); no unexpected error. Prints a Markdown report and writes it to --out
 (default bench/results/soak.md).
 """
 import argparse
@@ -326,6 +327,8 @@ error_recovery:
             time.sleep(min(0.5, max(0.0, next_sample - time.monotonic())))
         for w in workers:
             w.join(timeout=60)
+            if w.conn:
+                w.conn.close()
         alive = gw.poll() is None
         load = os.getloadavg()
 
@@ -337,11 +340,11 @@ error_recovery:
         fds = [s[2] for s in post_warm]
         fd_spread = max(abs(f - base[2]) for f in fds)
         third = max(1, len(fds) // 3)
-        fd_trend = max(fds[-third:]) - max(fds[:third])
+        fd_trend = sum(fds[-third:]) / third - sum(fds[:third]) / third
         elapsed = samples[-1][0]
         rate = samples[-1][3] / elapsed if elapsed else 0
         cpu_per_req_us = samples[-1][4] / max(1, samples[-1][3]) * 1e6
-        passed = alive and growth < 5 and fd_spread <= 4 and fd_trend <= 0 and stats.unexpected_count == 0
+        passed = alive and growth < 5 and fd_spread <= 5 and fd_trend <= 1 and stats.unexpected_count == 0
 
         lines = []
         lines.append(f"## Soak: {a.minutes:g} min of mixed traffic ({'PASS' if passed else 'FAIL'})\n")
@@ -356,7 +359,7 @@ error_recovery:
         lines.append(f"| RSS max after warm-up / at the end | {max_rss / 1024:.1f} / {post_warm[-1][1] / 1024:.1f} MiB |")
         lines.append(f"| RSS growth after warm-up (max, end) | {growth:+.2f} %, {final_growth:+.2f} % (limit 5 %) |")
         lines.append(f"| open fds after warm-up (min..max) | {min(fds)}..{max(fds)} (at warm-up end {base[2]}; "
-                     f"max in the last third minus max in the first third: {fd_trend:+d}) |")
+                     f"mean of the last third minus mean of the first third: {fd_trend:+.2f}) |")
         lines.append(f"| injected errors (429 for `limited`, 5xx for `flaky-model`) | {stats.injected} |")
         lines.append(f"| unexpected errors | {stats.unexpected_count} |")
         lines.append(f"| gateway still running | {'yes' if alive else 'NO'} |")
