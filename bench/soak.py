@@ -24,11 +24,13 @@ other failure (another status, a transport error, a malformed or truncated
 answer) is unexpected.
 
 Pass: RSS after warm-up never more than 5% above its value at the end of
-warm-up; open fds after warm-up within 5 of their value then (upstream
-connections come and go with the overlap of requests and the faulty
-upstream's resets and hangs) and, on average, no more than 1 higher in the
-last third of the run than in the first third after warm-up (a leak of one
-fd per hundred faults would add dozens); no unexpected error. Prints a Markdown report and writes it to --out
+warm-up; file descriptors constant: every fd that is not a connection to an
+upstream (files, pipes, eventfds, the listener, the client connections) the
+same after warm-up (within 1, for a file SQLite may open for a moment), and
+the upstream connections (pooled, so their number follows the peak of
+concurrent requests) never more than 2 per client worker; no unexpected
+error.
+Prints a Markdown report and writes it to --out
 (default bench/results/soak.md).
 """
 import argparse
@@ -92,8 +94,29 @@ def rss_kb(pid):
     return -1
 
 
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
+def fd_kinds(pid, upstream_ports):
+    """(all, upstream connections, everything else) open in `pid`."""
+    sockets = {}
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{name}") as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    remote_port = int(parts[2].rsplit(":", 1)[1], 16)
+                    sockets[parts[9]] = remote_port
+        except FileNotFoundError:
+            pass
+    total = upstream = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        total += 1
+        if link.startswith("socket:[") and sockets.get(link[8:-1]) in upstream_ports:
+            upstream += 1
+    return total, upstream, total - upstream
 
 
 def cpu_seconds(pid):
@@ -317,10 +340,12 @@ error_recovery:
         while True:
             now = time.monotonic()
             if now >= next_sample:
-                samples.append((now - t0, rss_kb(gw.pid), open_fds(gw.pid), stats.sent, cpu_seconds(gw.pid) - cpu0))
+                total, upstream, other = fd_kinds(gw.pid, {good_port, flaky_port})
+                samples.append((now - t0, rss_kb(gw.pid), total, stats.sent, cpu_seconds(gw.pid) - cpu0,
+                                upstream, other))
                 s = samples[-1]
-                print(f"t={s[0]:6.0f}s rss={s[1] / 1024:7.1f} MiB fds={s[2]:4d} requests={s[3]:7d} "
-                      f"unexpected={stats.unexpected_count}", flush=True)
+                print(f"t={s[0]:6.0f}s rss={s[1] / 1024:7.1f} MiB fds={s[2]:4d} (upstream {upstream}, "
+                      f"other {other}) requests={s[3]:7d} unexpected={stats.unexpected_count}", flush=True)
                 next_sample += a.sample_s
             if now >= stop_at:
                 break
@@ -338,13 +363,14 @@ error_recovery:
         growth = (max_rss - base[1]) / base[1] * 100
         final_growth = (post_warm[-1][1] - base[1]) / base[1] * 100
         fds = [s[2] for s in post_warm]
-        fd_spread = max(abs(f - base[2]) for f in fds)
-        third = max(1, len(fds) // 3)
-        fd_trend = sum(fds[-third:]) / third - sum(fds[:third]) / third
+        others = [s[6] for s in post_warm]
+        upstreams = [s[5] for s in post_warm]
+        other_spread = max(abs(f - base[6]) for f in others)
         elapsed = samples[-1][0]
         rate = samples[-1][3] / elapsed if elapsed else 0
         cpu_per_req_us = samples[-1][4] / max(1, samples[-1][3]) * 1e6
-        passed = alive and growth < 5 and fd_spread <= 5 and fd_trend <= 1 and stats.unexpected_count == 0
+        passed = (alive and growth < 5 and other_spread <= 1 and max(upstreams) <= 2 * a.workers
+                  and stats.unexpected_count == 0)
 
         lines = []
         lines.append(f"## Soak: {a.minutes:g} min of mixed traffic ({'PASS' if passed else 'FAIL'})\n")
@@ -358,8 +384,11 @@ error_recovery:
         lines.append(f"| RSS at the end of warm-up ({a.warmup_s:g} s) | {base[1] / 1024:.1f} MiB |")
         lines.append(f"| RSS max after warm-up / at the end | {max_rss / 1024:.1f} / {post_warm[-1][1] / 1024:.1f} MiB |")
         lines.append(f"| RSS growth after warm-up (max, end) | {growth:+.2f} %, {final_growth:+.2f} % (limit 5 %) |")
-        lines.append(f"| open fds after warm-up (min..max) | {min(fds)}..{max(fds)} (at warm-up end {base[2]}; "
-                     f"mean of the last third minus mean of the first third: {fd_trend:+.2f}) |")
+        lines.append(f"| open fds after warm-up, all (min..max) | {min(fds)}..{max(fds)} |")
+        lines.append(f"| fds other than upstream connections (min..max; at warm-up end) | {min(others)}..{max(others)}; "
+                     f"{base[6]} (allowed: within 1) |")
+        lines.append(f"| upstream connections, pooled (min..max) | {min(upstreams)}..{max(upstreams)} "
+                     f"(allowed: at most {2 * a.workers}) |")
         lines.append(f"| injected errors (429 for `limited`, 5xx for `flaky-model`) | {stats.injected} |")
         lines.append(f"| unexpected errors | {stats.unexpected_count} |")
         lines.append(f"| gateway still running | {'yes' if alive else 'NO'} |")
@@ -367,9 +396,9 @@ error_recovery:
         for kind in sorted(stats.by_kind):
             d = stats.by_kind[kind]
             lines.append(f"| {kind} | " + ", ".join(f"{k}: {v}" for k, v in sorted(d.items(), key=lambda kv: str(kv[0]))) + " |")
-        lines.append("\n| t (s) | RSS (MiB) | open fds | requests so far |\n|---|---|---|---|")
+        lines.append("\n| t (s) | RSS (MiB) | open fds | of which upstream connections | requests so far |\n|---|---|---|---|---|")
         for s in samples:
-            lines.append(f"| {s[0]:.0f} | {s[1] / 1024:.1f} | {s[2]} | {s[3]} |")
+            lines.append(f"| {s[0]:.0f} | {s[1] / 1024:.1f} | {s[2]} | {s[5]} | {s[3]} |")
         if stats.unexpected:
             lines.append("\nFirst unexpected errors:\n")
             for k, st, what in stats.unexpected:
