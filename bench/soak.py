@@ -374,10 +374,9 @@ error_recovery:
 
         lines = []
         lines.append(f"## Soak: {a.minutes:g} min of mixed traffic ({'PASS' if passed else 'FAIL'})\n")
-        lines.append(f"Command: `make soak` (`scripts/soak`: `bench/soak.py --minutes {a.minutes:g} --rate {a.rate:g} "
-                     f"--workers {a.workers}`), binaries from `{os.path.relpath(a.build, ROOT)}`, one gateway worker thread; "
-                     f"load average at the end "
-                     f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (2 cores, shared).\n")
+        lines.append(f"Command: `{' '.join(['bench/soak.py'] + sys.argv[1:])}` (`make soak` runs it on the release "
+                     f"build); binaries from `{os.path.relpath(a.build, ROOT)}`, one gateway worker thread; load average "
+                     f"at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (2 cores, shared).\n")
         lines.append("| figure | value |\n|---|---|")
         lines.append(f"| requests sent | {stats.sent} ({rate:.1f}/s steady) |")
         lines.append(f"| gateway CPU per request | {cpu_per_req_us:.0f} µs |")
