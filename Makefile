@@ -2,12 +2,13 @@
 #   make run     installs missing Debian packages, builds Release, serves on :8000
 #   make test    installs what the tests need, builds (Debug), runs every test
 #   make bench   builds Release and runs the micro-benchmarks and HTTP load benchmarks
-# Other targets: build, test-asan, test-tsan, fuzz (FUZZ_SECONDS per target), clean.
+# Other targets: build, test-asan, test-tsan, fuzz (FUZZ_SECONDS per target),
+#   soak (SOAK_MINUTES of mixed traffic, RSS and fds sampled), clean.
 
 ARGS ?=
 CTEST_JOBS ?= 2
 
-.PHONY: deps build run test test-asan test-tsan fuzz bench e2e-deps clean
+.PHONY: deps build run test test-asan test-tsan fuzz soak bench e2e-deps clean
 
 deps:
 	@scripts/install-deps
@@ -49,6 +50,10 @@ test-tsan: deps
 # libFuzzer targets (clang, ASan+UBSan), each for FUZZ_SECONDS (default 60).
 fuzz: deps
 	scripts/fuzz
+
+# Soak: SOAK_MINUTES (default 10) of mixed traffic; writes bench/results/soak.md.
+soak: deps
+	scripts/soak
 
 bench: deps
 	@scripts/install-deps --bench

@@ -1,5 +1,7 @@
 #include "server/gateway.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "agentgate/cache/embedding_cache.h"
@@ -177,6 +179,8 @@ Status Gateway::build_proxy() {
     stages.push_back(std::make_shared<CacheStage>(
         *response_cache_,
         CacheStageOptions{.dedup = config_.cache.dedup, .dedup_timeout = config_.cache.dedup_timeout,
+                          // Remembering more raw forms than the cache holds entries only costs memory.
+                          .key_memo_size = std::min<size_t>(10000, config_.cache.max_size),
                           // Across instances through Redis DB 4 locks.
                           .remote = redis_ ? std::shared_ptr<FlightLock>(NewRedisFlightLock(
                                                  redis_->client("dedup"), redis_->key_prefix(), metrics_))

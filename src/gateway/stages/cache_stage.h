@@ -48,7 +48,8 @@ struct CacheStageOptions {
   // A streamed answer larger than this is passed on but not stored.
   // Default: 4 MiB.
   size_t max_stream_bytes = 4 * 1024 * 1024;
-  // Raw requests whose key is remembered (CacheKeyMemo). Default: 10000.
+  // Raw requests whose key is remembered (CacheKeyMemo). Default: 10000
+  // (the gateway uses min(10000, cache.max_size)).
   size_t key_memo_size = 10000;
   // Cross-instance de-duplication locks (with dedup); null = this process
   // only. Default: null.

@@ -22,9 +22,14 @@ AdminAuth::AdminAuth(std::string_view admin_key) {
 
 Result<std::string> AdminAuth::check(const HttpRequest& req) const {
   if (key_hash_.empty()) {
-    if (req.remote_is_loopback) return std::string("loopback");
+    // A local reverse proxy makes every client look like loopback: a request
+    // that says it was forwarded is treated as remote.
+    bool forwarded = !req.header("forwarded").empty() || !req.header("x-forwarded-for").empty() ||
+                     !req.header("x-real-ip").empty();
+    if (req.remote_is_loopback && !forwarded) return std::string("loopback");
     return PermissionDenied(
-        "the admin API is only reachable from loopback until an admin key is configured");
+        "the admin API is only reachable from loopback (and not through a proxy) until an admin "
+        "key is configured");
   }
   std::string_view token = BearerToken(req);
   if (token.empty()) return Unauthenticated("missing admin key: send Authorization: Bearer <key>");

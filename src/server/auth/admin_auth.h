@@ -3,7 +3,8 @@
 // With an admin key configured, a request must carry `Authorization: Bearer
 // <admin key>`; the comparison is between SHA-256 digests in constant time.
 // With none configured, only clients on loopback are admitted (and the
-// gateway logs a warning at start).
+// gateway logs a warning at start), unless the request carries Forwarded,
+// X-Forwarded-For or X-Real-IP: a local reverse proxy's clients are remote.
 //
 // Thread-safety: immutable after construction.
 #pragma once

@@ -35,6 +35,30 @@ TEST(AdminAuthTest, WithoutAKeyOnlyLoopbackIsAdmitted) {
   AdminAuth auth("");
   EXPECT_TRUE(auth.check(WithAuth("", true)).ok());
   EXPECT_EQ(auth.check(WithAuth("Bearer x", false)).status().code(), StatusCode::kPermissionDenied);
+  // Behind a local reverse proxy every client is on loopback: a forwarded
+  // request is treated as remote.
+  for (const char* h : {"Forwarded", "X-Forwarded-For", "X-Real-IP"}) {
+    HttpRequest r = WithAuth("", true);
+    r.headers.emplace_back(h, "203.0.113.7");
+    EXPECT_EQ(auth.check(r).status().code(), StatusCode::kPermissionDenied) << h;
+  }
+}
+
+TEST(AdminAuthTest, OnlyTheExactKeyIsAccepted) {
+  const std::string key = "k3y-0123456789abcdef";
+  AdminAuth auth(key);
+  std::string last_changed = key;
+  last_changed.back() = 'g';
+  std::string first_changed = key;
+  first_changed.front() = 'K';
+  for (const std::string& wrong :
+       {key.substr(0, key.size() - 1), key + "0", last_changed, first_changed, std::string("k"),
+        std::string(4096, 'k'), "Bearer " + key}) {
+    EXPECT_EQ(auth.check(WithAuth("Bearer " + wrong)).status().code(), StatusCode::kUnauthenticated)
+        << wrong.substr(0, 40);
+  }
+  EXPECT_EQ(auth.check(WithAuth(key)).status().code(), StatusCode::kUnauthenticated);  // no scheme
+  EXPECT_TRUE(auth.check(WithAuth("bearer  " + key + " ")).ok());  // scheme case, spaces
 }
 
 class KeyStoreTest : public ::testing::Test {
