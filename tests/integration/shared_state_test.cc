@@ -288,6 +288,52 @@ TEST_F(SharedStateTest, TopUsersAndStatsThroughEitherInstanceShowBothInstancesTr
   })) << ivan.dump();
 }
 
+// Metric: the value of the sample `name{labels}` in /metrics text, 0 if absent.
+double Metric(uint16_t port, const std::string& sample) {
+  std::string text = Request(port, "GET", "/metrics").body;
+  size_t at = text.find("\n" + sample + " ");
+  if (at == std::string::npos) return 0;
+  return std::stod(text.substr(at + sample.size() + 2));
+}
+
+TEST_F(SharedStateTest, WhileRedisIsAwaySharedPartsFailOpenAndTheyResumeByThemselves) {
+  StartPair();
+  const uint16_t a = a_->port(), b = b_->port();
+  ASSERT_EQ(Admin(a, "POST", "/api/v1/ratelimit/budget", R"({"user_id":"kim","usd_per_day":1000})")
+                .status,
+            200);
+  ASSERT_EQ(Chat(a, "kim").status, 200);
+  ASSERT_TRUE(redis_.stop().ok());
+  for (int i = 0; i < 4; ++i) {
+    HttpResult r = Chat(i % 2 ? a : b, "kim");
+    EXPECT_EQ(r.status, 200) << "fail-open: " << r.body;
+  }
+  HttpResult refused =
+      Admin(b, "POST", "/api/v1/ratelimit/tier", R"({"user_id":"kim","tier":"tiny"})");
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_TRUE(WaitFor([&] {
+    return Metric(a, R"(agentgate_ratelimit_shared_errors_total{kind="spend"})") > 0;
+  }));
+  EXPECT_GT(Metric(a, "agentgate_cost_store_errors_total"), 0);
+
+  // Redis is back (empty): settings written now reach the other instance
+  // again, without a restart of either.
+  ASSERT_TRUE(redis_.start().ok());
+  HttpResult set;
+  ASSERT_TRUE(WaitFor([&] {
+    set = Admin(b, "POST", "/api/v1/ratelimit/tier", R"({"user_id":"kim","tier":"tiny"})");
+    return set.status == 200;
+  })) << set.body;
+  EXPECT_TRUE(WaitFor([&] { return Status(a, "kim")["tier"] == "tiny"; }))
+      << Status(a, "kim").dump();
+  Json top;
+  EXPECT_TRUE(WaitFor([&] {
+    Chat(a, "lou");
+    top = Admin(b, "GET", "/api/v1/ratelimit/top-users?window=minute").json();
+    return top["data"].size() >= 1 && top["data"][0]["user_id"] == "lou";
+  })) << top.dump();
+}
+
 TEST_F(SharedStateTest, PrefixModePutsEveryKeyInDbZeroUnderItsConcernWithUserHashTags) {
   StartPair("  mode: prefix\n  key_prefix: \"ag1:\"\n", /*cache=*/true);
   const uint16_t a = a_->port(), b = b_->port();
