@@ -340,9 +340,12 @@ TEST_F(SharedStateTest, PrefixModePutsEveryKeyInDbZeroUnderItsConcernWithUserHas
   ASSERT_EQ(Admin(a, "POST", "/api/v1/ratelimit/tier", R"({"user_id":"alice","tier":"tiny"})").status,
             200);
   ASSERT_EQ(Admin(b, "POST", "/api/v1/ratelimit/custom-limit",
-                  R"({"user_id":"bob","window":"hour","limit":50})")
+                  R"({"user_id":"bob","window":"hour","limit":50,"endpoint":"/v1/chat/completions"})")
                 .status,
             200);
+  ASSERT_TRUE(WaitFor([&] {
+    return !Status(a, "bob")["endpoint_limits"]["/v1/chat/completions"].is_null();
+  }));
   ASSERT_EQ(Admin(a, "POST", "/api/v1/ratelimit/budget", R"({"user_id":"bob","usd_per_day":100})")
                 .status,
             200);
@@ -380,13 +383,15 @@ TEST_F(SharedStateTest, PrefixModePutsEveryKeyInDbZeroUnderItsConcernWithUserHas
         "ag1:ratelimit:an:{bob}", "ag1:costs:budget:user:{bob}", "ag1:costs:budget:tier:free"}) {
     EXPECT_EQ(keys.count(expected), 1u) << expected << " missing; keys: " << keys.size();
   }
-  bool spend_key = false, response_key = false;
+  bool spend_key = false, response_key = false, endpoint_key = false;
   for (const std::string& k : keys) {
     spend_key = spend_key || k.starts_with("ag1:costs:costs:{bob}:d:");
     response_key = response_key || k.starts_with("ag1:response:");
+    endpoint_key = endpoint_key || k == "ag1:ratelimit:rl:{bob}\x1f/v1/chat/completions";
   }
   EXPECT_TRUE(spend_key);
   EXPECT_TRUE(response_key);
+  EXPECT_TRUE(endpoint_key) << "per-endpoint counts are tagged with the user alone";
 }
 
 }  // namespace
