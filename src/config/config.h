@@ -174,10 +174,20 @@ struct RedisConfig {
   // `reconnect_max_backoff_ms`. Default: 500 ms.
   Nanos reconnect_max_backoff = std::chrono::milliseconds(500);
 
-  // Non-empty: prefix mode, for deployments that may only use DB 0. Every key
-  // is written to DB 0 as `<key_prefix><concern>:<key>` and `dbs` is ignored.
-  // Default: "" (one database per concern, see dbs).
+  // How concerns are kept apart: "databases" (one logical database per
+  // concern, see dbs) or "prefix" (for deployments that only have DB 0:
+  // Redis Cluster, many managed services; every key is written to DB 0 as
+  // `<key_prefix><concern>:<key>`, per-user keys carry a `{user}` hash tag so
+  // that one user's keys share a cluster slot, and dbs is ignored). "" (the
+  // default) means "prefix" when key_prefix is set, else "databases".
+  std::string mode;
+
+  // Prepended to every key in prefix mode (no '{' or '}': they would become
+  // the hash tag). Default: "".
   std::string key_prefix;
+
+  // prefix_mode: whether keys are separated by prefix in DB 0 (see mode).
+  bool prefix_mode() const { return mode == "prefix" || (mode.empty() && !key_prefix.empty()); }
 
   // When Redis is unreachable: true serves anyway (limits allow, caches
   // miss) and counts it; false answers 503. Default: true.

@@ -111,6 +111,15 @@ void CheckRedis(Checker& c, const RedisConfig& r) {
       {"dedup", r.dbs.dedup},        {"costs", r.dbs.costs},       {"keys", r.dbs.keys},
       {"ratelimit", r.dbs.ratelimit}};
   for (const auto& [name, db] : dbs) c.Int(std::string("redis.dbs.") + name, db, kRedisDbLimits);
+  if (!r.mode.empty() && r.mode != "databases" && r.mode != "prefix") {
+    c.Fail("redis.mode", "expected one of databases, prefix, got " + Quote(r.mode));
+  }
+  if (r.mode == "databases" && !r.key_prefix.empty()) {
+    c.Fail("redis.key_prefix", "is used only in prefix mode (redis.mode: prefix)");
+  }
+  if (r.key_prefix.find_first_of("{}") != std::string::npos) {
+    c.Fail("redis.key_prefix", "must not contain '{' or '}' (they would make the hash tag)");
+  }
 }
 
 void CheckUpstreams(Checker& c, const std::vector<UpstreamConfig>& upstreams) {

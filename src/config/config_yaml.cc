@@ -300,6 +300,7 @@ void ReadRedis(MapReader& r, RedisConfig* c) {
   r.duration("connect_timeout_ms", kPositive, kMs, &c->connect_timeout);
   r.duration("command_timeout_ms", kPositive, kMs, &c->command_timeout);
   r.duration("reconnect_max_backoff_ms", kPositive, kMs, &c->reconnect_max_backoff);
+  r.string("mode", &c->mode);
   r.string("key_prefix", &c->key_prefix);
   r.boolean("fail_open", &c->fail_open);
   if (std::optional<MapReader> dbs = r.section("dbs")) {

@@ -327,6 +327,63 @@ Status CostTracker::set_tier_budget(std::string_view tier, Budget budget) {
   return Status::Ok();
 }
 
+void CostTracker::mirror_spend(std::string_view user, const SpendTotals& t) {
+  UtcPeriod p = UtcPeriodOf(clock_.now());
+  std::lock_guard lock(mu_);
+  Spend& sp = spend_[std::string(user)];
+  if (t.day == p.day) {
+    sp.day = t.day;
+    sp.day_nano = t.day_nano;
+    sp.day_requests = t.day_requests;
+  }
+  if (t.month == p.month) {
+    sp.month = t.month;
+    sp.month_nano = t.month_nano;
+    sp.month_requests = t.month_requests;
+  }
+}
+
+void CostTracker::replace_user_budget(std::string_view user, Budget budget) {
+  std::lock_guard lock(mu_);
+  if (budget == Budget{}) {
+    if (auto it = user_budgets_.find(user); it != user_budgets_.end()) user_budgets_.erase(it);
+  } else {
+    user_budgets_[std::string(user)] = budget;
+  }
+}
+
+void CostTracker::replace_tier_budget(std::string_view tier, Budget budget) {
+  if (!has_tier(tier)) return;
+  std::lock_guard lock(mu_);
+  if (budget == Budget{}) {
+    if (auto it = tier_budgets_.find(tier); it != tier_budgets_.end()) tier_budgets_.erase(it);
+  } else {
+    tier_budgets_[std::string(tier)] = budget;
+  }
+}
+
+void CostTracker::replace_all_budgets(std::map<std::string, Budget, std::less<>> users,
+                                      std::map<std::string, Budget, std::less<>> tiers) {
+  std::erase_if(tiers, [this](const auto& kv) { return !has_tier(kv.first); });
+  std::lock_guard lock(mu_);
+  user_budgets_ = std::move(users);
+  tier_budgets_ = std::move(tiers);
+}
+
+Status CostTracker::check_budget(std::string_view scope, std::string_view name,
+                                 Budget budget) const {
+  if (scope == "user" && name.empty()) return InvalidArgument("user id must not be empty");
+  if (scope == "tier" && !has_tier(name)) {
+    return InvalidArgument("unknown tier '" + std::string(name) + "'");
+  }
+  return CheckBudget(budget);
+}
+
+void CostTracker::count_store_error() {
+  std::lock_guard lock(mu_);
+  ++store_errors_;
+}
+
 Budget CostTracker::user_budget(std::string_view user) const {
   std::lock_guard lock(mu_);
   auto it = user_budgets_.find(user);

@@ -209,8 +209,7 @@ Status RateLimitPolicy::persist_endpoint(const std::string& user, std::string_vi
 }
 
 Status RateLimitPolicy::set_user_tier(std::string_view user, std::string_view tier) {
-  if (user.empty()) return InvalidArgument("user id must not be empty");
-  if (!has_tier(tier)) return InvalidArgument("unknown tier '" + std::string(tier) + "'");
+  if (Status s = check_user_tier(user, tier); !s.ok()) return s;
   std::unique_lock lock(mu_);
   std::string key(user);
   auto it = overrides_.find(key);
@@ -222,8 +221,8 @@ Status RateLimitPolicy::set_user_tier(std::string_view user, std::string_view ti
   return Status::Ok();
 }
 
-Status RateLimitPolicy::set_custom_limit(std::string_view user, RateWindow window, int64_t limit,
-                                         std::string_view endpoint) {
+Status RateLimitPolicy::check_custom_limit(std::string_view user, int64_t limit,
+                                           std::string_view endpoint) {
   if (user.empty()) return InvalidArgument("user id must not be empty");
   if (user.find(kEndpointKeySeparator) != std::string_view::npos) {
     return InvalidArgument("user id must not contain control character 0x1f");
@@ -234,6 +233,37 @@ Status RateLimitPolicy::set_custom_limit(std::string_view user, RateWindow windo
     return InvalidArgument("unknown endpoint '" + std::string(endpoint) +
                            "' (expected /v1/chat/completions, /v1/completions or /v1/embeddings)");
   }
+  return Status::Ok();
+}
+
+Status RateLimitPolicy::check_user_tier(std::string_view user, std::string_view tier) const {
+  if (user.empty()) return InvalidArgument("user id must not be empty");
+  if (!has_tier(tier)) return InvalidArgument("unknown tier '" + std::string(tier) + "'");
+  return Status::Ok();
+}
+
+void RateLimitPolicy::replace_override(std::string_view user, const UserOverride& o) {
+  std::unique_lock lock(mu_);
+  if (IsEmpty(o)) {
+    overrides_.erase(std::string(user));
+  } else {
+    overrides_[std::string(user)] = o;
+  }
+  override_count_.store(overrides_.size(), std::memory_order_release);
+  count_endpoints();
+}
+
+void RateLimitPolicy::replace_all(std::unordered_map<std::string, UserOverride> overrides) {
+  std::erase_if(overrides, [](const auto& kv) { return IsEmpty(kv.second); });
+  std::unique_lock lock(mu_);
+  overrides_ = std::move(overrides);
+  override_count_.store(overrides_.size(), std::memory_order_release);
+  count_endpoints();
+}
+
+Status RateLimitPolicy::set_custom_limit(std::string_view user, RateWindow window, int64_t limit,
+                                         std::string_view endpoint) {
+  if (Status s = check_custom_limit(user, limit, endpoint); !s.ok()) return s;
   std::unique_lock lock(mu_);
   std::string key(user);
   auto it = overrides_.find(key);

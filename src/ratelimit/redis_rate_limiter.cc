@@ -101,10 +101,15 @@ class RedisRateLimiter final : public RateLimiter {
  private:
   std::string key_of(std::string_view user) const {
     std::string k;
-    k.reserve(options_.key_prefix.size() + 3 + user.size());
+    k.reserve(options_.key_prefix.size() + 5 + user.size());
     k += options_.key_prefix;
     k += "rl:";
-    k += user;
+    if (!options_.hash_tag) return k += user;
+    const size_t sep = std::min(user.find(kEndpointKeySeparator), user.size());
+    k += '{';
+    k += user.substr(0, sep);
+    k += '}';
+    k += user.substr(sep);
     return k;
   }
 

@@ -3,7 +3,7 @@
 namespace agentgate {
 
 Result<std::unique_ptr<CostTracker>> BuildCostTracker(const RateLimitConfig& config, SqliteDb& db,
-                                                      const Clock& clock) {
+                                                      const Clock& clock, bool shared) {
   std::map<std::string, ModelPrice> prices;
   for (const auto& [model, p] : config.prices) {
     prices[model] = {.input_per_million = p.input_per_million,
@@ -14,6 +14,7 @@ Result<std::unique_ptr<CostTracker>> BuildCostTracker(const RateLimitConfig& con
     tiers[name] = {.per_day = UsdToNano(t.budget_usd_per_day),
                    .per_month = UsdToNano(t.budget_usd_per_month)};
   }
+  if (shared) return std::make_unique<CostTracker>(PriceTable(prices), std::move(tiers), clock);
   return CostTracker::Open(db, PriceTable(prices), std::move(tiers), clock);
 }
 

@@ -11,9 +11,10 @@
 
 namespace agentgate {
 
-// REQUIRES: db and clock outlive the tracker.
+// With `shared` (Redis), the tracker is memory-only: RedisSpendStore keeps
+// the spend and budgets in Redis. REQUIRES: db and clock outlive the tracker.
 Result<std::unique_ptr<CostTracker>> BuildCostTracker(const RateLimitConfig& config, SqliteDb& db,
-                                                      const Clock& clock);
+                                                      const Clock& clock, bool shared = false);
 
 }  // namespace agentgate
 

@@ -28,6 +28,7 @@
 #include "resilience/dead_letter_queue.h"
 #include "server/admin/admin_route.h"
 #include "server/cache_admin.h"
+#include "ratelimit/redis_spend_store.h"
 #include "server/cost_services.h"
 #include "server/http_server.h"
 #include "server/ops_routes.h"
@@ -131,25 +132,31 @@ Status Gateway::build_proxy() {
   std::vector<std::shared_ptr<Stage>> stages;
   stages.push_back(std::make_shared<AuthenticateStage>(*keys_, config_.rate_limit.default_tier));
   if (config_.rate_limit.enabled) {  // rate limits: right after authenticate
-    auto rl = BuildRateLimit(config_.rate_limit, *db_, clock_, redis_.get());
+    auto rl = BuildRateLimit(config_.rate_limit, *db_, clock_, redis_.get(), &metrics_);
     if (!rl.ok()) return rl.status();
     ratelimit_ = std::move(*rl);
     stages.push_back(std::make_shared<RateLimitStage>(
-        *ratelimit_->requests, ratelimit_->tokens.get(), ratelimit_->analytics.get(), metrics_,
+        *ratelimit_->requests, ratelimit_->tokens.get(), ratelimit_->recorder(), metrics_,
         RateLimitStageOptions{.fail_open = config_.rate_limit.fail_open &&
                                            (!redis_ || config_.redis.fail_open),
                               .endpoint_policy = ratelimit_->policy.get()}));
     // Spend budgets: right after the request limits.
-    auto costs = BuildCostTracker(config_.rate_limit, *db_, clock_);
+    auto costs = BuildCostTracker(config_.rate_limit, *db_, clock_, redis_ != nullptr);
     if (!costs.ok()) return costs.status();
     costs_ = std::move(*costs);
-    stages.push_back(std::make_shared<BudgetStage>(*costs_, *ratelimit_->policy, metrics_));
+    if (redis_) {  // spend and budgets shared through Redis DB 5
+      shared_spend_ = std::make_unique<RedisSpendStore>(
+          *costs_, redis_->client("costs"), redis_->concern_prefix("costs"), clock_, metrics_);
+      shared_spend_->start();
+    }
+    stages.push_back(std::make_shared<BudgetStage>(*costs_, *ratelimit_->policy, metrics_,
+                                                   shared_spend_.get()));
   }
   // Experiments: the manager always (admin API); the stage after rate limits, before the cache.
   if (config_.experiments.store == "redis") {  // validated: redis_ exists
-    const std::string& prefix = redis_->key_prefix();
     experiment_store_ = NewRedisExperimentStore(
-        redis_->client("default"), prefix.empty() ? "agentgate:exp:" : prefix + "default:exp:");
+        redis_->client("default"),
+        redis_->prefix_mode() ? redis_->concern_prefix("default") + "exp:" : "agentgate:exp:");
   } else {
     auto experiment_store = OpenSqliteExperimentStore(*db_);
     if (!experiment_store.ok()) return experiment_store.status();
@@ -301,6 +308,7 @@ Status Gateway::start() {
   services_.dead_letters = dead_letters_.get();
   services_.ratelimit = ratelimit_.get();
   services_.costs = costs_.get();
+  services_.shared_spend = shared_spend_.get();
   services_.response_cache = response_cache_.get();
   services_.embedding_cache = embedding_cache_.get();
   services_.semantic_cache = semantic_cache_.get();

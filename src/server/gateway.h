@@ -27,6 +27,7 @@ class ModelRouter;
 class UsageTracker;
 class UpstreamClient;
 class RedisConnections;
+class RedisSpendStore;
 class BreakerRegistry;  // resilience
 class Sleeper;
 class ResiliencePolicy;
@@ -89,6 +90,7 @@ class Gateway {
   std::unique_ptr<ResiliencePolicy> resilience_;
   std::unique_ptr<RateLimitParts> ratelimit_;     // null when rate_limit.enabled is false
   std::unique_ptr<CostTracker> costs_;  // spend and budgets; null when rate_limit.enabled is false
+  std::unique_ptr<RedisSpendStore> shared_spend_;  // spend shared through Redis; null without it
   std::unique_ptr<ResponseCache> response_cache_;  // null when cache.enabled is false
   std::unique_ptr<EmbeddingCache> embedding_cache_;  // null when cache.enabled is false
   std::unique_ptr<SemanticCache> semantic_cache_;    // null unless cache.semantic_enabled

@@ -26,6 +26,7 @@ class BreakerRegistry;
 class DeadLetterQueue;
 struct RateLimitParts;
 class CostTracker;
+class RedisSpendStore;
 class ResponseCache;
 class EmbeddingCache;
 class SemanticCache;
@@ -51,6 +52,7 @@ struct GatewayServices {
   DeadLetterQueue* dead_letters = nullptr;
   RateLimitParts* ratelimit = nullptr;  // null when rate_limit.enabled is false
   CostTracker* costs = nullptr;  // spend and budgets; null when rate_limit.enabled is false
+  RedisSpendStore* shared_spend = nullptr;  // costs' numbers shared through Redis; null without Redis
   ResponseCache* response_cache = nullptr;  // the exact response cache; nullptr when disabled
   EmbeddingCache* embedding_cache = nullptr;  // per-input embeddings; nullptr when disabled
   SemanticCache* semantic_cache = nullptr;    // nullptr when disabled

@@ -9,7 +9,7 @@ namespace agentgate {
 namespace {
 
 int DbFor(const RedisConfig& c, std::string_view concern) {
-  if (!c.key_prefix.empty()) return 0;
+  if (c.prefix_mode()) return 0;
   const RedisDbs& d = c.dbs;
   if (concern == "semantic") return d.semantic;
   if (concern == "response") return d.response;

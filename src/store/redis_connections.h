@@ -42,6 +42,13 @@ class RedisConnections {
   RedisClient& client(std::string_view concern);
   // key_prefix: "" in DB mode, else the configured prefix (key-prefix mode).
   const std::string& key_prefix() const { return config_.key_prefix; }
+  // prefix_mode: every concern in DB 0, apart by prefix (RedisConfig::mode).
+  bool prefix_mode() const { return config_.prefix_mode(); }
+  // concern_prefix: what starts every key of `concern`: "<key_prefix><concern>:"
+  // in prefix mode, "" in DB mode (the concern has a database of its own).
+  std::string concern_prefix(std::string_view concern) const {
+    return prefix_mode() ? config_.key_prefix + std::string(concern) + ":" : std::string();
+  }
 
   // health: ok when every client is connected, else the reason.
   struct Health {

@@ -182,6 +182,32 @@ class CostTracker {
   Budget configured_tier_budget(std::string_view tier) const;
   bool has_tier(std::string_view tier) const;
 
+  // For a shared store (RedisSpendStore), which keeps the fleet's spend and
+  // budgets in Redis and this tracker as the local view of them:
+  //   mirror_spend: replaces `user`'s spend of the periods named in `t` (a
+  //     period other than the current one is ignored);
+  //   replace_user_budget / replace_tier_budget / replace_all_budgets:
+  //     install budgets read from the store, in memory only (an unknown tier
+  //     is ignored; Budget{} removes);
+  //   check_budget: the validation of set_user_budget / set_tier_budget alone
+  //     (scope "user" or "tier");
+  //   count_store_error: adds one to store_errors().
+  struct SpendTotals {
+    std::string day;
+    std::string month;
+    int64_t day_nano = 0;
+    int64_t day_requests = 0;
+    int64_t month_nano = 0;
+    int64_t month_requests = 0;
+  };
+  void mirror_spend(std::string_view user, const SpendTotals& t);
+  void replace_user_budget(std::string_view user, Budget budget);
+  void replace_tier_budget(std::string_view tier, Budget budget);
+  void replace_all_budgets(std::map<std::string, Budget, std::less<>> users,
+                           std::map<std::string, Budget, std::less<>> tiers);
+  Status check_budget(std::string_view scope, std::string_view name, Budget budget) const;
+  void count_store_error();
+
   // cost_by_model: nano-USD charged per priced model since start (metrics).
   std::vector<std::pair<std::string, int64_t>> cost_by_model() const;
   // unpriced_requests: requests charged for a model missing from the table.

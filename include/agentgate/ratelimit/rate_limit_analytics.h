@@ -34,14 +34,24 @@ struct UserRateStats {
   std::array<int64_t, kRateWindowCount> requests{};  // allowed + denied in each sliding window
 };
 
-class RateLimitAnalytics {
+// AnalyticsRecorder: where the rate-limit stage records each decision
+// (RateLimitAnalytics in memory; RedisRateLimitAnalytics shared through
+// Redis). Thread-safety: implementations are internally synchronized.
+class AnalyticsRecorder {
+ public:
+  virtual ~AnalyticsRecorder() = default;
+  // record: one request of `user`, allowed or denied. Never blocks on I/O.
+  virtual void record(std::string_view user, bool allowed) = 0;
+};
+
+class RateLimitAnalytics final : public AnalyticsRecorder {
  public:
   // REQUIRES: clock outlives this.
   explicit RateLimitAnalytics(const Clock& clock);
-  ~RateLimitAnalytics();
+  ~RateLimitAnalytics() override;
 
   // record: one request of `user`, allowed or denied.
-  void record(std::string_view user, bool allowed);
+  void record(std::string_view user, bool allowed) override;
   // stats: the counts of `user`; nullopt if never seen.
   std::optional<UserRateStats> stats(std::string_view user) const;
   // top_users: the `limit` users with the most requests in `window`, most first.

@@ -116,6 +116,17 @@ class RateLimitPolicy {
   // clear_custom_limits: removes every custom limit of `user`, per-endpoint ones too.
   Status clear_custom_limits(std::string_view user);
 
+  // check_user_tier / check_custom_limit: the validation of set_user_tier and
+  // set_custom_limit alone (for a shared store that writes elsewhere first).
+  Status check_user_tier(std::string_view user, std::string_view tier) const;
+  static Status check_custom_limit(std::string_view user, int64_t limit, std::string_view endpoint);
+
+  // replace_override / replace_all: install overrides read from a shared
+  // store (RedisOverrideStore), in memory only; an empty override removes the
+  // user's. Nothing is validated or persisted.
+  void replace_override(std::string_view user, const UserOverride& o);
+  void replace_all(std::unordered_map<std::string, UserOverride> overrides);
+
   // override_of: what was set for `user`, if anything.
   std::optional<UserOverride> override_of(std::string_view user) const;
 

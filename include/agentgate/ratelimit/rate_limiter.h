@@ -187,6 +187,10 @@ struct RedisRateLimiterOptions {
   // only this limiter's keys); otherwise it SCANs for "<key_prefix>rl:*".
   // Default false.
   bool owns_database = false;
+  // hash_tag: the user part of the key is a Redis Cluster hash tag,
+  // "<key_prefix>rl:{<user>}" (for an EndpointLimitKey the tag is the user
+  // alone), so that one user's keys live on one slot. Default false.
+  bool hash_tag = false;
 };
 
 // NewRedisRateLimiter: the Redis backend on `client` (one round trip per

@@ -50,13 +50,18 @@ BudgetMetrics::~BudgetMetrics() {
 }
 
 BudgetStage::BudgetStage(CostTracker& costs, const RateLimitPolicy& policy,
-                         MetricsRegistry& metrics)
-    : costs_(costs), policy_(policy), metrics_(metrics, costs) {}
+                         MetricsRegistry& metrics, RedisSpendStore* shared)
+    : costs_(costs), policy_(policy), metrics_(metrics, costs), shared_(shared) {}
 
 boost::asio::awaitable<void> BudgetStage::handle(RequestContext& ctx, Next next) {
   const std::string& user = ctx.principal.user_id;
   const std::string tier = policy_.resolve(user, ctx.principal.tier).tier;
-  SpendStatus s = costs_.check(user, tier);
+  SpendStatus s;
+  if (shared_) {
+    s = co_await shared_->check(user, tier);
+  } else {
+    s = costs_.check(user, tier);
+  }
   if (!s.allowed) {
     metrics_.denied.inc();
     int64_t retry = std::max<int64_t>(1, CeilSeconds(s.retry_after));
@@ -75,7 +80,11 @@ boost::asio::awaitable<void> BudgetStage::handle(RequestContext& ctx, Next next)
   int64_t completion = ctx.usage.completion_tokens;
   if (prompt + completion == 0) prompt = ctx.usage.total_tokens;  // only a total reported
   // Fails only for an empty user id, which authenticate never leaves.
-  (void)costs_.charge(user, ctx.info.model, prompt, completion);
+  if (shared_) {
+    (void)shared_->charge(user, ctx.info.model, prompt, completion);
+  } else {
+    (void)costs_.charge(user, ctx.info.model, prompt, completion);
+  }
 }
 
 }  // namespace agentgate

@@ -15,6 +15,9 @@
 // agentgate_cost_store_errors_total (failed writes of spend to SQLite: the
 // charges stay in memory and are written by the next flush).
 //
+// With a RedisSpendStore (redis mode), the check and the charge go through it:
+// the spend is the fleet's (see ratelimit/redis_spend_store.h for the bound).
+//
 // Thread-safety: immutable; the tracker and policy are internally
 // synchronized. Ownership: borrows the tracker, policy and registry; they
 // must outlive the stage.
@@ -26,6 +29,7 @@
 #include "agentgate/ratelimit/cost_tracker.h"
 #include "agentgate/ratelimit/rate_limit_policy.h"
 #include "gateway/stage.h"
+#include "ratelimit/redis_spend_store.h"
 
 namespace agentgate {
 
@@ -48,7 +52,9 @@ class BudgetStage final : public Stage {
  public:
   // `policy` resolves each user's tier (assigned tier, else the caller's,
   // else the default). REQUIRES: every reference outlives the stage.
-  BudgetStage(CostTracker& costs, const RateLimitPolicy& policy, MetricsRegistry& metrics);
+  // `shared` may be null (embedded mode).
+  BudgetStage(CostTracker& costs, const RateLimitPolicy& policy, MetricsRegistry& metrics,
+              RedisSpendStore* shared = nullptr);
 
   std::string_view name() const override { return "budget"; }
   boost::asio::awaitable<void> handle(RequestContext& ctx, Next next) override;
@@ -57,6 +63,7 @@ class BudgetStage final : public Stage {
   CostTracker& costs_;
   const RateLimitPolicy& policy_;
   BudgetMetrics metrics_;
+  RedisSpendStore* const shared_;
 };
 
 }  // namespace agentgate

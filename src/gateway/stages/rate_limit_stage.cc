@@ -53,7 +53,7 @@ void SetRateLimitHeaders(const RateDecision& d, HttpResponse& res) {
 }
 
 RateLimitStage::RateLimitStage(RateLimiter& requests, TokenBudget* tokens,
-                               RateLimitAnalytics* analytics, MetricsRegistry& metrics,
+                               AnalyticsRecorder* analytics, MetricsRegistry& metrics,
                                RateLimitStageOptions options)
     : requests_(requests),
       tokens_(tokens),

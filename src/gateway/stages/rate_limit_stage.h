@@ -55,7 +55,7 @@ class RateLimitStage final : public Stage {
   // `tokens` (may be null: no token budgets) holds the tiers' token budgets;
   // `analytics` may be null. REQUIRES: every pointer and reference outlives
   // the stage.
-  RateLimitStage(RateLimiter& requests, TokenBudget* tokens, RateLimitAnalytics* analytics,
+  RateLimitStage(RateLimiter& requests, TokenBudget* tokens, AnalyticsRecorder* analytics,
                  MetricsRegistry& metrics, RateLimitStageOptions options);
 
   std::string_view name() const override { return "ratelimit"; }
@@ -64,7 +64,7 @@ class RateLimitStage final : public Stage {
  private:
   RateLimiter& requests_;
   TokenBudget* const tokens_;
-  RateLimitAnalytics* const analytics_;
+  AnalyticsRecorder* const analytics_;
   RateLimitMetrics metrics_;
   const RateLimitStageOptions options_;
 };

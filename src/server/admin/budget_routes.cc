@@ -13,6 +13,7 @@
 #include "agentgate/core/json.h"
 #include "agentgate/ratelimit/cost_tracker.h"
 #include "server/admin/admin_route.h"
+#include "ratelimit/redis_spend_store.h"
 #include "server/cost_services.h"
 #include "server/error_response.h"
 #include "server/ratelimit_services.h"
@@ -86,7 +87,17 @@ void RegisterBudgetRoutes(Router& router, GatewayServices& services) {
         if (s.ok() && !day_given && !month_given) {
           s = InvalidArgument("give 'usd_per_day' and/or 'usd_per_month'");
         }
-        if (s.ok()) s = for_user ? costs.set_user_budget(*user, b) : costs.set_tier_budget(*tier, b);
+        if (s.ok() && call.services.shared_spend) {  // Redis: every instance applies it
+          RedisSpendStore& shared = *call.services.shared_spend;
+          std::string name = for_user ? *user : *tier;
+          if (for_user) {
+            s = co_await shared.set_user_budget(std::move(name), b);
+          } else {
+            s = co_await shared.set_tier_budget(std::move(name), b);
+          }
+        } else if (s.ok()) {
+          s = for_user ? costs.set_user_budget(*user, b) : costs.set_tier_budget(*tier, b);
+        }
         if (!s.ok()) {
           SetError(res, s);
           co_return;

@@ -4,6 +4,7 @@
 #include "agentgate/core/json.h"
 #include "server/admin/admin_route.h"
 #include "server/error_response.h"
+#include "ratelimit/redis_spend_store.h"
 #include "server/cost_services.h"
 #include "server/ratelimit_services.h"
 
@@ -69,8 +70,14 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
         Status s = j.ok() ? CheckFields(*j, {"user_id", "tier"}) : j.status();
         Result<std::string> user = s.ok() ? GetString(*j, "user_id", true) : Result<std::string>(s);
         Result<std::string> tier = user.ok() ? GetString(*j, "tier", true) : Result<std::string>(user.status());
-        if (tier.ok()) s = rl.policy->set_user_tier(*user, *tier);
-        else s = tier.status();
+        if (!tier.ok()) {
+          s = tier.status();
+        } else if (rl.shared_overrides) {  // Redis: every instance applies it
+          std::string u = *user, t = *tier;
+          s = co_await rl.shared_overrides->set_user_tier(std::move(u), std::move(t));
+        } else {
+          s = rl.policy->set_user_tier(*user, *tier);
+        }
         if (!s.ok()) {
           SetError(res, s);
           co_return;
@@ -105,7 +112,13 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
         if (s.ok() && !window.ok()) s = window.status();
         if (s.ok() && !limit.ok()) s = limit.status();
         if (s.ok() && *limit < 0) s = InvalidArgument("field 'limit' must be >= 0 (0 = unlimited)");
-        if (s.ok()) s = rl.policy->set_custom_limit(*user, *window, *limit, *endpoint);
+        if (s.ok() && rl.shared_overrides) {  // Redis: every instance applies it
+          std::string u = *user, e = *endpoint;
+          s = co_await rl.shared_overrides->set_custom_limit(std::move(u), *window, *limit,
+                                                             std::move(e));
+        } else if (s.ok()) {
+          s = rl.policy->set_custom_limit(*user, *window, *limit, *endpoint);
+        }
         if (!s.ok()) {
           SetError(res, s);
           co_return;
@@ -170,14 +183,30 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
           SetError(res, user.status());
           co_return;
         }
-        if (!rl.analytics && !call.services.costs) {
+        if (!rl.recorder() && !call.services.costs) {
           SetError(res, NotFound("rate-limit analytics are disabled (RATE_LIMIT_ENABLE_ANALYTICS)"));
           co_return;
         }
         Json j = {{"user_id", *user}};
-        if (rl.analytics) j = StatsJson(rl.analytics->stats(*user).value_or(UserRateStats{.user = *user}));
+        if (rl.shared_analytics) {  // every instance's counts
+          Result<UserRateStats> st = co_await rl.shared_analytics->stats(*user);
+          if (!st.ok()) {
+            SetError(res, st.status());
+            co_return;
+          }
+          j = StatsJson(*st);
+        } else if (rl.analytics) {
+          j = StatsJson(rl.analytics->stats(*user).value_or(UserRateStats{.user = *user}));
+        }
         if (call.services.costs) {  // spend per UTC day and month, budgets, remaining
-          j["spend"] = SpendJson(call.services.costs->check(*user, rl.policy->resolve(*user, "").tier));
+          std::string tier = rl.policy->resolve(*user, "").tier;
+          SpendStatus spend;
+          if (call.services.shared_spend) {  // the fleet's spend, read now
+            spend = co_await call.services.shared_spend->read(*user, std::move(tier));
+          } else {
+            spend = call.services.costs->check(*user, tier);
+          }
+          j["spend"] = SpendJson(spend);
         }
         SetJson(res, DumpJson(j));
       },
@@ -203,12 +232,24 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
           SetError(res, InvalidArgument("query parameter 'limit' must be an integer in 1..1000"));
           co_return;
         }
-        if (!rl.analytics) {
+        if (!rl.recorder()) {
           SetError(res, NotFound("rate-limit analytics are disabled (RATE_LIMIT_ENABLE_ANALYTICS)"));
           co_return;
         }
+        std::vector<UserRateStats> top;
+        if (rl.shared_analytics) {  // every instance's traffic
+          Result<std::vector<UserRateStats>> t =
+              co_await rl.shared_analytics->top_users(*window, static_cast<size_t>(limit));
+          if (!t.ok()) {
+            SetError(res, t.status());
+            co_return;
+          }
+          top = std::move(*t);
+        } else {
+          top = rl.analytics->top_users(*window, static_cast<size_t>(limit));
+        }
         Json data = Json::array();
-        for (const UserRateStats& s : rl.analytics->top_users(*window, static_cast<size_t>(limit))) {
+        for (const UserRateStats& s : top) {
           Json e = StatsJson(s);
           e["window_requests"] = s.requests[static_cast<int>(*window)];
           data.push_back(std::move(e));
@@ -260,7 +301,8 @@ void RegisterRateLimitRoutes(Router& router, GatewayServices& services) {
                   {"fail_open", call.services.config->rate_limit.fail_open &&
                                     (!call.services.config->redis.enabled ||
                                      call.services.config->redis.fail_open)},
-                  {"analytics", rl.analytics != nullptr},
+                  {"analytics", rl.recorder() != nullptr},
+                  {"shared_settings", rl.shared_overrides != nullptr},
                   {"token_budgets", rl.tokens != nullptr},
                   {"users", rl.requests->users()},
                   {"store_errors", m.value("agentgate_ratelimit_store_errors_total")},

@@ -623,3 +623,24 @@ TEST(ConfigCostsTest, PricesAndTierBudgetsAreReadAndChecked) {
 
 }  // namespace
 }  // namespace agentgate
+
+namespace agentgate {
+namespace {
+
+TEST(ConfigRedisModeTest, ModeFollowsKeyPrefixUnlessSetAndIsChecked) {
+  EXPECT_FALSE(MustLoad("redis: {}\n").redis.prefix_mode());
+  EXPECT_TRUE(MustLoad("redis: {key_prefix: 'ag:'}\n").redis.prefix_mode());
+  Config prefix = MustLoad("redis: {mode: prefix}\n");
+  EXPECT_TRUE(prefix.redis.prefix_mode()) << "prefix mode with an empty prefix";
+  EXPECT_EQ(prefix.redis.key_prefix, "");
+  EXPECT_FALSE(MustLoad("redis: {mode: databases}\n").redis.prefix_mode());
+  EXPECT_EQ(LoadError("redis: {mode: cluster}\n"),
+            "redis.mode: expected one of databases, prefix, got \"cluster\"");
+  EXPECT_EQ(LoadError("redis: {mode: databases, key_prefix: 'ag:'}\n"),
+            "redis.key_prefix: is used only in prefix mode (redis.mode: prefix)");
+  EXPECT_EQ(LoadError("redis: {key_prefix: 'ag{1}:'}\n"),
+            "redis.key_prefix: must not contain '{' or '}' (they would make the hash tag)");
+}
+
+}  // namespace
+}  // namespace agentgate

@@ -1,0 +1,53 @@
+#include "store/redis_batch.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace agentgate {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Batch: shared with the handlers, which may outlive a cancelled awaiter.
+struct Batch {
+  explicit Batch(const asio::any_io_executor& ex, size_t n) : done(ex), results(n) {}
+  asio::steady_timer done;  // cancelled when the last reply is in
+  std::vector<std::optional<Result<RedisReply>>> results;
+  size_t remaining = 0;
+};
+
+}  // namespace
+
+asio::awaitable<std::vector<Result<RedisReply>>> RedisBatch(
+    RedisClient& client, std::vector<std::vector<std::string>> commands) {
+  asio::any_io_executor ex = co_await asio::this_coro::executor;
+  auto batch = std::make_shared<Batch>(ex, commands.size());
+  batch->remaining = commands.size();
+  batch->done.expires_at(asio::steady_timer::time_point::max());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    client.async_command(std::move(commands[i]),
+                         asio::bind_executor(ex, [batch, i](Result<RedisReply> r) {
+                           batch->results[i].emplace(std::move(r));
+                           if (--batch->remaining == 0) batch->done.cancel();
+                         }));
+  }
+  if (batch->remaining > 0) {
+    auto [ec] = co_await batch->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;
+  }
+  std::vector<Result<RedisReply>> out;
+  out.reserve(batch->results.size());
+  for (auto& r : batch->results) {
+    out.push_back(r ? std::move(*r) : Result<RedisReply>(Unavailable("redis batch: no reply")));
+  }
+  co_return out;
+}
+
+}  // namespace agentgate
