@@ -145,7 +145,15 @@ Status Gateway::build_proxy() {
     if (!experiment_store.ok()) return experiment_store.status();
     experiment_store_ = std::move(*experiment_store);
   }
-  experiments_ = std::make_unique<ExperimentManager>(experiment_store_.get());
+  const ExperimentsConfig& ec = config_.experiments;
+  experiments_ = std::make_unique<ExperimentManager>(
+      experiment_store_.get(),
+      ExperimentManagerOptions{
+          .flush_interval = std::chrono::duration_cast<std::chrono::milliseconds>(ec.flush_interval),
+          .sync_interval = std::chrono::duration_cast<std::chrono::milliseconds>(ec.sync_interval),
+          .outcome_log_size = ec.outcome_log_size,
+          .metrics = &metrics_,
+          .clock = &clock_});
   if (Status s = experiments_->load(); !s.ok()) return s;
   if (config_.experiments.enabled) {
     stages.push_back(std::make_shared<ExperimentStage>(*experiments_, clock_, metrics_));
@@ -316,6 +324,7 @@ void Gateway::shutdown() {
   if (demo_) demo_->stop();
   if (server_) server_->shutdown();
   if (demo_server_) demo_server_->shutdown();
+  if (experiments_) (void)experiments_->flush();  // written-behind counts, while Redis is up
   if (redis_) redis_->stop();
 }
 

@@ -47,7 +47,9 @@ bool HasHeader(const HttpResponse& res, std::string_view name) {
 boost::asio::awaitable<void> ExperimentStage::handle(RequestContext& ctx, Next next) {
   // No user (a dead-letter replay runs without authenticate): not assigned.
   std::optional<ExperimentTarget> target;
-  if (!ctx.principal.user_id.empty()) target = manager_.experiment_for_model(ctx.info.model);
+  if (!ctx.principal.user_id.empty()) {
+    target = manager_.experiment_for_request(ProxyEndpointPath(ctx.endpoint), ctx.info.model);
+  }
   if (!target || (target->kind == VariantKind::kSystemPrompt &&
                   ctx.endpoint != ProxyEndpoint::kChatCompletions)) {
     co_await next(ctx);
