@@ -377,6 +377,11 @@ Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_vi
 
 Status ExperimentManager::record_outcome(std::string_view id, std::string_view user, bool success,
                                          std::optional<double> value, std::string_view metadata) {
+  if (!bg_) {  // `done` runs inline
+    Status out = Status::Ok();
+    record_outcome_async(id, user, success, value, metadata, [&out](Status s) { out = std::move(s); });
+    return out;
+  }
   std::promise<Status> promise;
   std::future<Status> done = promise.get_future();
   record_outcome_async(id, user, success, value, metadata,
