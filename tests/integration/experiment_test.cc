@@ -315,6 +315,37 @@ TEST_F(ExperimentTest, SystemPromptVariantsAndClientOutcomes) {
   EXPECT_EQ(outcomes, 0);
 }
 
+// A 2xx from POST /record means written: an instance killed with SIGKILL
+// right after keeps every acknowledged outcome (impressions may lose up to
+// flush_interval_ms; not asserted).
+TEST_F(ExperimentTest, AcknowledgedOutcomesSurviveSigkill) {
+  ASSERT_EQ(Admin("POST", "/api/v1/ab-testing/experiments", kExperiment).status, 201);
+  for (int i = 0; i < 30; ++i) {
+    const std::string u = "k-" + std::to_string(i);
+    Assign(*gw_, "model-test", u);
+    ASSERT_EQ(Admin("POST", "/api/v1/ab-testing/record",
+                    R"({"experiment_id":"model-test","user_id":")" + u +
+                        R"(","success":true,"value":1,"metadata":{"i":)" + std::to_string(i) + "}}")
+                  .status,
+              200);
+  }
+  const std::string dir = gw_->dir();
+  ASSERT_TRUE(gw_->process().signal(SIGKILL));
+  ASSERT_TRUE(gw_->process().wait(std::chrono::seconds(10)).has_value());
+  gw_.reset();
+  gw_ = GatewayProcess::Start(ConfigFor(mock_->port()), {}, dir);
+  ASSERT_NE(gw_, nullptr);
+  Json results = Admin("GET", "/api/v1/ab-testing/results/model-test").json();
+  int outcomes = 0, conversions = 0;
+  for (const Json& v : results["variants"])
+    outcomes += v["outcomes"].get<int>(), conversions += v["conversions"].get<int>();
+  EXPECT_EQ(outcomes, 30) << results.dump();
+  EXPECT_EQ(conversions, 30);
+  Json log = Admin("GET", "/api/v1/ab-testing/outcomes/model-test?limit=1000").json();
+  ASSERT_EQ(log["outcomes"].size(), 30u);
+  EXPECT_EQ(log["outcomes"][0]["metadata"]["i"], 29);
+}
+
 TEST_F(ExperimentTest, RouteTargetsAndTheOutcomeLog) {
   const int before = ListSize();
   // Bad targets: 400 with the reason, nothing stored.
