@@ -33,7 +33,10 @@
 // background thread re-reads definitions, status and counts, so what another
 // instance created, stopped, completed or deleted shows here within
 // sync_interval (+ one Redis round trip), and results add up every
-// instance's counts (theirs as of their last flush).
+// instance's counts (theirs as of their last flush). Sticky bandit choices
+// are loaded at start; a user first seen by two instances within one flush
+// interval may get two different first answers, after which the choice
+// written first wins everywhere (the loser adopts it at its next flush).
 //
 // Error codes: kNotFound (unknown experiment), kAlreadyExists (create with a
 // taken name; record/assign on a stopped or completed experiment: "conflicts
