@@ -41,7 +41,7 @@ test-asan: deps e2e-deps
 
 # The concurrency tests (multi-threaded server, caches, single-flight, pools)
 # under ThreadSanitizer.
-TSAN_FILTER ?= HttpServerTest.*:*Concurren*:Cached*:UpstreamClientTest.*:RedisClient*
+TSAN_FILTER ?= HttpServerTest.*:*Concurren*:Cached*:UpstreamClientTest.*:RedisClient*:ExperimentWrites.*
 test-tsan: deps
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan --target agentgate_unit_tests

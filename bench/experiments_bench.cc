@@ -1,16 +1,22 @@
 // A/B testing: GrowthBook hash assignment (the pure hash + bucket lookup, and
-// ExperimentManager::assign with its lock and impression count, no store),
+// ExperimentManager::assign with its lock and impression count, with no
+// store and with the gateway's SQLite store written behind),
 // and results() of an experiment with 10 million recorded outcomes (counts
 // are kept incrementally, so results are O(variants)).
 //
 //   ./build/release/bench/agentgate_bench --benchmark_filter=Experiment
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "agentgate/experiments/experiment_manager.h"
 #include "agentgate/experiments/growthbook_hash.h"
+#include "experiments/sqlite_experiment_store.h"
+#include "store/sqlite_db.h"
 
 namespace agentgate {
 namespace {
@@ -51,6 +57,34 @@ void BM_ExperimentManagerAssign(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ExperimentManagerAssign);
+
+// The gateway's configuration: a SQLite store with write-behind (the
+// impression is counted in memory and queued; the background thread writes
+// batches every 100 ms, outside the measured call).
+void BM_ExperimentManagerAssignWriteBehind(benchmark::State& state) {
+  const std::string dir = "/tmp/agentgate_bench_exp_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  auto db = SqliteDb::open({.data_dir = dir});
+  if (!db.ok()) return state.SkipWithError("sqlite open failed");
+  auto store = OpenSqliteExperimentStore(**db);
+  if (!store.ok()) return state.SkipWithError("store failed");
+  {
+    ExperimentManager m(store->get(), {.seed = 1});
+    ExperimentSpec s;
+    s.name = "checkout-flow";
+    s.variants = {"a", "b", "c"};
+    s.traffic_split = {0.5, 0.3, 0.2};
+    if (!m.create(s).ok()) state.SkipWithError("create failed");
+    const auto& users = Users();
+    size_t i = 0;
+    for (auto _ : state) {
+      Result<Assignment> a = m.assign("checkout-flow", users[i++ & 4095]);
+      benchmark::DoNotOptimize(a);
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_ExperimentManagerAssignWriteBehind);
 
 void BM_ExperimentResults10MOutcomes(benchmark::State& state) {
   ExperimentManager m(nullptr, {.seed = 1});

@@ -461,6 +461,21 @@ struct ExperimentsConfig {
   // EXPERIMENTS_STORE. Default: "sqlite".
   std::string store = "sqlite";
 
+  // How often impressions, the gateway's outcomes and sticky choices are
+  // written in one batch (off the request path); a crash loses at most this
+  // long's worth of them. Outcomes recorded through the API are written
+  // before their answer. YAML `flush_interval_ms`. Default: 100 ms.
+  Nanos flush_interval = std::chrono::milliseconds(100);
+
+  // With store: redis, how often definitions, status and counts are re-read
+  // so that other instances' changes show here (the staleness bound); 0
+  // disables. YAML `sync_interval_ms`. Default: 1000 ms.
+  Nanos sync_interval = std::chrono::milliseconds(1000);
+
+  // Outcome records (with their metadata) kept per experiment, newest first.
+  // YAML `outcome_log_size`. Default: 1000.
+  size_t outcome_log_size = 1000;
+
   friend bool operator==(const ExperimentsConfig&, const ExperimentsConfig&) = default;
 };
 

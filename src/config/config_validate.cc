@@ -287,6 +287,10 @@ Status ValidateConfig(const Config& config) {
   } else if (exp_store == "redis" && !config.redis.enabled) {
     c.Fail("experiments.store", "redis needs a redis: section (or REDIS_HOST)");
   }
+  const ExperimentsConfig& exp = config.experiments;
+  c.Duration("experiments.flush_interval_ms", exp.flush_interval, kPositive, kMs);
+  c.Duration("experiments.sync_interval_ms", exp.sync_interval, kNonNegative, kMs);
+  c.Size("experiments.outcome_log_size", exp.outcome_log_size, kCountLimits);
   return c.status();
 }
 

@@ -492,6 +492,9 @@ Status ReadRoot(const YAML::Node& doc, Config* c) {
   if (auto r = root.section("experiments")) {
     r->boolean("enabled", &c->experiments.enabled);
     r->string("store", &c->experiments.store);
+    r->duration("flush_interval_ms", kPositive, kMs, &c->experiments.flush_interval);
+    r->duration("sync_interval_ms", kNonNegative, kMs, &c->experiments.sync_interval);
+    r->integer("outcome_log_size", kCountLimits, &c->experiments.outcome_log_size);
     r->finish();
   }
   root.boolean("demo", &c->demo);

@@ -47,6 +47,37 @@ Result<std::vector<std::string>> GetStrings(const Json& j, const char* key) {
   return out;
 }
 
+// ParseTarget: `target: {route?, model?}` into the spec (with `target_model`
+// accepted on its own for compatibility, but not both).
+Status ParseTarget(const Json& j, ExperimentSpec& s) {
+  auto it = j.find("target");
+  if (it == j.end() || it->is_null()) return Status::Ok();
+  if (!it->is_object()) return InvalidArgument("target: expected an object {route?, model?}");
+  for (auto f = it->begin(); f != it->end(); ++f) {
+    if (f.key() != "route" && f.key() != "model")
+      return InvalidArgument("target: unknown field '" + f.key() + "' (expected route or model)");
+  }
+  for (const char* key : {"route", "model"}) {
+    if (auto f = it->find(key); f != it->end() && !f->is_string())
+      return InvalidArgument(fmt::format("target.{}: expected a string", key));
+  }
+  auto route = GetString(*it, "route", false);
+  auto model = GetString(*it, "model", false);
+  if (!route.ok()) return route.status();
+  if (!model.ok()) return model.status();
+  if (it->contains("route") && route->empty())
+    return InvalidArgument("target.route: expected a route, got an empty string");
+  if (it->contains("model") && model->empty())
+    return InvalidArgument("target.model: expected 1-256 characters");
+  if (!model->empty() && !s.target_model.empty() && *model != s.target_model)
+    return InvalidArgument("target_model: differs from target.model (give one of them)");
+  if (route->empty() && model->empty())
+    return InvalidArgument("target: expected route, model or both");
+  s.target_route = *route;
+  if (!model->empty()) s.target_model = *model;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ValidateExperimentSpec(ExperimentSpec& s) {
@@ -87,6 +118,20 @@ Status ValidateExperimentSpec(ExperimentSpec& s) {
   if (s.variant_kind == VariantKind::kSystemPrompt && s.prompts.size() != s.variants.size()) {
     return InvalidArgument("prompts: variant_type system_prompt needs one prompt per variant");
   }
+  if (!s.target_route.empty()) {
+    bool known = false;
+    for (std::string_view r : kExperimentRoutes) known = known || r == s.target_route;
+    if (!known) {
+      return InvalidArgument(
+          "target.route: expected /v1/chat/completions, /v1/completions or /v1/embeddings, got \"" +
+          s.target_route + "\"");
+    }
+    if (s.variant_kind == VariantKind::kSystemPrompt && s.target_route != kExperimentRoutes[0]) {
+      return InvalidArgument(
+          "target.route: variant_type system_prompt applies to /v1/chat/completions only");
+    }
+  }
+  if (s.target_model.size() > 256) return InvalidArgument("target.model: expected 1-256 characters");
   if (s.seed.empty()) s.seed = s.name;
   return Status::Ok();
 }
@@ -124,6 +169,7 @@ Result<ExperimentSpec> ExperimentSpecFromJson(const Json& j) {
   }
   s.seed = *seed;
   s.target_model = *target;
+  if (Status t = ParseTarget(j, s); !t.ok()) return t;
   if (*test == "chi_square") {
     s.test = SignificanceTest::kChiSquare;
   } else if (*test == "msprt") {
@@ -163,6 +209,43 @@ Result<ExperimentSpec> ExperimentSpecFromJson(const Json& j) {
   return s;
 }
 
+namespace {
+Json TargetJson(const ExperimentSpec& s) {
+  if (s.target_route.empty() && s.target_model.empty()) return nullptr;
+  Json t = Json::object();
+  if (!s.target_route.empty()) t["route"] = s.target_route;
+  if (!s.target_model.empty()) t["model"] = s.target_model;
+  return t;
+}
+}  // namespace
+
+Json OutcomeRecordToJson(const OutcomeRecord& r) {
+  Json j = {{"user_id", r.user},
+            {"variant", r.variant_name},
+            {"variant_index", r.variant},
+            {"success", r.success},
+            {"value", r.value ? Json(*r.value) : Json(nullptr)},
+            {"time_ms", r.time_ms}};
+  Json meta = r.metadata.empty() ? Json(nullptr) : Json::parse(r.metadata, nullptr, false);
+  j["metadata"] = meta.is_discarded() ? Json(nullptr) : meta;
+  if (!r.experiment.empty()) j["experiment_id"] = r.experiment;
+  return j;
+}
+
+Result<OutcomeRecord> OutcomeRecordFromJson(const Json& j) {
+  if (!j.is_object()) return InvalidArgument("outcome: expected an object");
+  OutcomeRecord r;
+  r.experiment = j.value("experiment_id", "");
+  r.user = j.value("user_id", "");
+  r.variant_name = j.value("variant", "");
+  r.variant = j.value("variant_index", -1);
+  r.success = j.value("success", false);
+  if (auto it = j.find("value"); it != j.end() && it->is_number()) r.value = it->get<double>();
+  if (auto it = j.find("metadata"); it != j.end() && it->is_object()) r.metadata = DumpJson(*it);
+  r.time_ms = j.value("time_ms", int64_t{0});
+  return r;
+}
+
 Json ExperimentSpecToJson(const ExperimentSpec& s) {
   Json j = {{"name", s.name},
             {"description", s.description},
@@ -179,6 +262,7 @@ Json ExperimentSpecToJson(const ExperimentSpec& s) {
             {"min_samples", s.min_samples},
             {"route_to_winner", s.route_to_winner},
             {"target_model", s.target_model},
+            {"target", TargetJson(s)},
             {"variant_type", s.variant_kind == VariantKind::kModel ? "model" : "system_prompt"},
             {"client_outcomes", s.client_outcomes}};
   if (!s.prompts.empty()) j["prompts"] = s.prompts;

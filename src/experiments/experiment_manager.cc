@@ -4,6 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <set>
+#include <thread>
 
 namespace agentgate {
 
@@ -21,6 +26,34 @@ struct ExperimentManager::Entry {
   std::mt19937_64 rng;                                   // GUARDED_BY(mu)
   // Always-valid tests, one per unordered pair (i < j) at index i * k + j.
   mutable std::vector<SequentialTest> pairs;  // GUARDED_BY(mu)
+  // Write-behind: counted in `counts` but not yet written.
+  std::vector<VariantCounts> unflushed;                      // GUARDED_BY(mu)
+  std::vector<std::pair<std::string, int>> unflushed_sticky;  // GUARDED_BY(mu)
+  bool dirty = false;                                         // GUARDED_BY(mu)
+  bool deleted = false;  // GUARDED_BY(mu): removed; pending writes are dropped
+  std::deque<OutcomeRecord> log;  // GUARDED_BY(mu): the outcome log without a store
+};
+
+// PendingOutcome: an outcome waiting for the background thread's write.
+struct ExperimentManager::PendingOutcome {
+  std::shared_ptr<Entry> entry;
+  OutcomeRecord record;
+  VariantCounts delta;
+  std::function<void(Status)> done;
+};
+
+// Background: the write-behind thread and its queue.
+struct ExperimentManager::Background {
+  std::mutex mu;
+  std::condition_variable wake;     // the thread waits on it
+  std::condition_variable flushed;  // flush() / sync() wait on it
+  std::vector<PendingOutcome> durable;  // GUARDED_BY(mu)
+  uint64_t requested = 0;               // GUARDED_BY(mu): flush requests
+  uint64_t completed = 0;               // GUARDED_BY(mu): requests served
+  bool sync_requested = false;          // GUARDED_BY(mu)
+  bool stopping = false;                // GUARDED_BY(mu)
+  Status last = Status::Ok();           // GUARDED_BY(mu): the last batch's status
+  std::thread thread;
 };
 
 namespace {
@@ -39,18 +72,109 @@ Status Conflict(std::string_view id, ExperimentStatus s) {
   return AlreadyExists(fmt::format("experiment '{}' is {}", id, ExperimentStatusName(s)));
 }
 
+void Add(VariantCounts& a, const VariantCounts& d) {
+  a.impressions += d.impressions;
+  a.conversions += d.conversions;
+  a.outcomes += d.outcomes;
+  a.value_count += d.value_count;
+  a.value_sum += d.value_sum;
+  a.value_sum_sq += d.value_sum_sq;
+}
+
+bool IsZero(const VariantCounts& c) {
+  return c.impressions == 0 && c.conversions == 0 && c.outcomes == 0 && c.value_count == 0;
+}
+
+VariantCounts OutcomeDelta(bool success, std::optional<double> value) {
+  VariantCounts d{.conversions = success ? 1u : 0u, .outcomes = 1};
+  if (value) d.value_count = 1, d.value_sum = *value, d.value_sum_sq = *value * *value;
+  return d;
+}
+
+// CheckMetadata: empty, or a JSON object of at most kMaxOutcomeMetadataBytes;
+// returns it compact.
+Result<std::string> CheckMetadata(std::string_view metadata) {
+  if (metadata.empty()) return std::string();
+  Json j = Json::parse(metadata, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return InvalidArgument("metadata: expected an object");
+  std::string compact = DumpJson(j);
+  if (compact.size() > kMaxOutcomeMetadataBytes) {
+    return InvalidArgument(fmt::format("metadata: {} bytes, at most {} allowed", compact.size(),
+                                       kMaxOutcomeMetadataBytes));
+  }
+  return compact == "{}" ? std::string() : compact;
+}
+
 }  // namespace
 
-ExperimentManager::ExperimentManager(ExperimentStore* store, ExperimentManagerOptions options)
-    : store_(store), options_(options) {}
+ExperimentManagerMetrics::ExperimentManagerMetrics(MetricsRegistry& r)
+    : flushes(r.counter("agentgate_experiment_store_flushes_total",
+                        "Batches of experiment counts, assignments and outcomes written")),
+      write_errors(r.counter("agentgate_experiment_store_errors_total",
+                             "Experiment store batches or syncs that failed (retried)")),
+      syncs(r.counter("agentgate_experiment_store_syncs_total",
+                      "Re-reads of a shared experiment store (other instances' changes)")) {}
 
-ExperimentManager::~ExperimentManager() = default;
+ExperimentManager::ExperimentManager(ExperimentStore* store, ExperimentManagerOptions options)
+    : store_(store), options_(options), clock_(options.clock ? *options.clock : Clock::system()) {
+  if (options_.metrics != nullptr)
+    metrics_ = std::make_unique<ExperimentManagerMetrics>(*options_.metrics);
+  if (store_ == nullptr || !options_.write_behind) return;
+  bg_ = std::make_unique<Background>();
+  bg_->thread = std::thread([this] {
+    using SteadyClock = std::chrono::steady_clock;
+    auto next_sync = SteadyClock::now() + options_.sync_interval;
+    std::unique_lock lock(bg_->mu);
+    for (;;) {
+      bg_->wake.wait_for(lock, options_.flush_interval, [this] {
+        return bg_->stopping || bg_->requested > bg_->completed || !bg_->durable.empty();
+      });
+      const bool stop = bg_->stopping;
+      const uint64_t target = bg_->requested;
+      bool do_sync = bg_->sync_requested;
+      bg_->sync_requested = false;
+      lock.unlock();
+      Status s = flush_once();
+      if (!stop && options_.sync_interval.count() > 0 && SteadyClock::now() >= next_sync) {
+        do_sync = true;
+        next_sync = SteadyClock::now() + options_.sync_interval;
+      }
+      if (do_sync && !stop) {
+        if (Status sy = sync_once(); s.ok()) s = sy;
+      }
+      lock.lock();
+      bg_->completed = std::max(bg_->completed, target);
+      bg_->last = s;
+      bg_->flushed.notify_all();
+      if (stop && bg_->durable.empty()) break;
+    }
+  });
+}
+
+ExperimentManager::~ExperimentManager() {
+  if (!bg_) return;
+  {
+    std::lock_guard lock(bg_->mu);
+    bg_->stopping = true;
+  }
+  bg_->wake.notify_one();
+  bg_->thread.join();
+}
+
+void ExperimentManager::note_definition_change() {
+  definition_changes_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+Result<std::vector<WriteBatch::Sticky>> ExperimentManager::write_now(const WriteBatch& batch) {
+  return store_->apply(batch, options_.outcome_log_size);
+}
 
 std::shared_ptr<ExperimentManager::Entry> ExperimentManager::make_entry(ExperimentSpec spec) const {
   auto e = std::make_shared<Entry>();
   e->ranges = GrowthBookBucketRanges(spec.traffic_split, spec.coverage);
   const size_t k = spec.variants.size();
   e->counts.assign(k, {});
+  e->unflushed.assign(k, {});
   e->values.assign(k, {});
   e->pairs.assign(k * k, SequentialTest({.tau = spec.msprt_tau}));
   uint64_t seed = options_.seed != 0 ? options_.seed : std::random_device{}();
@@ -65,9 +189,27 @@ std::shared_ptr<ExperimentManager::Entry> ExperimentManager::find(std::string_vi
   return it == experiments_.end() ? nullptr : it->second;
 }
 
+void ExperimentManager::restore_counts(Entry& e, const std::vector<VariantCounts>& counts) const {
+  const size_t k = e.spec.variants.size();
+  for (size_t i = 0; i < k; ++i) {
+    VariantCounts c = i < counts.size() ? counts[i] : VariantCounts{};
+    Add(c, e.unflushed[i]);  // counted here, not yet written
+    e.counts[i] = c;
+    if (c.value_count > 0) {
+      const double n = static_cast<double>(c.value_count);
+      const double mean = c.value_sum / n;
+      e.values[i].restore(c.value_count, mean, std::max(0.0, c.value_sum_sq - c.value_sum * mean));
+    } else {
+      e.values[i] = RunningMoments();
+    }
+  }
+}
+
 Status ExperimentManager::load() {
   if (store_ == nullptr) return Status::Ok();
-  auto snaps = store_->load();
+  auto version = store_->version();
+  if (!version.ok()) return version.status();
+  auto snaps = store_->load(true);
   if (!snaps.ok()) return snaps.status();
   std::unique_lock lock(mu_);
   for (ExperimentStore::Snapshot& s : *snaps) {
@@ -75,18 +217,10 @@ Status ExperimentManager::load() {
       return Internal("stored experiment '" + s.spec.name + "' is invalid: " + v.message());
     }
     auto e = make_entry(std::move(s.spec));
+    std::lock_guard elock(e->mu);
     e->status = s.status;
     const size_t k = e->spec.variants.size();
-    for (size_t i = 0; i < k && i < s.counts.size(); ++i) {
-      const VariantCounts& c = s.counts[i];
-      e->counts[i] = c;
-      if (c.value_count > 0) {
-        const double n = static_cast<double>(c.value_count);
-        const double mean = c.value_sum / n;
-        e->values[i].restore(c.value_count, mean,
-                             std::max(0.0, c.value_sum_sq - c.value_sum * mean));
-      }
-    }
+    restore_counts(*e, s.counts);
     for (auto& [user, v] : s.sticky) {
       if (v >= 0 && static_cast<size_t>(v) < k) e->sticky.emplace(std::move(user), v);
     }
@@ -94,8 +228,11 @@ Status ExperimentManager::load() {
       if (e->spec.variants[i] == s.selected_winner) e->selected_winner = static_cast<int>(i);
     }
     const std::string name = e->spec.name;
-    experiments_[name] = std::move(e);
+    experiments_[name] = e;
   }
+  std::lock_guard slock(sync_mu_);
+  synced_version_ = *version;
+  if (*version != 0) shared_store_.store(true, std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -105,6 +242,7 @@ Status ExperimentManager::create(ExperimentSpec spec) {
   if (experiments_.contains(spec.name)) {
     return AlreadyExists("experiment '" + spec.name + "' already exists");
   }
+  note_definition_change();
   if (store_ != nullptr) {
     if (Status s = store_->put_experiment(spec, ExperimentStatus::kRunning, ""); !s.ok()) return s;
   }
@@ -149,6 +287,7 @@ Status ExperimentManager::stop(std::string_view id) {
   if (!e) return NotFound(fmt::format("experiment '{}' not found", id));
   std::lock_guard lock(e->mu);
   if (e->status != ExperimentStatus::kRunning) return Status::Ok();
+  note_definition_change();
   if (store_ != nullptr) {
     if (Status s = store_->put_experiment(e->spec, ExperimentStatus::kStopped, ""); !s.ok())
       return s;
@@ -158,18 +297,30 @@ Status ExperimentManager::stop(std::string_view id) {
 }
 
 Status ExperimentManager::remove(std::string_view id) {
-  std::unique_lock lock(mu_);
-  auto it = experiments_.find(id);
-  if (it == experiments_.end()) return NotFound(fmt::format("experiment '{}' not found", id));
-  if (store_ != nullptr) {
-    if (Status s = store_->erase_experiment(id); !s.ok()) return s;
+  std::shared_ptr<Entry> e;
+  {
+    std::unique_lock lock(mu_);
+    auto it = experiments_.find(id);
+    if (it == experiments_.end()) return NotFound(fmt::format("experiment '{}' not found", id));
+    note_definition_change();
+    e = it->second;
+    experiments_.erase(it);
+    std::lock_guard elock(e->mu);
+    e->deleted = true;  // its unwritten counts are dropped
   }
-  experiments_.erase(it);
+  if (store_ == nullptr) return Status::Ok();
+  (void)flush();  // a batch already taken is written before the erase
+  if (Status s = store_->erase_experiment(id); !s.ok()) {
+    std::unique_lock lock(mu_);
+    std::lock_guard elock(e->mu);
+    e->deleted = false;
+    experiments_.emplace(e->spec.name, e);
+    return s;
+  }
   return Status::Ok();
 }
 
-Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_view user,
-                                             bool serve_on_store_error) {
+Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_view user) {
   auto e = find(id);
   if (!e) return NotFound(fmt::format("experiment '{}' not found", id));
   Assignment a;
@@ -203,25 +354,38 @@ Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_vi
   }
   if (v < 0) return a;  // outside the coverage
   if (e->status == ExperimentStatus::kRunning) {
-    Status failed;
-    if (store_ != nullptr) {
-      if (fresh_sticky) {  // another instance may have chosen first: its choice stands
-        Result<int> stored = store_->put_assignment(e->spec.name, user, v);
-        if (!stored.ok()) {
-          failed = stored.status();
-        } else if (*stored >= 0 && static_cast<size_t>(*stored) < e->spec.variants.size()) {
-          v = *stored;
+    if (bg_) {  // written behind
+      bool sticky_written = false;
+      if (fresh_sticky && shared_store_.load(std::memory_order_relaxed)) {
+        // Another instance may have chosen for this user already: ask the
+        // shared store now (one round trip, on a user's first request to this
+        // instance only), so that the user sees one variant everywhere. If
+        // the store is away, the choice is served and written behind.
+        WriteBatch b;
+        b.sticky.push_back({e->spec.name, std::string(user), v});
+        if (auto lost = write_now(b); lost.ok()) {
+          sticky_written = true;
+          if (!lost->empty() && lost->front().variant >= 0 &&
+              static_cast<size_t>(lost->front().variant) < e->spec.variants.size()) {
+            v = lost->front().variant;
+          }
+        } else if (metrics_) {
+          metrics_->write_errors.inc();
         }
       }
-      if (failed.ok()) failed = store_->add_counts(e->spec.name, v, {.impressions = 1});
+      ++e->unflushed[static_cast<size_t>(v)].impressions;
+      if (fresh_sticky && !sticky_written) e->unflushed_sticky.emplace_back(std::string(user), v);
+      e->dirty = true;
+    } else if (store_ != nullptr) {
+      WriteBatch b;
+      b.counts.push_back({e->spec.name, v, {.impressions = 1}});
+      if (fresh_sticky) b.sticky.push_back({e->spec.name, std::string(user), v});
+      auto lost = write_now(b);
+      if (!lost.ok()) return lost.status();
+      if (!lost->empty()) v = lost->front().variant;  // another instance chose first
     }
-    if (!failed.ok()) {
-      if (!serve_on_store_error) return failed;
-      a.store_error = std::move(failed);  // served, neither counted nor remembered
-    } else {
-      if (fresh_sticky) e->sticky.emplace(std::string(user), v);
-      ++e->counts[static_cast<size_t>(v)].impressions;
-    }
+    if (fresh_sticky) e->sticky.emplace(std::string(user), v);
+    ++e->counts[static_cast<size_t>(v)].impressions;
   }
   a.in_experiment = true;
   a.variant = v;
@@ -231,54 +395,105 @@ Result<Assignment> ExperimentManager::assign(std::string_view id, std::string_vi
 }
 
 Status ExperimentManager::record_outcome(std::string_view id, std::string_view user, bool success,
-                                         std::optional<double> value) {
+                                         std::optional<double> value, std::string_view metadata) {
+  if (!bg_) {  // `done` runs inline
+    Status out = Status::Ok();
+    record_outcome_async(id, user, success, value, metadata, [&out](Status s) { out = std::move(s); });
+    return out;
+  }
+  std::promise<Status> promise;
+  std::future<Status> done = promise.get_future();
+  record_outcome_async(id, user, success, value, metadata,
+                       [&promise](Status s) { promise.set_value(std::move(s)); });
+  return done.get();
+}
+
+void ExperimentManager::record_outcome_async(std::string_view id, std::string_view user,
+                                             bool success, std::optional<double> value,
+                                             std::string_view metadata,
+                                             std::function<void(Status)> done) {
   auto e = find(id);
-  if (!e) return NotFound(fmt::format("experiment '{}' not found", id));
-  std::lock_guard lock(e->mu);
-  if (e->status != ExperimentStatus::kRunning) return Conflict(id, e->status);
+  if (!e) return done(NotFound(fmt::format("experiment '{}' not found", id)));
+  if (value && !std::isfinite(*value)) return done(InvalidArgument("value: expected a finite number"));
+  Result<std::string> meta = CheckMetadata(metadata);
+  if (!meta.ok()) return done(meta.status());
+  std::unique_lock lock(e->mu);
+  if (e->status != ExperimentStatus::kRunning) return done(Conflict(id, e->status));
   int v = -1;
   if (e->spec.bandit_algorithm == BanditAlgorithm::kNone) {
     v = GrowthBookChooseVariation(GrowthBookHashV2(e->spec.seed, user), e->ranges);
-    if (v < 0)
-      return InvalidArgument(fmt::format("user '{}' is outside experiment '{}'", user, id));
+    if (v < 0) {
+      return done(InvalidArgument(fmt::format("user '{}' is outside experiment '{}'", user, id)));
+    }
   } else {
     auto it = e->sticky.find(std::string(user));
     if (it == e->sticky.end()) {
-      return InvalidArgument(
-          fmt::format("user '{}' has no assignment in experiment '{}'", user, id));
+      return done(InvalidArgument(
+          fmt::format("user '{}' has no assignment in experiment '{}'", user, id)));
     }
     v = it->second;
   }
-  return record_locked(*e, v, success, value);
+  OutcomeRecord rec{.experiment = e->spec.name,
+                    .user = std::string(user),
+                    .variant = v,
+                    .variant_name = e->spec.variants[static_cast<size_t>(v)],
+                    .success = success,
+                    .value = value,
+                    .metadata = std::move(*meta),
+                    .time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now())
+                                   .count()};
+  const VariantCounts delta = OutcomeDelta(success, value);
+  if (bg_) {  // counted once written, on the background thread
+    lock.unlock();
+    {
+      std::lock_guard qlock(bg_->mu);
+      bg_->durable.push_back({std::move(e), std::move(rec), delta, std::move(done)});
+    }
+    bg_->wake.notify_one();
+    return;
+  }
+  if (store_ != nullptr) {
+    WriteBatch b;
+    b.counts.push_back({rec.experiment, v, delta});
+    b.outcomes.push_back(rec);
+    if (auto r = write_now(b); !r.ok()) return done(r.status());
+  } else {
+    e->log.push_front(std::move(rec));
+    while (e->log.size() > options_.outcome_log_size) e->log.pop_back();
+  }
+  count_outcome_locked(*e, v, success, value);
+  lock.unlock();
+  done(Status::Ok());
 }
 
 Status ExperimentManager::record_variant_outcome(std::string_view id, int variant, bool success,
                                                  std::optional<double> value) {
   auto e = find(id);
   if (!e) return NotFound(fmt::format("experiment '{}' not found", id));
+  if (value && !std::isfinite(*value)) return InvalidArgument("value: expected a finite number");
   std::lock_guard lock(e->mu);
   if (e->status != ExperimentStatus::kRunning) return Conflict(id, e->status);
   if (variant < 0 || static_cast<size_t>(variant) >= e->spec.variants.size()) {
     return InvalidArgument(fmt::format("variant index {} out of range", variant));
   }
-  return record_locked(*e, variant, success, value);
+  const VariantCounts delta = OutcomeDelta(success, value);
+  if (bg_) {
+    Add(e->unflushed[static_cast<size_t>(variant)], delta);
+    e->dirty = true;
+  } else if (store_ != nullptr) {
+    WriteBatch b;
+    b.counts.push_back({e->spec.name, variant, delta});
+    if (auto r = write_now(b); !r.ok()) return r.status();
+  }
+  count_outcome_locked(*e, variant, success, value);
+  return Status::Ok();
 }
 
-Status ExperimentManager::record_locked(Entry& e, int variant, bool success,
-                                        std::optional<double> value) {
-  if (value && !std::isfinite(*value)) return InvalidArgument("value: expected a finite number");
-  VariantCounts delta{.conversions = success ? 1u : 0u, .outcomes = 1};
-  if (value) delta.value_count = 1, delta.value_sum = *value, delta.value_sum_sq = *value * *value;
-  if (store_ != nullptr) {
-    if (Status s = store_->add_counts(e.spec.name, variant, delta); !s.ok()) return s;
-  }
+void ExperimentManager::count_outcome_locked(Entry& e, int variant, bool success,
+                                             std::optional<double> value) {
   VariantCounts& c = e.counts[static_cast<size_t>(variant)];
-  c.conversions += delta.conversions;
-  c.outcomes += 1;
-  if (value) {
-    c.value_count += 1, c.value_sum += *value, c.value_sum_sq += *value * *value;
-    e.values[static_cast<size_t>(variant)].add(*value);
-  }
+  Add(c, OutcomeDelta(success, value));
+  if (value) e.values[static_cast<size_t>(variant)].add(*value);
   // Continuous monitoring: every outcome is a look for the sequential tests.
   const size_t k = e.counts.size();
   for (size_t i = 0; i < k; ++i) {
@@ -286,25 +501,25 @@ Status ExperimentManager::record_locked(Entry& e, int variant, bool success,
       e.pairs[i * k + j].look(Conv(e.counts[i]), Conv(e.counts[j]));
   }
   // Automated winner selection.
-  if (e.spec.min_samples <= 0) return Status::Ok();
+  if (e.spec.min_samples <= 0 || e.status != ExperimentStatus::kRunning || e.deleted) return;
   for (const VariantCounts& vc : e.counts) {
-    if (vc.impressions < static_cast<uint64_t>(e.spec.min_samples)) return Status::Ok();
+    if (vc.impressions < static_cast<uint64_t>(e.spec.min_samples)) return;
   }
   ExperimentResults r;
   fill_results(e, r);
-  if (!r.significant || !r.winner) return Status::Ok();
+  if (!r.significant || !r.winner) return;
   int winner =
       static_cast<int>(std::find(e.spec.variants.begin(), e.spec.variants.end(), *r.winner) -
                        e.spec.variants.begin());
+  note_definition_change();
   if (store_ != nullptr) {
     if (Status s = store_->put_experiment(e.spec, ExperimentStatus::kCompleted, *r.winner);
         !s.ok()) {
-      return Status::Ok();  // the outcome is counted; completion is retried on the next one
+      return;  // the outcome is counted; completion is retried on the next one
     }
   }
   e.status = ExperimentStatus::kCompleted;
   e.selected_winner = winner;
-  return Status::Ok();
 }
 
 void ExperimentManager::fill_results(const Entry& e, ExperimentResults& r) const {
@@ -364,12 +579,29 @@ Result<ExperimentResults> ExperimentManager::results(std::string_view id) const 
   return r;
 }
 
-std::optional<ExperimentTarget> ExperimentManager::experiment_for_model(
-    std::string_view model) const {
+Result<std::vector<OutcomeRecord>> ExperimentManager::recent_outcomes(std::string_view id,
+                                                                      size_t limit) const {
+  auto e = find(id);
+  if (!e) return NotFound(fmt::format("experiment '{}' not found", id));
+  if (store_ != nullptr) return store_->recent_outcomes(id, limit);
+  std::lock_guard lock(e->mu);
+  std::vector<OutcomeRecord> out;
+  for (const OutcomeRecord& r : e->log) {
+    if (out.size() >= limit) break;
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::optional<ExperimentTarget> ExperimentManager::experiment_for_request(
+    std::string_view route, std::string_view model) const {
   std::optional<ExperimentTarget> found;
   std::shared_lock lock(mu_);
   for (const auto& [name, e] : experiments_) {
-    if (e->spec.target_model.empty() || e->spec.target_model != model) continue;
+    const ExperimentSpec& s = e->spec;
+    if (s.target_route.empty() && s.target_model.empty()) continue;
+    if (!s.target_route.empty() && !route.empty() && s.target_route != route) continue;
+    if (!s.target_model.empty() && s.target_model != model) continue;
     if (found && found->id < name) continue;
     std::lock_guard elock(e->mu);
     if (e->status == ExperimentStatus::kRunning ||
@@ -378,6 +610,173 @@ std::optional<ExperimentTarget> ExperimentManager::experiment_for_model(
     }
   }
   return found;
+}
+
+std::optional<ExperimentTarget> ExperimentManager::experiment_for_model(
+    std::string_view model) const {
+  return experiment_for_request({}, model);
+}
+
+Status ExperimentManager::flush() {
+  if (!bg_) return Status::Ok();
+  std::unique_lock lock(bg_->mu);
+  const uint64_t mine = ++bg_->requested;
+  bg_->wake.notify_one();
+  bg_->flushed.wait(lock, [&] { return bg_->completed >= mine; });
+  return bg_->last;
+}
+
+Status ExperimentManager::sync() {
+  if (store_ == nullptr) return Status::Ok();
+  if (!bg_) return sync_once();
+  std::unique_lock lock(bg_->mu);
+  bg_->sync_requested = true;
+  const uint64_t mine = ++bg_->requested;
+  bg_->wake.notify_one();
+  bg_->flushed.wait(lock, [&] { return bg_->completed >= mine; });
+  return bg_->last;
+}
+
+Status ExperimentManager::flush_once() {
+  std::vector<PendingOutcome> durable;
+  {
+    std::lock_guard lock(bg_->mu);
+    durable.swap(bg_->durable);
+  }
+  std::vector<std::shared_ptr<Entry>> entries;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [name, e] : experiments_) entries.push_back(e);
+  }
+  WriteBatch b;
+  std::unordered_map<std::string, std::shared_ptr<Entry>> by_name;
+  for (const auto& e : entries) {
+    std::lock_guard lock(e->mu);
+    if (!e->dirty || e->deleted) continue;
+    by_name[e->spec.name] = e;
+    for (size_t v = 0; v < e->unflushed.size(); ++v) {
+      if (IsZero(e->unflushed[v])) continue;
+      b.counts.push_back({e->spec.name, static_cast<int>(v), e->unflushed[v]});
+      e->unflushed[v] = {};
+    }
+    for (auto& [user, v] : e->unflushed_sticky) b.sticky.push_back({e->spec.name, user, v});
+    e->unflushed_sticky.clear();
+    e->dirty = false;
+  }
+  const size_t batched_counts = b.counts.size();
+  std::vector<PendingOutcome> written;
+  for (PendingOutcome& p : durable) {
+    bool deleted = false;
+    {
+      std::lock_guard lock(p.entry->mu);
+      deleted = p.entry->deleted;
+    }
+    if (deleted) {
+      p.done(NotFound(fmt::format("experiment '{}' not found", p.record.experiment)));
+      continue;
+    }
+    b.counts.push_back({p.record.experiment, p.record.variant, p.delta});
+    b.outcomes.push_back(p.record);
+    written.push_back(std::move(p));
+  }
+  if (b.empty()) return Status::Ok();
+  auto lost = store_->apply(b, options_.outcome_log_size);
+  if (!lost.ok()) {
+    if (metrics_) metrics_->write_errors.inc();
+    // Retry the batched part with the next batch; the outcomes fail (nothing counted).
+    for (size_t i = 0; i < batched_counts; ++i) {
+      const WriteBatch::Count& c = b.counts[i];
+      Entry& e = *by_name[c.id];
+      std::lock_guard lock(e.mu);
+      if (e.deleted) continue;
+      Add(e.unflushed[static_cast<size_t>(c.variant)], c.delta);
+      e.dirty = true;
+    }
+    for (const WriteBatch::Sticky& st : b.sticky) {
+      Entry& e = *by_name[st.id];
+      std::lock_guard lock(e.mu);
+      if (e.deleted) continue;
+      e.unflushed_sticky.emplace_back(st.user, st.variant);
+      e.dirty = true;
+    }
+    for (PendingOutcome& p : written) p.done(lost.status());
+    return lost.status();
+  }
+  if (metrics_) metrics_->flushes.inc();
+  for (const WriteBatch::Sticky& st : *lost) {  // another instance chose first: adopt its choice
+    auto it = by_name.find(st.id);
+    if (it == by_name.end()) continue;
+    std::lock_guard lock(it->second->mu);
+    if (auto s = it->second->sticky.find(st.user); s != it->second->sticky.end()) s->second = st.variant;
+  }
+  for (PendingOutcome& p : written) {
+    {
+      std::lock_guard lock(p.entry->mu);
+      if (!p.entry->deleted) count_outcome_locked(*p.entry, p.record.variant, p.record.success, p.record.value);
+    }
+    p.done(Status::Ok());
+  }
+  return Status::Ok();
+}
+
+Status ExperimentManager::sync_once() {
+  std::lock_guard slock(sync_mu_);
+  auto version = store_->version();
+  if (!version.ok()) {
+    if (metrics_) metrics_->write_errors.inc();
+    return version.status();
+  }
+  if (*version == 0) return Status::Ok();  // one process owns the store
+  const uint64_t changes = definition_changes_.load(std::memory_order_acquire);
+  auto snaps = store_->load(false);
+  if (!snaps.ok()) {
+    if (metrics_) metrics_->write_errors.inc();
+    return snaps.status();
+  }
+  std::unique_lock lock(mu_);
+  // A local change raced this read: keep memory, the next sync sees both.
+  if (definition_changes_.load(std::memory_order_acquire) != changes) return Status::Ok();
+  std::set<std::string> seen;
+  for (ExperimentStore::Snapshot& s : *snaps) {
+    if (!ValidateExperimentSpec(s.spec).ok()) continue;
+    const std::string name = s.spec.name;
+    seen.insert(name);
+    auto it = experiments_.find(name);
+    std::shared_ptr<Entry> e;
+    if (it != experiments_.end() &&
+        DumpJson(ExperimentSpecToJson(it->second->spec)) == DumpJson(ExperimentSpecToJson(s.spec))) {
+      e = it->second;
+    } else {  // new here, or deleted and created again elsewhere with another definition
+      if (it != experiments_.end()) {
+        std::lock_guard elock(it->second->mu);
+        it->second->deleted = true;
+      }
+      e = make_entry(std::move(s.spec));
+      experiments_[name] = e;
+    }
+    std::lock_guard elock(e->mu);
+    e->status = s.status;
+    e->selected_winner.reset();
+    for (size_t i = 0; i < e->spec.variants.size(); ++i) {
+      if (e->spec.variants[i] == s.selected_winner) e->selected_winner = static_cast<int>(i);
+    }
+    restore_counts(*e, s.counts);
+  }
+  for (auto it = experiments_.begin(); it != experiments_.end();) {
+    if (seen.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    {
+      std::lock_guard elock(it->second->mu);
+      it->second->deleted = true;  // deleted by another instance
+    }
+    it = experiments_.erase(it);
+  }
+  synced_version_ = *version;
+  if (*version != 0) shared_store_.store(true, std::memory_order_relaxed);
+  if (metrics_) metrics_->syncs.inc();
+  return Status::Ok();
 }
 
 }  // namespace agentgate

@@ -21,64 +21,137 @@ uint64_t ToUint(const std::string& s) {
   return v;
 }
 
+// kApplyScript: one WriteBatch, atomically. ARGV: base, log size, then ops of
+// four fields: i|f <id> <field> <increment> (HINCRBY / HINCRBYFLOAT of
+// counts:<id>), s <id> <user> <variant> (HSETNX sticky:<id>), o <id> <record>
+// "" (LPUSH outcomes:<id>, trimmed at the end). Writes for an experiment
+// whose definition is gone (deleted by any instance) are skipped. Returns the
+// sticky choices that lost: id, user, stored variant, ...
+constexpr const char* kApplyScript = R"lua(
+local base = ARGV[1]
+local log_size = tonumber(ARGV[2])
+local lost, logged, live = {}, {}, {}
+local i = 3
+while i <= #ARGV do
+  local op, id = ARGV[i], ARGV[i + 1]
+  if live[id] == nil then live[id] = redis.call('HEXISTS', base .. 'defs', id) == 1 end
+  if live[id] then
+    if op == 'i' then
+      redis.call('HINCRBY', base .. 'counts:' .. id, ARGV[i + 2], ARGV[i + 3])
+    elseif op == 'f' then
+      redis.call('HINCRBYFLOAT', base .. 'counts:' .. id, ARGV[i + 2], ARGV[i + 3])
+    elseif op == 's' then
+      local key = base .. 'sticky:' .. id
+      if redis.call('HSETNX', key, ARGV[i + 2], ARGV[i + 3]) == 0 then
+        local cur = redis.call('HGET', key, ARGV[i + 2])
+        if cur ~= ARGV[i + 3] then
+          lost[#lost + 1] = id
+          lost[#lost + 1] = ARGV[i + 2]
+          lost[#lost + 1] = cur
+        end
+      end
+    elseif op == 'o' then
+      local key = base .. 'outcomes:' .. id
+      redis.call('LPUSH', key, ARGV[i + 2])
+      logged[key] = true
+    end
+  end
+  i = i + 4
+end
+for key, _ in pairs(logged) do redis.call('LTRIM', key, 0, log_size - 1) end
+return lost
+)lua";
+
 class RedisExperimentStore final : public ExperimentStore {
  public:
   RedisExperimentStore(RedisClient& client, std::string base)
-      : client_(client), base_(std::move(base)) {}
+      : client_(client), base_(std::move(base)), apply_(client, kApplyScript) {}
 
   Status put_experiment(const ExperimentSpec& spec, ExperimentStatus status,
                         std::string_view winner) override {
     auto r = run({"HSET", base_ + "defs", spec.name, DumpJson(ExperimentSpecToJson(spec))});
     if (!r.ok()) return r.status();
     std::string state = std::string(ExperimentStatusName(status)) + "|" + std::string(winner);
-    return run({"HSET", base_ + "status", spec.name, state}).status();
+    if (auto st = run({"HSET", base_ + "status", spec.name, state}); !st.ok()) return st.status();
+    return run({"INCR", base_ + "version"}).status();
   }
 
   Status erase_experiment(std::string_view id) override {
     const std::string sid(id);
-    for (auto& cmd : std::vector<std::vector<std::string>>{{"DEL", base_ + "counts:" + sid},
-                                                           {"DEL", base_ + "sticky:" + sid},
+    for (auto& cmd : std::vector<std::vector<std::string>>{{"HDEL", base_ + "defs", sid},
                                                            {"HDEL", base_ + "status", sid},
-                                                           {"HDEL", base_ + "defs", sid}}) {
+                                                           {"DEL", base_ + "counts:" + sid},
+                                                           {"DEL", base_ + "sticky:" + sid},
+                                                           {"DEL", base_ + "outcomes:" + sid},
+                                                           {"INCR", base_ + "version"}}) {
       if (auto r = run(std::move(cmd)); !r.ok()) return r.status();
     }
     return Status::Ok();
   }
 
-  Status add_counts(std::string_view id, int variant, const VariantCounts& d) override {
-    const std::string key = base_ + "counts:" + std::string(id);
-    const std::string v = std::to_string(variant) + ":";
-    const std::pair<const char*, uint64_t> ints[] = {{"impressions", d.impressions},
-                                                     {"conversions", d.conversions},
-                                                     {"outcomes", d.outcomes},
-                                                     {"value_count", d.value_count}};
-    for (const auto& [field, n] : ints) {
-      if (n == 0) continue;
-      if (auto r = run({"HINCRBY", key, v + field, std::to_string(n)}); !r.ok()) return r.status();
-    }
-    if (d.value_count > 0) {
-      if (auto r = run({"HINCRBYFLOAT", key, v + "value_sum", Number(d.value_sum)}); !r.ok())
-        return r.status();
-      if (auto r = run({"HINCRBYFLOAT", key, v + "value_sum_sq", Number(d.value_sum_sq)});
-          !r.ok()) {
-        return r.status();
+  Result<std::vector<WriteBatch::Sticky>> apply(const WriteBatch& batch,
+                                                size_t log_size) override {
+    std::vector<std::string> args = {base_, std::to_string(log_size)};
+    auto op = [&](const char* o, const std::string& id, std::string a, std::string b) {
+      args.push_back(o);
+      args.push_back(id);
+      args.push_back(std::move(a));
+      args.push_back(std::move(b));
+    };
+    for (const WriteBatch::Count& c : batch.counts) {
+      const std::string v = std::to_string(c.variant) + ":";
+      const VariantCounts& d = c.delta;
+      const std::pair<const char*, uint64_t> ints[] = {{"impressions", d.impressions},
+                                                       {"conversions", d.conversions},
+                                                       {"outcomes", d.outcomes},
+                                                       {"value_count", d.value_count}};
+      for (const auto& [field, n] : ints) {
+        if (n != 0) op("i", c.id, v + field, std::to_string(n));
+      }
+      if (d.value_count > 0) {
+        op("f", c.id, v + "value_sum", Number(d.value_sum));
+        op("f", c.id, v + "value_sum_sq", Number(d.value_sum_sq));
       }
     }
-    return Status::Ok();
-  }
-
-  Result<int> put_assignment(std::string_view id, std::string_view user, int variant) override {
-    // One round trip: set unless set, and answer what is stored.
-    auto r = run({"EVAL",
-                  "if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then return "
-                  "tonumber(ARGV[2]) end return tonumber(redis.call('HGET', KEYS[1], ARGV[1]))",
-                  "1", base_ + "sticky:" + std::string(id), std::string(user),
-                  std::to_string(variant)});
+    for (const WriteBatch::Sticky& st : batch.sticky)
+      op("s", st.id, st.user, std::to_string(st.variant));
+    for (const OutcomeRecord& r : batch.outcomes)
+      op("o", r.experiment, DumpJson(OutcomeRecordToJson(r)), "");
+    std::vector<std::string> keys;
+    Result<RedisReply> r = RunSync<Result<RedisReply>>(
+        [&] { return apply_.eval(std::move(keys), std::move(args)); });
     if (!r.ok()) return r.status();
-    return r->type == RedisReply::Type::kInteger ? static_cast<int>(r->integer) : variant;
+    if (r->is_error()) return Unavailable("redis: " + r->str);
+    std::vector<WriteBatch::Sticky> lost;
+    for (size_t i = 0; i + 2 < r->elements.size(); i += 3) {
+      lost.push_back({r->elements[i].str, r->elements[i + 1].str,
+                      static_cast<int>(ToUint(r->elements[i + 2].str))});
+    }
+    return lost;
   }
 
-  Result<std::vector<Snapshot>> load() override {
+  Result<std::vector<OutcomeRecord>> recent_outcomes(std::string_view id, size_t limit) override {
+    if (limit == 0) return std::vector<OutcomeRecord>{};
+    auto r = run({"LRANGE", base_ + "outcomes:" + std::string(id), "0",
+                  std::to_string(limit - 1)});
+    if (!r.ok()) return r.status();
+    std::vector<OutcomeRecord> out;
+    for (const RedisReply& e : r->elements) {
+      auto j = ParseJsonObject(e.str);
+      if (!j.ok()) continue;
+      auto rec = OutcomeRecordFromJson(*j);
+      if (rec.ok()) out.push_back(std::move(*rec));
+    }
+    return out;
+  }
+
+  Result<uint64_t> version() override {
+    auto r = run({"GET", base_ + "version"});
+    if (!r.ok()) return r.status();
+    return (r->is_nil() ? 0 : ToUint(r->str)) + 1;  // never 0: shared, always versioned
+  }
+
+  Result<std::vector<Snapshot>> load(bool with_sticky) override {
     auto defs = hash(base_ + "defs");
     if (!defs.ok()) return defs.status();
     auto states = hash(base_ + "status");
@@ -114,10 +187,12 @@ class RedisExperimentStore final : public ExperimentStore {
         if (name == "value_sum") c.value_sum = std::strtod(value.c_str(), nullptr);
         if (name == "value_sum_sq") c.value_sum_sq = std::strtod(value.c_str(), nullptr);
       }
-      auto sticky = hash(base_ + "sticky:" + id);
-      if (!sticky.ok()) return sticky.status();
-      for (const auto& [user, v] : *sticky)
-        s.sticky.emplace_back(user, static_cast<int>(ToUint(v)));
+      if (with_sticky) {
+        auto sticky = hash(base_ + "sticky:" + id);
+        if (!sticky.ok()) return sticky.status();
+        for (const auto& [user, v] : *sticky)
+          s.sticky.emplace_back(user, static_cast<int>(ToUint(v)));
+      }
       out.push_back(std::move(s));
     }
     return out;
@@ -148,6 +223,7 @@ class RedisExperimentStore final : public ExperimentStore {
 
   RedisClient& client_;
   const std::string base_;
+  RedisScript apply_;
 };
 
 }  // namespace

@@ -8,7 +8,6 @@
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/cache/semantic_cache.h"
 #include "agentgate/experiments/experiment_manager.h"
-#include "experiments/counting_experiment_store.h"
 #include "experiments/redis_experiment_store.h"
 #include "experiments/sqlite_experiment_store.h"
 #include "gateway/stages/experiment_stage.h"
@@ -162,14 +161,21 @@ Status Gateway::build_proxy() {
     if (!experiment_store.ok()) return experiment_store.status();
     experiment_store_ = std::move(*experiment_store);
   }
-  experiment_store_ = NewCountingExperimentStore(std::move(experiment_store_), metrics_);
-  experiments_ = std::make_unique<ExperimentManager>(experiment_store_.get());
+  const ExperimentsConfig& ec = config_.experiments;
+  experiments_ = std::make_unique<ExperimentManager>(
+      experiment_store_.get(),
+      ExperimentManagerOptions{
+          .flush_interval = std::chrono::duration_cast<std::chrono::milliseconds>(ec.flush_interval),
+          .sync_interval = std::chrono::duration_cast<std::chrono::milliseconds>(ec.sync_interval),
+          .outcome_log_size = ec.outcome_log_size,
+          .metrics = &metrics_,
+          .clock = &clock_});
   if (Status s = experiments_->load(); !s.ok()) {
     // Redis away at start (fail-open): serve without experiments rather than
-    // not at all; they are read again at the next start.
+    // not at all; the manager's sync reads them once Redis is back.
     const bool away = s.code() == StatusCode::kUnavailable ||
                       s.code() == StatusCode::kDeadlineExceeded;
-    if (!(config_.experiments.store == "redis" && config_.redis.fail_open && away)) return s;
+    if (!(ec.store == "redis" && config_.redis.fail_open && away)) return s;
     spdlog::warn("experiments not loaded (Redis away at start): {}", s.ToString());
   }
   if (config_.experiments.enabled) {
@@ -344,6 +350,7 @@ void Gateway::shutdown() {
   if (demo_) demo_->stop();
   if (server_) server_->shutdown();
   if (demo_server_) demo_server_->shutdown();
+  if (experiments_) (void)experiments_->flush();  // written-behind counts, while Redis is up
   if (redis_) redis_->stop();
 }
 

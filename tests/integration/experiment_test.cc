@@ -3,8 +3,13 @@
 // across a restart and across instances, and the experiment stage.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <chrono>
+#include <functional>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
@@ -66,6 +71,32 @@ class ExperimentTest : public ::testing::Test {
   std::unique_ptr<MockProcess> mock_;
   std::unique_ptr<GatewayProcess> gw_;
 };
+
+// StopGracefully: SIGTERM and wait, so the gateway writes its last batch of
+// impressions and sticky choices (a SIGKILL may lose up to flush_interval of
+// them; acknowledged outcomes never).
+void StopGracefully(std::unique_ptr<GatewayProcess>& gw) {
+  ASSERT_TRUE(gw->process().signal(SIGTERM));
+  EXPECT_TRUE(gw->process().wait(std::chrono::seconds(30)).has_value());
+  gw.reset();
+}
+
+// Eventually: polls `done` until it holds or a generous deadline passes
+// (another instance's change arrives within its sync interval).
+bool Eventually(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+int TotalImpressions(const Json& results) {
+  int n = 0;
+  for (const Json& v : results["variants"]) n += v["impressions"].get<int>();
+  return n;
+}
 
 void ExpectErrorShape(const HttpResult& r, int status, const std::string& fragment) {
   EXPECT_EQ(r.status, status) << r.body;
@@ -179,7 +210,7 @@ TEST_F(ExperimentTest, AssignmentSurvivesRestartAndMatchesAnotherInstance) {
   }
   // Restart on the same data dir: same variants, counts kept.
   const std::string dir = gw_->dir();
-  gw_.reset();
+  StopGracefully(gw_);
   gw_ = GatewayProcess::Start(ConfigFor(mock_->port()), {}, dir);
   ASSERT_NE(gw_, nullptr);
   EXPECT_EQ(ListSize(), 2);
@@ -284,6 +315,106 @@ TEST_F(ExperimentTest, SystemPromptVariantsAndClientOutcomes) {
   EXPECT_EQ(outcomes, 0);
 }
 
+// A 2xx from POST /record means written: an instance killed with SIGKILL
+// right after keeps every acknowledged outcome (impressions may lose up to
+// flush_interval_ms; not asserted).
+TEST_F(ExperimentTest, AcknowledgedOutcomesSurviveSigkill) {
+  ASSERT_EQ(Admin("POST", "/api/v1/ab-testing/experiments", kExperiment).status, 201);
+  for (int i = 0; i < 30; ++i) {
+    const std::string u = "k-" + std::to_string(i);
+    Assign(*gw_, "model-test", u);
+    ASSERT_EQ(Admin("POST", "/api/v1/ab-testing/record",
+                    R"({"experiment_id":"model-test","user_id":")" + u +
+                        R"(","success":true,"value":1,"metadata":{"i":)" + std::to_string(i) + "}}")
+                  .status,
+              200);
+  }
+  const std::string dir = gw_->dir();
+  ASSERT_TRUE(gw_->process().signal(SIGKILL));
+  ASSERT_TRUE(gw_->process().wait(std::chrono::seconds(10)).has_value());
+  gw_.reset();
+  gw_ = GatewayProcess::Start(ConfigFor(mock_->port()), {}, dir);
+  ASSERT_NE(gw_, nullptr);
+  Json results = Admin("GET", "/api/v1/ab-testing/results/model-test").json();
+  int outcomes = 0, conversions = 0;
+  for (const Json& v : results["variants"])
+    outcomes += v["outcomes"].get<int>(), conversions += v["conversions"].get<int>();
+  EXPECT_EQ(outcomes, 30) << results.dump();
+  EXPECT_EQ(conversions, 30);
+  Json log = Admin("GET", "/api/v1/ab-testing/outcomes/model-test?limit=1000").json();
+  ASSERT_EQ(log["outcomes"].size(), 30u);
+  EXPECT_EQ(log["outcomes"][0]["metadata"]["i"], 29);
+}
+
+TEST_F(ExperimentTest, RouteTargetsAndTheOutcomeLog) {
+  const int before = ListSize();
+  // Bad targets: 400 with the reason, nothing stored.
+  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments",
+                         R"({"name":"r","variants":["a","b"],"target":{"route":"/v1/models"}})"),
+                   400, "target.route");
+  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments",
+                         R"({"name":"r","variants":["a","b"],"target":"x"})"),
+                   400, "target");
+  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/experiments",
+                         R"({"name":"r","variants":["a","b"],"target":{"host":"x"}})"),
+                   400, "unknown field 'host'");
+  EXPECT_EQ(ListSize(), before);
+
+  // A route target: every /v1/completions request enters, whatever its model.
+  HttpResult created = Admin(
+      "POST", "/api/v1/ab-testing/experiments",
+      R"({"name":"by-route","variants":["gpt-4o","gpt-4o-mini"],"target":{"route":"/v1/completions"}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.json()["target"]["route"], "/v1/completions");
+  HttpResult r = Request(gw_->port(), "POST", "/v1/completions",
+                         R"({"model":"anything","prompt":"hi"})", {{"X-User-Id", "route-user"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-experiment"), "by-route");
+  Json last = Request(mock_->port(), "GET", "/_mock/stats").json()["last_request"];
+  EXPECT_EQ(last.value("model", ""), r.header("x-variant"));
+  HttpResult chat = Request(gw_->port(), "POST", "/v1/chat/completions",
+                            R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})",
+                            {{"X-User-Id", "route-user"}});
+  EXPECT_EQ(chat.header("x-experiment"), "");
+
+  // Outcomes with metadata: newest first, limit, aggregation by a key.
+  for (int i = 0; i < 6; ++i) {
+    std::string u = "log-" + std::to_string(i);
+    Assign(*gw_, "by-route", u);
+    HttpResult rec = Admin("POST", "/api/v1/ab-testing/record",
+                           R"({"experiment_id":"by-route","user_id":")" + u + R"(","success":)" +
+                               (i < 4 ? "true" : "false") + R"(,"value":)" + std::to_string(i) +
+                               R"(,"metadata":{"plan":")" + (i % 2 == 0 ? "pro" : "free") +
+                               R"(","n":)" + std::to_string(i) + "}}");
+    ASSERT_EQ(rec.status, 200) << rec.body;
+  }
+  Json log = Admin("GET", "/api/v1/ab-testing/outcomes/by-route?limit=4").json();
+  ASSERT_EQ(log["outcomes"].size(), 4u) << log.dump();
+  EXPECT_EQ(log["outcomes"][0]["user_id"], "log-5");
+  EXPECT_EQ(log["outcomes"][0]["metadata"]["n"], 5);
+  EXPECT_EQ(log["outcomes"][0]["success"], false);
+  Json grouped = Admin("GET", "/api/v1/ab-testing/outcomes/by-route?group_by=plan").json();
+  ASSERT_EQ(grouped["groups"].size(), 2u) << grouped.dump();
+  int pro = 0;
+  for (const Json& g : grouped["groups"]) {
+    if (g["value"] != "pro") continue;
+    for (const Json& v : g["variants"]) pro += v["outcomes"].get<int>();
+  }
+  EXPECT_EQ(pro, 3);
+  ExpectErrorShape(Admin("GET", "/api/v1/ab-testing/outcomes/by-route?limit=0"), 400, "limit");
+  ExpectErrorShape(Admin("GET", "/api/v1/ab-testing/outcomes/by-route?limit=x"), 400, "limit");
+  ExpectErrorShape(Admin("GET", "/api/v1/ab-testing/outcomes/nope"), 404, "not found");
+  const std::string big(5000, 'x');
+  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/record",
+                         R"({"experiment_id":"by-route","user_id":"log-1","success":true,)"
+                         R"("metadata":{"k":")" + big + R"("}})"),
+                   400, "metadata");
+  ExpectErrorShape(Admin("POST", "/api/v1/ab-testing/record",
+                         R"({"experiment_id":"by-route","user_id":"log-1","success":true,"metadata":[1]})"),
+                   400, "metadata");
+  EXPECT_EQ(Admin("GET", "/api/v1/ab-testing/outcomes/by-route").json()["outcomes"].size(), 6u);
+}
+
 }  // namespace
 }  // namespace agentgate::test
 
@@ -325,6 +456,11 @@ TEST(ExperimentRedisTest, InstancesShareExperimentsThroughRedis) {
     hashed[u] = assign(*a, "model-test", u);
     sticky[u] = assign(*a, "bandit", u);
   }
+  // A writes its choices behind: wait until they are in Redis.
+  ASSERT_TRUE(Eventually([&] {
+    auto r = redis.command({"HLEN", "agentgate:exp:sticky:bandit"});
+    return r.ok() && r->integer == 20;
+  }));
   // B: its own data dir, the same Redis.
   auto b = GatewayProcess::Start(config);
   ASSERT_NE(b, nullptr);
@@ -333,20 +469,103 @@ TEST(ExperimentRedisTest, InstancesShareExperimentsThroughRedis) {
   for (const auto& [u, v] : sticky) EXPECT_EQ(assign(*b, "bandit", u), v) << u;
   // A restarted on a fresh data dir reads everything back from Redis: 20
   // impressions of its own plus 20 of B's.
-  a.reset();
+  StopGracefully(a);
   a = GatewayProcess::Start(config);
   ASSERT_NE(a, nullptr);
-  Json results = admin(*a, "GET", "/api/v1/ab-testing/results/model-test").json();
+  // B's impressions arrive with B's next flush and A's next sync.
+  Json results;
+  EXPECT_TRUE(Eventually([&] {
+    results = admin(*a, "GET", "/api/v1/ab-testing/results/model-test").json();
+    return TotalImpressions(results) == 40;
+  })) << results.dump();
   ASSERT_EQ(results["variants"].size(), 2u) << results.dump();
-  EXPECT_EQ(results["variants"][0]["impressions"].get<int>() +
-                results["variants"][1]["impressions"].get<int>(),
-            40);
   for (const auto& [u, v] : sticky) EXPECT_EQ(assign(*a, "bandit", u), v) << u;
   // Delete removes it from Redis too.
   ASSERT_EQ(admin(*a, "DELETE", "/api/v1/ab-testing/experiments/bandit").status, 200);
   auto c = GatewayProcess::Start(config);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(admin(*c, "GET", "/api/v1/ab-testing/experiments/bandit").status, 404);
+}
+
+// Two running instances on one Redis: what one creates, stops or deletes, the
+// other sees within its sync interval (here 200 ms) without a restart; counts
+// and the outcome log add up across them.
+TEST(ExperimentRedisTest, RunningInstancesSeeEachOthersChanges) {
+  agentgate::testing::RedisServer redis;
+  ASSERT_TRUE(redis.start().ok());
+  auto mock = MockProcess::Start({"--api-key", "upstream-key"});
+  ASSERT_NE(mock, nullptr);
+  const std::string config = ConfigFor(mock->port()) + "redis:\n  host: 127.0.0.1\n  port: " +
+                             std::to_string(redis.port()) +
+                             "\nexperiments:\n  store: redis\n  sync_interval_ms: 200\n";
+  auto a = GatewayProcess::Start(config);
+  auto b = GatewayProcess::Start(config);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  auto admin = [](const GatewayProcess& gw, std::string_view method, std::string_view path,
+                  std::string_view body = {}) {
+    return Request(gw.port(), method, path, body, kAdmin);
+  };
+  const std::string get = "/api/v1/ab-testing/experiments/model-test";
+  ASSERT_EQ(admin(*b, "GET", get).status, 404);
+
+  // Created on A: B finds it, and its stage uses it.
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(admin(*a, "POST", "/api/v1/ab-testing/experiments", kExperiment).status, 201);
+  ASSERT_TRUE(Eventually([&] { return admin(*b, "GET", get).status == 200; }));
+  const auto seen_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - t0)
+                           .count();
+  std::printf("created on A, seen on B after %lld ms (sync_interval_ms 200)\n",
+              static_cast<long long>(seen_ms));
+  HttpResult proxied =
+      Request(b->port(), "POST", "/v1/chat/completions",
+              R"({"model":"ab-model","messages":[{"role":"user","content":"hi"}]})",
+              {{"X-User-Id", "via-b"}});
+  ASSERT_EQ(proxied.status, 200) << proxied.body;
+  EXPECT_EQ(proxied.header("x-experiment"), "model-test");
+
+  // Assignments and outcomes on both; each sees the sum.
+  for (int i = 0; i < 10; ++i) {
+    const GatewayProcess& gw = i % 2 == 0 ? *a : *b;
+    const std::string u = "both-" + std::to_string(i);
+    ASSERT_EQ(admin(gw, "POST", "/api/v1/ab-testing/assign",
+                    R"({"experiment_id":"model-test","user_id":")" + u + R"("})")
+                  .status,
+              200);
+    ASSERT_EQ(admin(gw, "POST", "/api/v1/ab-testing/record",
+                    R"({"experiment_id":"model-test","user_id":")" + u +
+                        R"(","success":true,"metadata":{"via":")" + (i % 2 == 0 ? "a" : "b") +
+                        R"("}})")
+                  .status,
+              200);
+  }
+  for (const GatewayProcess* gw : {a.get(), b.get()}) {
+    Json results;
+    EXPECT_TRUE(Eventually([&] {
+      results = admin(*gw, "GET", "/api/v1/ab-testing/results/model-test").json();
+      return TotalImpressions(results) == 11;  // 10 assigned + 1 proxied
+    })) << results.dump();
+    Json grouped = admin(*gw, "GET", "/api/v1/ab-testing/outcomes/model-test?group_by=via").json();
+    EXPECT_EQ(grouped["records"], 10) << grouped.dump();
+    EXPECT_EQ(grouped["groups"].size(), 2u) << grouped.dump();
+  }
+
+  // Stopped on A: B refuses outcomes with 409.
+  ASSERT_EQ(admin(*a, "POST", get + "/stop").status, 200);
+  ASSERT_TRUE(Eventually([&] { return admin(*b, "GET", get).json()["status"] == "stopped"; }));
+  EXPECT_EQ(admin(*b, "POST", "/api/v1/ab-testing/record",
+                  R"({"experiment_id":"model-test","user_id":"both-1","success":true})")
+                .status,
+            409);
+
+  // Deleted on A: gone on B, and B's proxy no longer assigns.
+  ASSERT_EQ(admin(*a, "DELETE", get).status, 200);
+  ASSERT_TRUE(Eventually([&] { return admin(*b, "GET", get).status == 404; }));
+  proxied = Request(b->port(), "POST", "/v1/chat/completions",
+                    R"({"model":"ab-model","messages":[{"role":"user","content":"hi"}]})",
+                    {{"X-User-Id", "via-b"}});
+  EXPECT_EQ(proxied.header("x-experiment"), "");
 }
 
 }  // namespace

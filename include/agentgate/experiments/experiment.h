@@ -63,9 +63,14 @@ struct ExperimentSpec {
   int64_t min_samples = 0;
   // route_to_winner: once completed, assign every user the winner. Default false.
   bool route_to_winner = false;
-  // Gateway integration (ignored by the library itself):
-  // target_model: requests whose `model` equals this enter the experiment;
-  // empty: API only. Default empty.
+  // Gateway integration (ignored by the library itself). API: `target:
+  // {route?, model?}` (or the older top-level `target_model`). A proxied
+  // request enters the experiment when it matches every target given; with
+  // neither, the experiment is API only.
+  // target_route: a proxy route, one of kExperimentRoutes. Default empty (any).
+  std::string target_route;
+  // target_model: the request's `model` (a model alias), 1-256 characters.
+  // Default empty (any).
   std::string target_model;
   VariantKind variant_kind = VariantKind::kModel;
   // prompts: with kSystemPrompt, one system prompt per variant.
@@ -74,6 +79,30 @@ struct ExperimentSpec {
   // then only assigns. Default false (the stage records 2xx + latency).
   bool client_outcomes = false;
 };
+
+// kExperimentRoutes: the routes an experiment can target.
+inline constexpr std::string_view kExperimentRoutes[] = {"/v1/chat/completions", "/v1/completions",
+                                                         "/v1/embeddings"};
+
+// kMaxOutcomeMetadataBytes: the largest outcome metadata (serialized JSON).
+inline constexpr size_t kMaxOutcomeMetadataBytes = 4096;
+
+// OutcomeRecord: one outcome recorded through record_outcome (the API), as
+// kept in the store's bounded per-experiment log with its metadata.
+struct OutcomeRecord {
+  std::string experiment;
+  std::string user;
+  int variant = -1;
+  std::string variant_name;
+  bool success = false;
+  std::optional<double> value;
+  std::string metadata;   // serialized JSON object; empty: none
+  int64_t time_ms = 0;    // wall-clock time of recording (Unix ms)
+};
+
+Json OutcomeRecordToJson(const OutcomeRecord& r);
+// OutcomeRecordFromJson: the inverse (for stores); kInvalidArgument when malformed.
+Result<OutcomeRecord> OutcomeRecordFromJson(const Json& j);
 
 // ExperimentSpecFromJson: parses and validates an API body; kInvalidArgument
 // with the reason. ExperimentSpecToJson is its inverse.

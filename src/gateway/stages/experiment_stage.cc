@@ -47,16 +47,15 @@ bool HasHeader(const HttpResponse& res, std::string_view name) {
 boost::asio::awaitable<void> ExperimentStage::handle(RequestContext& ctx, Next next) {
   // No user (a dead-letter replay runs without authenticate): not assigned.
   std::optional<ExperimentTarget> target;
-  if (!ctx.principal.user_id.empty()) target = manager_.experiment_for_model(ctx.info.model);
+  if (!ctx.principal.user_id.empty()) {
+    target = manager_.experiment_for_request(ProxyEndpointPath(ctx.endpoint), ctx.info.model);
+  }
   if (!target || (target->kind == VariantKind::kSystemPrompt &&
                   ctx.endpoint != ProxyEndpoint::kChatCompletions)) {
     co_await next(ctx);
     co_return;
   }
-  // The store away (Redis down) still serves the variant, uncounted.
-  Result<Assignment> a =
-      manager_.assign(target->id, ctx.principal.user_id, /*serve_on_store_error=*/true);
-  if (a.ok() && !a->store_error.ok()) metrics_.errors.inc();
+  Result<Assignment> a = manager_.assign(target->id, ctx.principal.user_id);
   if (!a.ok() || !a->in_experiment) {
     if (!a.ok()) metrics_.errors.inc();
     co_await next(ctx);

@@ -1,9 +1,9 @@
 // ExperimentStage: puts proxied requests into A/B experiments.
 //
 // Runs after the rate limits and before the cache (so a cached answer is
-// still the variant's). A request whose `model` is an experiment's
-// target_model is assigned a variant for its user (the authenticated user
-// id): a model variant rewrites `model`; a system-prompt variant (chat
+// still the variant's). A request matching an experiment's target (its
+// route, its `model` alias, or both: ExperimentManager::experiment_for_request)
+// is assigned a variant for its user (the authenticated user id): a model variant rewrites `model`; a system-prompt variant (chat
 // completions only) replaces the first system message or inserts one. Every
 // answer of an assigned request carries X-Experiment and X-Variant. On the
 // way back the outcome is recorded automatically, success = a 2xx answer and
@@ -13,10 +13,11 @@
 // Requests without a user id (dead-letter replays, which skip
 // authenticate) pass through unassigned.
 //
-// Failures of the experiment store never fail the request: the request still
-// gets its variant (the hash, or a remembered or fresh bandit choice), is not
-// counted (nor its outcome recorded), and agentgate_experiment_errors_total
-// counts it (agentgate_experiment_store_errors_total counts the store calls).
+// The stage never waits for the store: impressions and outcomes are counted
+// in memory and written behind (ExperimentManager).
+//
+// Failures of the experiment store never fail the request: the request goes
+// on unassigned (or unrecorded) and agentgate_experiment_errors_total counts it.
 //
 // Thread-safety: immutable; the manager is internally synchronized.
 // Ownership: borrows the manager and clock, which outlive the stage.

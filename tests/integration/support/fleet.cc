@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
 namespace agentgate::test {
@@ -18,8 +22,25 @@ std::optional<double> MetricSample(const std::string& text, const std::string& s
   return std::stod(text.substr(at + sample.size() + 1));
 }
 
+namespace {
+agentgate::testing::RedisServerOptions RedisOptionsFor(const FleetOptions& o, std::string* rdb) {
+  agentgate::testing::RedisServerOptions r;
+  if (o.redis_rdb) {
+    static std::atomic<int> serial{0};
+    const std::string name = "agentgate_fleet_" + std::to_string(::getpid()) + "_" +
+                             std::to_string(serial.fetch_add(1)) + ".rdb";
+    *rdb = (std::filesystem::temp_directory_path() / name).string();
+    std::filesystem::remove(*rdb);
+    r.extra_args = {"--dbfilename", name};
+  }
+  return r;
+}
+}  // namespace
+
+Fleet::Fleet(const FleetOptions& options) : redis_(RedisOptionsFor(options, &rdb_path_)) {}
+
 std::unique_ptr<Fleet> Fleet::Start(FleetOptions options) {
-  auto f = std::unique_ptr<Fleet>(new Fleet());
+  auto f = std::unique_ptr<Fleet>(new Fleet(options));
   f->options_ = std::move(options);
   if (Status s = f->redis_.start(); !s.ok()) {
     ADD_FAILURE() << "redis-server: " << s.ToString();
@@ -55,6 +76,11 @@ std::unique_ptr<Fleet> Fleet::Start(FleetOptions options) {
 Fleet::~Fleet() {
   instances_.clear();  // each GatewayProcess kills its own child
   mock_.reset();
+  if (!rdb_path_.empty()) {
+    (void)redis_.stop();
+    std::error_code ignored;
+    std::filesystem::remove(rdb_path_, ignored);
+  }
 }
 
 void Fleet::kill(int i) {

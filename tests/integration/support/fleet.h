@@ -58,6 +58,11 @@ struct FleetOptions {
   int redis_timeout_ms = 200;
   // env: extra environment of the instances ("NAME=value"). Default none.
   std::vector<std::string> env;
+  // redis_rdb: give redis-server an RDB file of its own (removed with the
+  // fleet), so that `redis().command({"SAVE"})` before `redis().stop()` makes
+  // the next start() come back with the data, as a Redis with persistence
+  // does. Default false: a restarted Redis is empty.
+  bool redis_rdb = false;
 };
 
 class Fleet {
@@ -108,9 +113,10 @@ class Fleet {
                         std::chrono::milliseconds every = std::chrono::milliseconds(20));
 
  private:
-  Fleet() = default;
+  explicit Fleet(const FleetOptions& options);
 
   FleetOptions options_;
+  std::string rdb_path_;  // redis_rdb: the RDB file to remove
   agentgate::testing::RedisServer redis_;
   std::unique_ptr<MockProcess> mock_;
   std::string config_;

@@ -1,6 +1,6 @@
-// Two ExperimentManagers on one store, as two gateway instances on one Redis:
-// a bandit's first sticky choice wins on both, and a failing store still
-// serves a variant when asked to (the gateway stage), changing nothing.
+// Two ExperimentManagers on one versioned store, as two gateway instances on
+// one Redis: a bandit's first sticky choice wins on both, and a store that is
+// away still serves a variant.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -11,7 +11,8 @@
 namespace agentgate {
 namespace {
 
-// SharedStore: an in-memory store that can be told to fail. Thread-safe.
+// SharedStore: an in-memory versioned store (as Redis) that can be told to
+// fail. Thread-safe.
 class SharedStore final : public ExperimentStore {
  public:
   Status put_experiment(const ExperimentSpec& spec, ExperimentStatus status,
@@ -22,17 +23,22 @@ class SharedStore final : public ExperimentStore {
     return Status::Ok();
   }
   Status erase_experiment(std::string_view) override { return Status::Ok(); }
-  Status add_counts(std::string_view, int, const VariantCounts&) override {
-    std::lock_guard lock(mu_);
-    return failing_ ? Unavailable("store away") : Status::Ok();
-  }
-  Result<int> put_assignment(std::string_view id, std::string_view user, int variant) override {
+  Result<std::vector<WriteBatch::Sticky>> apply(const WriteBatch& batch, size_t) override {
     std::lock_guard lock(mu_);
     if (failing_) return Unavailable("store away");
-    return sticky_.emplace(std::string(id) + "/" + std::string(user), variant).first->second;
+    std::vector<WriteBatch::Sticky> lost;
+    for (const WriteBatch::Sticky& s : batch.sticky) {
+      auto [it, inserted] = sticky_.emplace(s.id + "/" + s.user, s.variant);
+      if (!inserted) lost.push_back({s.id, s.user, it->second});
+    }
+    return lost;
   }
-  Result<std::vector<Snapshot>> load() override {
+  Result<std::vector<OutcomeRecord>> recent_outcomes(std::string_view, size_t) override {
+    return std::vector<OutcomeRecord>{};
+  }
+  Result<std::vector<Snapshot>> load(bool) override {
     std::lock_guard lock(mu_);
+    if (failing_) return Unavailable("store away");
     std::vector<Snapshot> out;
     for (const auto& [name, s] : specs_) {
       Snapshot snap;
@@ -42,6 +48,11 @@ class SharedStore final : public ExperimentStore {
       out.push_back(std::move(snap));
     }
     return out;
+  }
+  Result<uint64_t> version() override {
+    std::lock_guard lock(mu_);
+    if (failing_) return Unavailable("store away");
+    return uint64_t{1};
   }
   void set_failing(bool f) {
     std::lock_guard lock(mu_);
@@ -67,6 +78,7 @@ ExperimentSpec Bandit() {
 TEST(SharedExperimentStore, TheFirstStickyChoiceWinsOnEveryManager) {
   SharedStore store;
   ExperimentManager a(&store, {.seed = 1});
+  ASSERT_TRUE(a.load().ok());
   ASSERT_TRUE(a.create(Bandit()).ok());
   ExperimentManager b(&store, {.seed = 2});
   ASSERT_TRUE(b.load().ok());
@@ -79,31 +91,18 @@ TEST(SharedExperimentStore, TheFirstStickyChoiceWinsOnEveryManager) {
   }
 }
 
-TEST(SharedExperimentStore, AFailingStoreServesAVariantOnlyWhenAskedAndCountsNothing) {
+TEST(SharedExperimentStore, AStoreAwayStillServesAVariant) {
   SharedStore store;
   ExperimentManager m(&store, {.seed = 1});
-  ExperimentSpec hashed = Bandit();
-  hashed.name = "hashed";
-  hashed.bandit_algorithm = BanditAlgorithm::kNone;
-  ASSERT_TRUE(m.create(hashed).ok());
+  ASSERT_TRUE(m.load().ok());
   ASSERT_TRUE(m.create(Bandit()).ok());
-  Result<Assignment> before = m.assign("hashed", "u1");
-  ASSERT_TRUE(before.ok());
   store.set_failing(true);
-  EXPECT_EQ(m.assign("hashed", "u1").status().code(), StatusCode::kUnavailable);
-  Result<Assignment> served = m.assign("hashed", "u1", /*serve_on_store_error=*/true);
-  ASSERT_TRUE(served.ok());
-  EXPECT_EQ(served->variant, before->variant);
-  EXPECT_EQ(served->store_error.code(), StatusCode::kUnavailable);
-  Result<Assignment> fresh = m.assign("bandit", "u2", /*serve_on_store_error=*/true);
+  Result<Assignment> fresh = m.assign("bandit", "u2");
   ASSERT_TRUE(fresh.ok());
   EXPECT_TRUE(fresh->in_experiment);
-  EXPECT_FALSE(fresh->store_error.ok());
-  Result<ExperimentResults> r = m.results("hashed");
-  ASSERT_TRUE(r.ok());
-  uint64_t impressions = 0;
-  for (const auto& v : r->variants) impressions += v.impressions;
-  EXPECT_EQ(impressions, 1u) << "only the assignment made while the store worked";
+  Result<Assignment> again = m.assign("bandit", "u2");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->variant, fresh->variant) << "remembered here while the store is away";
 }
 
 }  // namespace
