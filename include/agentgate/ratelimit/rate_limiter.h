@@ -94,9 +94,6 @@
 
 namespace agentgate {
 
-// kRateBuckets: sub-buckets per window width (the ring holds one more).
-inline constexpr int kRateBuckets = 8;
-
 // RateWindowStatus: one window as seen by one call.
 struct RateWindowStatus {
   int64_t limit = 0;      // 0: unlimited
@@ -129,8 +126,10 @@ class RateLimiter {
   // check_limit: what acquire would answer, without recording anything.
   virtual Result<RateDecision> check_limit(std::string_view user, std::string_view tier,
                                            int64_t cost = 1) = 0;
-  // record_request: counts `cost` in every window without checking.
-  virtual Status record_request(std::string_view user, int64_t cost = 1) = 0;
+  // record_request: counts `cost` in every window without checking. `tier`
+  // (as for acquire) sets the run size of each window (see above).
+  virtual Status record_request(std::string_view user, int64_t cost = 1,
+                                std::string_view tier = {}) = 0;
   // reset: forgets every count of `user` (limits and tier are kept).
   virtual Status reset(std::string_view user) = 0;
   // acquire_async / check_limit_async / record_request_async / reset_async:
@@ -149,8 +148,9 @@ class RateLimiter {
     co_return check_limit(user, tier, cost);
   }
   virtual boost::asio::awaitable<Status> record_request_async(std::string_view user,
-                                                              int64_t cost = 1) {
-    co_return record_request(user, cost);
+                                                              int64_t cost = 1,
+                                                              std::string_view tier = {}) {
+    co_return record_request(user, cost, tier);
   }
   virtual boost::asio::awaitable<Status> reset_async(std::string_view user) {
     co_return reset(user);
