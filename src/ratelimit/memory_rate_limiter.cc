@@ -6,12 +6,14 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <atomic>
 #include <bit>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <thread>
 #include <vector>
 
 #include "agentgate/core/hash.h"
@@ -50,26 +52,73 @@ Spill* SpillOf(const Slot& s) {
   return p;
 }
 
-// AllocSlots: a zeroed table; 2 MB aligned and on huge pages when that large
-// (one TLB entry covers 32768 users).
+// AllocSlots: a zeroed table. From 2 MB on, fresh pages of its own (mmap),
+// 2 MB aligned and on huge pages: one TLB entry covers 32768 users. (From
+// the heap it could reuse memory already mapped in 4 KB pages.)
 Slot* AllocSlots(size_t n) {
   const size_t bytes = n * sizeof(Slot);
-  const size_t align = bytes >= kHugePage ? kHugePage : alignof(Slot);
-  void* p = std::aligned_alloc(align, bytes);
-  if (p == nullptr) throw std::bad_alloc();
-  if (align == kHugePage) (void)madvise(p, bytes, MADV_HUGEPAGE);
-  std::memset(p, 0, bytes);
-  return static_cast<Slot*>(p);
+  if (bytes < kHugePage) {
+    void* p = std::aligned_alloc(alignof(Slot), bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    return static_cast<Slot*>(p);
+  }
+  void* m = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+  const uintptr_t start = reinterpret_cast<uintptr_t>(m);
+  const uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
+  if (aligned > start) munmap(m, aligned - start);
+  const uintptr_t end = start + bytes + kHugePage;
+  if (end > aligned + bytes) munmap(reinterpret_cast<void*>(aligned + bytes), end - aligned - bytes);
+  (void)madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);
+  return reinterpret_cast<Slot*>(aligned);  // mmap's pages are zero
 }
 
-class Shard {
+void FreeSlots(Slot* p, size_t n) {
+  const size_t bytes = n * sizeof(Slot);
+  if (bytes < kHugePage) {
+    std::free(p);
+  } else {
+    munmap(p, bytes);
+  }
+}
+
+// SpinLock: a one-byte lock for the shards' short critical sections (a
+// lookup and a few dozen bytes of arithmetic): an uncontended lock/unlock is
+// one exchange and one store. Waiters spin briefly, then yield the CPU (the
+// holder may have been descheduled).
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.exchange(true, std::memory_order_acquire)) {
+      for (int spins = 0; flag_.load(std::memory_order_relaxed);) {
+        if (++spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+        } else {
+          std::this_thread::yield();
+          spins = 0;
+        }
+      }
+    }
+  }
+  void unlock() { flag_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> flag_{false};
+};
+
+// Shard: one cache line of its own (lock, table, hints).
+class alignas(64) Shard {
  public:
   Shard() : slots_(AllocSlots(kMinSlots)), mask_(kMinSlots - 1) { publish(); }
   ~Shard() {
     for (size_t i = 0; i <= mask_; ++i) {
       if (slots_[i].key != 0 && IsSpilled(slots_[i])) FreeSpill(SpillOf(slots_[i]));
     }
-    std::free(slots_);
+    FreeSlots(slots_, mask_ + 1);
   }
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -80,6 +129,7 @@ class Shard {
     const Slot* s = hint_slots_.load(std::memory_order_relaxed);
     const size_t m = hint_mask_.load(std::memory_order_relaxed);
     __builtin_prefetch(&s[key & m], 1, 3);
+    __builtin_prefetch(&s[(key + 1) & m], 1, 3);  // linear probing's next slot (1 in 4 users)
   }
 
   // find: the slot of `key`, or null. REQUIRES: mu held.
@@ -149,13 +199,14 @@ class Shard {
     return view(s);
   }
 
-  // settle: a spilled log that has shrunk to half the inline room moves back.
+  // settle: a spilled log that has shrunk to two runs under the inline
+  // room moves back (the margin: a user at the edge does not move each call).
   void settle(Slot& s) {
     if (!IsSpilled(s)) return;
     Spill* p = SpillOf(s);
     RunLogView log(p->header, p->runs(), p->capacity);
     const int total = log.total();
-    if (total > kInlineRuns / 2) return;
+    if (total > kInlineRuns - 2) return;
     std::memcpy(s.runs, p->runs(), static_cast<size_t>(total) * kRunBytes);
     std::memcpy(s.header, p->header, kRunHeaderBytes);
     FreeSpill(p);
@@ -170,7 +221,7 @@ class Shard {
   size_t size() const { return used_; }
   size_t bytes() const { return (mask_ + 1) * sizeof(Slot) + spill_bytes_; }
 
-  mutable std::mutex mu;
+  mutable SpinLock mu;
 
  private:
   // Overloaded: `users` in `slots` exceed the maximum load, 0.6.
@@ -216,7 +267,7 @@ class Shard {
       slots_[i] = s;
       ++used_;
     }
-    std::free(old);
+    FreeSlots(old, old_n);
     publish();
   }
 
@@ -321,21 +372,32 @@ class MemoryRateLimiter final : public RateLimiter {
       if (s == nullptr) {  // never seen: an empty log
         uint8_t header[kRunHeaderBytes];
         RunLogView::InitHeader(header, c.now_s);
-        RunLogView log(header, nullptr, 0);
-        d = FillRateDecision(log, c, limits.requests, cost, Admits(log, limits.requests, cost),
-                             /*acquire=*/false);
+        const RunLogView log(header, nullptr, 0);
+        const int64_t used[kRateWindowCount] = {};
+        FillRateDecision(log, c, limits.requests, used, cost, Admits(used, limits.requests, cost),
+                         /*acquire=*/false, &d);
       } else {
         RunLogView log = shard.view(*s);
         log.expire(c);
-        const bool allowed = mode == Mode::kRecord || Admits(log, limits.requests, cost);
+        int64_t used[kRateWindowCount];
+        log.counts(used);
+        const bool allowed = mode == Mode::kRecord || Admits(used, limits.requests, cost);
         if (mode != Mode::kCheck && allowed && cost > 0) {
           const RunCaps caps = RunCaps::Of(limits.requests);
-          const int need = log.total() + log.runs_needed(c, cost, caps);
-          if (need > log.capacity()) log = shard.make_room(*s, need);
-          log.record(c, cost, caps);
+          bool saturated = false;
+          if (const int need = log.record(c, cost, caps, &saturated); need > 0) {
+            log = shard.make_room(*s, need);
+            (void)log.record(c, cost, caps, &saturated);
+          }
+          if (saturated) {
+            log.counts(used);
+          } else {
+            for (int64_t& u : used) u += cost;
+          }
         }
         if (mode != Mode::kRecord) {
-          d = FillRateDecision(log, c, limits.requests, cost, allowed, mode == Mode::kAcquire);
+          FillRateDecision(log, c, limits.requests, used, cost, allowed, mode == Mode::kAcquire,
+                           &d);
         }
         shard.settle(*s);
       }

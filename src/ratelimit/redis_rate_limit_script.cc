@@ -11,7 +11,7 @@ static_assert(kRateWindowCount == 4 && kRunHeaderBytes == 8 && kRunBytes == 6 &&
               "the Lua script below hard-codes these constants of run_log.h");
 
 // The script reads the log with Redis's `struct` library: v[2i + 1], v[2i + 2]
-// are the tick and count of run i (windows in order), keeps each window's
+// are the tick and count of run i (day window first), keeps each window's
 // runs from the first whose first admission is still in the window
 // (RunLogView::expire), sums them, and, if every window admits, records as
 // RunLogView::record does.
@@ -43,7 +43,7 @@ local seconds = {1, 60, 3600, 86400}
 local runs = {}
 local allowed = 1
 local pos = 0
-for w = 1, 4 do
+for w = 4, 1, -1 do
   local cur = tonumber(ARGV[2 + 3 * w])
   local nw = n[w]
   local k = 0
@@ -115,7 +115,7 @@ for w = 1, 4 do
   flat[1 + w] = m
   total = total + m
 end
-for w = 1, 4 do
+for w = 4, 1, -1 do
   local list = runs[w]
   for j = 1, #list do flat[#flat + 1] = list[j] end
 end

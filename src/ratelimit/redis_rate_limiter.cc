@@ -164,18 +164,21 @@ class RedisRateLimiter final : public RateLimiter {
     };
     RunLogView log = view();
     log.expire(c);
+    int64_t used[kRateWindowCount];
+    log.counts(used);
     if (mode == 'a' && allowed && cost > 0) {
       const RunCaps caps = RunCaps::Of(limits.requests);
-      const int need = log.total() + log.runs_needed(c, cost, caps);
-      if (need > log.capacity()) {
+      if (const int need = log.record(c, cost, caps); need > 0) {
         buf.resize(kRunHeaderBytes + static_cast<size_t>(need) * kRunBytes);
         log = view();
+        (void)log.record(c, cost, caps);
       }
-      log.record(c, cost, caps);
+      log.counts(used);
       std::lock_guard lock(mu_);
       if (last_key_.empty()) last_key_ = std::move(key);
     }
-    RateDecision d = FillRateDecision(log, c, limits.requests, cost, allowed, mode == 'a');
+    RateDecision d;
+    FillRateDecision(log, c, limits.requests, used, cost, allowed, mode == 'a', &d);
     d.tier = std::move(limits.tier);
     co_return d;
   }

@@ -56,24 +56,6 @@ RecordPlan Plan(bool has_last, Run last, int n, uint32_t cur, int64_t cost, int6
 
 }  // namespace
 
-RunClock RunClock::At(int64_t t) {
-  RunClock c;
-  c.t = std::max<int64_t>(t, 0);
-  c.now_s = static_cast<uint32_t>(static_cast<uint64_t>(c.t) / 1'000'000'000u);
-  for (int w = 0; w < kRateWindowCount; ++w) {
-    const uint64_t ticks = static_cast<uint64_t>(c.t) / static_cast<uint64_t>(kRunTickNs[w]);
-    c.cur[w] = static_cast<uint32_t>(ticks) & (kRunTickModulus - 1);
-    c.phase[w] = c.t - static_cast<int64_t>(ticks) * kRunTickNs[w];
-  }
-  return c;
-}
-
-RunCaps RunCaps::Of(const std::array<int64_t, kRateWindowCount>& limits) {
-  RunCaps caps;
-  for (int w = 0; w < kRateWindowCount; ++w) caps.c[w] = RunCap(limits[w]);
-  return caps;
-}
-
 void RunLogView::InitHeader(uint8_t* header, uint32_t now_s) {
   StoreU32(header, now_s);
   std::memset(header + 4, 0, 4);
@@ -91,20 +73,28 @@ bool RunLogView::Valid(const uint8_t* bytes, size_t size) {
 
 uint32_t RunLogView::last_s() const { return LoadU32(header_); }
 
+void RunLogView::Move(int to, int from, int n) {
+  if (n <= 0 || to == from) return;
+  if (n > 16) {
+    std::memmove(runs_ + to * kRunBytes, runs_ + from * kRunBytes,
+                 static_cast<size_t>(n) * kRunBytes);
+  } else if (to < from) {
+    for (int i = 0; i < n; ++i) Put(to + i, Get(from + i));
+  } else {
+    for (int i = n - 1; i >= 0; --i) Put(to + i, Get(from + i));
+  }
+}
+
 void RunLogView::Drop(int w, int k) {
   if (k <= 0) return;
   const int o = offset(w);
-  const int tail = total() - o - k;
-  std::memmove(runs_ + o * kRunBytes, runs_ + (o + k) * kRunBytes,
-               static_cast<size_t>(tail) * kRunBytes);
+  Move(o, o + k, total() - o - k);
   header_[4 + w] = static_cast<uint8_t>(size(w) - k);
 }
 
 void RunLogView::Append(int w, Run r) {
   const int end = offset(w) + size(w);
-  const int tail = total() - end;
-  std::memmove(runs_ + (end + 1) * kRunBytes, runs_ + end * kRunBytes,
-               static_cast<size_t>(tail) * kRunBytes);
+  Move(end + 1, end, total() - end);
   Put(end, r);
   header_[4 + w] = static_cast<uint8_t>(size(w) + 1);
 }
@@ -113,7 +103,7 @@ void RunLogView::expire(const RunClock& c) {
   const uint32_t elapsed = c.now_s - last_s();  // mod 2^32; >= 2^31: the call is earlier
   const bool later = elapsed < 0x80000000u;
   int o = 0;
-  for (int w = 0; w < kRateWindowCount; ++w) {
+  for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
     const int n = size(w);
     int k = 0;
     if (later && elapsed > kRunWindowSeconds[w]) {
@@ -134,43 +124,53 @@ int64_t RunLogView::count(int w) const {
   return sum;
 }
 
-int RunLogView::runs_needed(const RunClock& c, int64_t cost, const RunCaps& caps) const {
-  if (cost <= 0) return 0;
-  int needed = 0;
-  for (int w = 0; w < kRateWindowCount; ++w) {
-    const int n = size(w);
-    const Run last = n > 0 ? at(w, n - 1) : Run{0, 0};
-    needed += Plan(n > 0, last, n, c.cur[w], cost, caps.c[w]).new_runs;
+void RunLogView::counts(int64_t (&out)[kRateWindowCount]) const {
+  int i = 0;
+  for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
+    int64_t sum = 0;
+    for (const int end = i + size(w); i < end; ++i) sum += Get(i).count;
+    out[w] = sum;
   }
-  return needed;
 }
 
-void RunLogView::record(const RunClock& c, int64_t cost, const RunCaps& caps) {
-  if (cost <= 0) return;
-  for (int w = 0; w < kRateWindowCount; ++w) {
+int RunLogView::record(const RunClock& c, int64_t cost, const RunCaps& caps, bool* saturated) {
+  if (cost <= 0) return 0;
+  RecordPlan plans[kRateWindowCount];
+  int needed = 0;
+  int o = 0;
+  for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
     const int n = size(w);
-    const int last_index = offset(w) + n - 1;
-    const Run last = n > 0 ? Get(last_index) : Run{0, 0};
-    const RecordPlan p = Plan(n > 0, last, n, c.cur[w], cost, caps.c[w]);
-    if (p.join) {
-      Put(last_index, {last.tick, static_cast<uint32_t>(std::min<int64_t>(
-                                      static_cast<int64_t>(last.count) + cost, kMaxRunCount))});
-      continue;
-    }
-    int64_t rest = cost;
-    for (int i = 0; i < p.new_runs; ++i) {
-      const int64_t piece = std::min(rest, kMaxRunCount);
-      Append(w, {p.tick, static_cast<uint32_t>(piece)});
-      rest -= piece;
-    }
-    if (rest > 0) {  // out of runs: the newest absorbs the rest (saturating)
-      const int i = offset(w) + size(w) - 1;
-      Run r = Get(i);
-      r.count = static_cast<uint32_t>(std::min<int64_t>(static_cast<int64_t>(r.count) + rest,
-                                                        kMaxRunCount));
-      Put(i, r);
-    }
+    o += n;
+    const Run last = n > 0 ? Get(o - 1) : Run{0, 0};
+    plans[w] = Plan(n > 0, last, n, c.cur[w], cost, caps.c[w]);
+    needed += plans[w].new_runs;
   }
+  const int total = o;
+  if (total + needed > capacity_) return total + needed;
+  bool sat = false;
+  for (int w = 0; w < kRateWindowCount; ++w) {
+    const RecordPlan& p = plans[w];
+    int64_t rest = cost;
+    if (!p.join) {
+      // Its runs go after the window's last one; earlier windows' appends
+      // have moved it by what they added.
+      for (int i = 0; i < p.new_runs; ++i) {
+        const int64_t piece = std::min(rest, kMaxRunCount);
+        Append(w, {p.tick, static_cast<uint32_t>(piece)});
+        rest -= piece;
+      }
+      if (rest == 0) continue;
+    }
+    // Join the newest run (or, out of runs, let it absorb the rest).
+    const int i = offset(w) + size(w) - 1;
+    Run r = Get(i);
+    const int64_t sum = static_cast<int64_t>(r.count) + rest;
+    sat |= sum > kMaxRunCount;
+    r.count = static_cast<uint32_t>(std::min(sum, kMaxRunCount));
+    Put(i, r);
+  }
+  if (saturated != nullptr) *saturated = sat;
+  return 0;
 }
 
 int64_t RunLogView::time_to_free(const RunClock& c, int w, int64_t need) const {
@@ -189,22 +189,17 @@ int64_t RunLogView::time_to_free(const RunClock& c, int w, int64_t need) const {
   return -1;
 }
 
-bool Admits(const RunLogView& log, const std::array<int64_t, kRateWindowCount>& limits,
-            int64_t cost) {
-  for (int w = 0; w < kRateWindowCount; ++w) {
-    if (limits[w] > 0 && log.count(w) + cost > limits[w]) return false;
-  }
-  return true;
-}
-
-RateDecision FillRateDecision(const RunLogView& log, const RunClock& c,
-                              const std::array<int64_t, kRateWindowCount>& limits, int64_t cost,
-                              bool allowed, bool acquire) {
-  RateDecision d;
+void FillRateDecision(const RunLogView& log, const RunClock& c,
+                      const std::array<int64_t, kRateWindowCount>& limits,
+                      const int64_t (&used_by)[kRateWindowCount], int64_t cost, bool allowed,
+                      bool acquire, RateDecision* out) {
+  RateDecision& d = *out;
   d.allowed = allowed;
+  d.retry_after = Nanos(0);
+  d.most_restrictive = -1;
   int64_t best_remaining = 0;
   for (int w = 0; w < kRateWindowCount; ++w) {
-    const int64_t used = log.count(w);
+    const int64_t used = used_by[w];
     const int64_t limit = limits[w];
     const int64_t width = kRunWindowTicks * kRunTickNs[w];
     if (!allowed && limit > 0 && used + cost > limit) {
@@ -213,6 +208,7 @@ RateDecision FillRateDecision(const RunLogView& log, const RunClock& c,
       d.retry_after = std::max(d.retry_after, Nanos(wait));
     }
     RateWindowStatus& ws = d.windows[w];
+    ws.reset = Nanos(0);
     ws.limit = limit;
     ws.used = used;
     ws.remaining = limit > 0 ? std::max<int64_t>(0, limit - used) : 0;
@@ -226,7 +222,6 @@ RateDecision FillRateDecision(const RunLogView& log, const RunClock& c,
   if (acquire && m >= 0 && d.windows[m].used > 0) {
     d.windows[m].reset = Nanos(std::max<int64_t>(0, log.time_to_free(c, m, 1)));
   }
-  return d;
 }
 
 }  // namespace agentgate

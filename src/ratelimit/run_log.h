@@ -5,8 +5,12 @@
 // the user's key, which its Lua script (redis_rate_limit_script.cc) reads
 // and writes with the same rules.
 //
-//   u32 last_s | u8 n[4] | the n[0] runs of the second window | ... | day
+//   u32 last_s | u8 n[4] (second, minute, hour, day) | the n[3] runs of the
+//   day window | hour | minute | the n[0] runs of the second window
 //   a run: u24 tick | u24 count (6 bytes); everything little-endian.
+//
+// (Shorter windows last: they gain and lose runs most often, and what
+// follows a window moves when it does.)
 //
 // last_s: the call time (s, mod 2^32) of the latest call that touched the
 // log. A run: `count` admissions recorded at or after its first admission,
@@ -18,11 +22,14 @@
 #pragma once
 
 #include <cstdint>
+#include <bit>
 #include <cstring>
 
 #include "agentgate/ratelimit/rate_limiter.h"
 
 namespace agentgate {
+
+static_assert(std::endian::native == std::endian::little, "RunLogView reads runs in place");
 
 inline constexpr int kRunBytes = 6;
 inline constexpr int kRunHeaderBytes = 8;
@@ -59,13 +66,28 @@ struct RunClock {
   uint32_t cur[kRateWindowCount]{};   // floor(t / kRunTickNs[w]) mod 2^24
   int64_t phase[kRateWindowCount]{};  // t mod kRunTickNs[w]
 
-  static RunClock At(int64_t t);
+  static RunClock At(int64_t t) {
+    RunClock c;
+    c.t = t < 0 ? 0 : t;
+    const uint64_t u = static_cast<uint64_t>(c.t);
+    c.now_s = static_cast<uint32_t>(u / 1'000'000'000u);
+    for (int w = 0; w < kRateWindowCount; ++w) {  // constant divisors: multiplications
+      const uint64_t ticks = u / static_cast<uint64_t>(kRunTickNs[w]);
+      c.cur[w] = static_cast<uint32_t>(ticks) & (kRunTickModulus - 1);
+      c.phase[w] = static_cast<int64_t>(u - ticks * static_cast<uint64_t>(kRunTickNs[w]));
+    }
+    return c;
+  }
 };
 
 // RunCaps: RunCap of each window's limit.
 struct RunCaps {
   int64_t c[kRateWindowCount]{};
-  static RunCaps Of(const std::array<int64_t, kRateWindowCount>& limits);
+  static RunCaps Of(const std::array<int64_t, kRateWindowCount>& limits) {
+    RunCaps caps;
+    for (int w = 0; w < kRateWindowCount; ++w) caps.c[w] = RunCap(limits[w]);
+    return caps;
+  }
 };
 
 class RunLogView {
@@ -92,37 +114,44 @@ class RunLogView {
   void expire(const RunClock& c);
   // count: admissions counted in window `w`. REQUIRES: expire(c) done.
   int64_t count(int w) const;
-  // runs_needed: the runs record(c, cost, caps) adds.
-  int runs_needed(const RunClock& c, int64_t cost, const RunCaps& caps) const;
+  // counts: count(w) of every window, in one pass.
+  void counts(int64_t (&out)[kRateWindowCount]) const;
   // record: counts `cost` (> 0) at c.t in every window: joins the window's
   // newest run if it stays within the window's cap (or, unlimited, if that
-  // run is recent), else starts runs.
-  // REQUIRES: expire(c) done; total() + runs_needed(c, cost, caps) <= capacity().
-  void record(const RunClock& c, int64_t cost, const RunCaps& caps);
+  // run is recent), else starts runs. Returns 0, or, changing nothing, the
+  // total of runs it needs when that exceeds capacity(). Sets *saturated if
+  // a count hit kMaxRunCount (it then counts less than `cost`).
+  // REQUIRES: expire(c) done.
+  int record(const RunClock& c, int64_t cost, const RunCaps& caps, bool* saturated = nullptr);
   // time_to_free: ns until window `w` counts at least `need` (> 0) fewer;
   // -1 if it never will (need exceeds the count).
   int64_t time_to_free(const RunClock& c, int w, int64_t need) const;
 
  private:
+  // offset: the index of window w's first run (longer windows come first).
   int offset(int w) const {
     int o = 0;
-    for (int i = 0; i < w; ++i) o += size(i);
+    for (int i = kRateWindowCount - 1; i > w; --i) o += size(i);
     return o;
   }
+  // Get / Put: run i (little-endian host, as everything here).
   Run Get(int i) const {
     const uint8_t* p = runs_ + i * kRunBytes;
-    return {static_cast<uint32_t>(p[0] | p[1] << 8 | p[2] << 16),
-            static_cast<uint32_t>(p[3] | p[4] << 8 | p[5] << 16)};
+    uint32_t lo;
+    uint16_t hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + 4, 2);
+    return {lo & 0xFFFFFFu, lo >> 24 | static_cast<uint32_t>(hi) << 8};
   }
   void Put(int i, Run r) {
     uint8_t* p = runs_ + i * kRunBytes;
-    p[0] = static_cast<uint8_t>(r.tick);
-    p[1] = static_cast<uint8_t>(r.tick >> 8);
-    p[2] = static_cast<uint8_t>(r.tick >> 16);
-    p[3] = static_cast<uint8_t>(r.count);
-    p[4] = static_cast<uint8_t>(r.count >> 8);
-    p[5] = static_cast<uint8_t>(r.count >> 16);
+    const uint32_t lo = (r.tick & 0xFFFFFFu) | r.count << 24;
+    const uint16_t hi = static_cast<uint16_t>(r.count >> 8);
+    std::memcpy(p, &lo, 4);
+    std::memcpy(p + 4, &hi, 2);
   }
+  // Move: runs [from, from + n) to [to, to + n) (overlapping).
+  void Move(int to, int from, int n);
   // Drop: removes the first `k` runs of window w.
   void Drop(int w, int k);
   // Append: adds `r` after the runs of window w.
@@ -133,16 +162,22 @@ class RunLogView {
   int capacity_;
 };
 
-// FillRateDecision: a RateDecision from the log after the call (`allowed`;
-// recorded when acquire allowed it): used, remaining, most restrictive,
-// retry-after of a denial, and `reset` of every window (check) or of the
-// most restrictive one (acquire). REQUIRES: expire(c) done on `log`.
-RateDecision FillRateDecision(const RunLogView& log, const RunClock& c,
-                              const std::array<int64_t, kRateWindowCount>& limits, int64_t cost,
-                              bool allowed, bool acquire);
+// FillRateDecision: fills *d (but its tier) from the log after the call (`allowed`;
+// recorded when acquire allowed it) whose windows count `used`: used,
+// remaining, most restrictive, retry-after of a denial, and `reset` of
+// every window (check) or of the most restrictive one (acquire).
+// REQUIRES: expire(c) done on `log`; used[w] == log.count(w).
+void FillRateDecision(const RunLogView& log, const RunClock& c,
+                      const std::array<int64_t, kRateWindowCount>& limits,
+                      const int64_t (&used)[kRateWindowCount], int64_t cost, bool allowed,
+                      bool acquire, RateDecision* d);
 
-// Admits: every window of `log` has room for `cost` under `limits`.
-bool Admits(const RunLogView& log, const std::array<int64_t, kRateWindowCount>& limits,
-            int64_t cost);
+// Admits: every window has room for `cost` under `limits`, given `used`.
+inline bool Admits(const int64_t (&used)[kRateWindowCount],
+                   const std::array<int64_t, kRateWindowCount>& limits, int64_t cost) {
+  bool ok = true;
+  for (int w = 0; w < kRateWindowCount; ++w) ok &= limits[w] <= 0 || used[w] + cost <= limits[w];
+  return ok;
+}
 
 }  // namespace agentgate
