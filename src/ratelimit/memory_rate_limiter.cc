@@ -378,9 +378,8 @@ class MemoryRateLimiter final : public RateLimiter {
                          /*acquire=*/false, &d);
       } else {
         RunLogView log = shard.view(*s);
-        log.expire(c);
         int64_t used[kRateWindowCount];
-        log.counts(used);
+        log.expire(c, &used);
         const bool allowed = mode == Mode::kRecord || Admits(used, limits.requests, cost);
         if (mode != Mode::kCheck && allowed && cost > 0) {
           const RunCaps caps = RunCaps::Of(limits.requests);

@@ -99,7 +99,7 @@ void RunLogView::Append(int w, Run r) {
   header_[4 + w] = static_cast<uint8_t>(size(w) + 1);
 }
 
-void RunLogView::expire(const RunClock& c) {
+void RunLogView::expire(const RunClock& c, int64_t (*used)[kRateWindowCount]) {
   const uint32_t elapsed = c.now_s - last_s();  // mod 2^32; >= 2^31: the call is earlier
   const bool later = elapsed < 0x80000000u;
   int o = 0;
@@ -110,6 +110,11 @@ void RunLogView::expire(const RunClock& c) {
       k = n;  // untouched for longer than the window: everything has left
     } else {
       while (k < n && Expired(Age(c.cur[w], Get(o + k).tick))) ++k;
+    }
+    if (used != nullptr) {
+      int64_t sum = 0;
+      for (int i = o + k; i < o + n; ++i) sum += Get(i).count;
+      (*used)[w] = sum;
     }
     Drop(w, k);
     o += n - k;

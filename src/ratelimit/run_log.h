@@ -111,7 +111,8 @@ class RunLogView {
   // expire: drops the runs whose first admission has left each window
   // (a whole window when the log was last touched more than its width ago),
   // and moves last_s to the call if it is later.
-  void expire(const RunClock& c);
+  // With `used`, also sets used[w] = count(w) (one pass).
+  void expire(const RunClock& c, int64_t (*used)[kRateWindowCount] = nullptr);
   // count: admissions counted in window `w`. REQUIRES: expire(c) done.
   int64_t count(int w) const;
   // counts: count(w) of every window, in one pass.
