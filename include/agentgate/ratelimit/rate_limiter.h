@@ -57,8 +57,9 @@
 // full, on 2 MB pages once that large; a busier log moves to a heap block
 // and back once it fits with room to spare. The slot is prefetched while the
 // limits resolve. Users with nothing counted are dropped each time a shard
-// has doubled. Measured (bench/ratelimit_bench.cc, 1 M users): ~136 B per
-// user (table and spills); `acquire` ~0.35 us of CPU per call uniform.
+// has doubled. Measured (bench/ratelimit_bench.cc, 1 M users): ~140 B per
+// user (table and spills); `acquire` 0.32-0.34 us of CPU per call, uniform
+// or Zipf (about half of it the user's cache line and its TLB walk).
 //
 // Redis backend (NewRedisRateLimiter; src/ratelimit/redis_rate_limiter.cc,
 // the script in redis_rate_limit_script.{h,cc}):
