@@ -6,15 +6,15 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <atomic>
 #include <bit>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <thread>
-#include <vector>
 
 #include "agentgate/core/hash.h"
 #include "agentgate/ratelimit/rate_limiter.h"
