@@ -40,7 +40,7 @@
 //     second (10), overload      8.6-8.8%  -> 0                0
 //     minute/hour/day, overload  33-36%    -> 0.001-0.005%     1 / 5 / 3
 //     free tier, overload        17%       -> 0.0014%          10 h, 100 d
-//     enterprise tier, overload  (new)        0.003%           10 m, 200 h
+//     enterprise tier, overload  (new)        0.003%           10 m, 119 h
 // and an exact limiter's capacity: old 92-98%, new 100.0-100.7%.
 // Cost: memory grows with use. A run is 6 bytes (u24 time in W / 10^6
 // units, u24 count); a window holds at most about L / c + 1 <= 101 runs
