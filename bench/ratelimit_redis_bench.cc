@@ -161,13 +161,8 @@ double ServerCpuSeconds(const Env& env) {
 double RedisBenchmark(const Env& env, const std::string& sha, int requests, int clients,
                       int pipeline) {
   std::array<int64_t, kRateWindowCount> limits = env.policy.resolve("", "enterprise").requests;
-  SlidingWindowGeometry g[kRateWindowCount];
-  for (int w = 0; w < kRateWindowCount; ++w) {
-    int64_t width = RateWindowWidth(static_cast<RateWindow>(w)).count();
-    g[w] = {width, width / kRateBuckets};
-  }
   std::vector<std::string> args =
-      RateScriptArgs('a', 1, 97'200'000, Clock::system().now().count(), g, limits);
+      RateScriptArgs('a', 1, 86'460'000, RunClock::At(Clock::system().now().count()), limits);
   std::string cmd = fmt::format(
       "redis-benchmark -p {} -n {} -c {} -P {} -r {} --csv EVALSHA {} 1 rl:__rand_int__ {} 2>/dev/null",
       env.server.port(), requests, clients, pipeline, kUsers, sha, fmt::join(args, " "));

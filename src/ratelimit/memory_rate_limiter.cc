@@ -1,115 +1,288 @@
-// The in-process RateLimiter: users sharded by hash; each shard holds a
-// linear-probing index of 32-bit slots into a chunked slab of UserState.
+// The in-process RateLimiter: users sharded by hash; each shard is a flat
+// open-addressing table (linear probing) of 64-byte slots, one cache line
+// per user: the 64-bit hash of the user id and the user's RunLog inline (up
+// to kInlineRuns runs, enough for a user well under the limits). A busier
+// user's log moves to a heap block (a "spill") and back when it shrinks.
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <atomic>
 #include <bit>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
-#include <vector>
+#include <new>
+#include <thread>
 
 #include "agentgate/core/hash.h"
 #include "agentgate/ratelimit/rate_limiter.h"
-#include "ratelimit/sliding_window.h"
+#include "ratelimit/run_log.h"
 
 namespace agentgate {
 
 namespace {
 
-constexpr size_t kChunk = 64;       // UserStates per slab chunk
+constexpr int kInlineRuns = 8;
+constexpr uint8_t kSpilled = 0xFF;  // in header[4] (n[0] <= kMaxRunsPerWindow otherwise)
+constexpr size_t kMinSlots = 16;
 constexpr size_t kMinSweep = 1024;  // a shard sweeps idle users from this size on
+constexpr size_t kHugePage = size_t{2} << 20;
 
-struct UserState {
-  uint64_t key;  // Hash64 of the user id (collisions at 2^-64 per pair are ignored)
-  SlidingWindow windows[kRateWindowCount];
+struct alignas(64) Slot {
+  uint64_t key;                            // Hash64 of the user id, never 0; 0: empty
+  uint8_t header[kRunHeaderBytes];         // the log's header, or kSpilled in header[4]
+  uint8_t runs[kInlineRuns * kRunBytes];   // the runs, or the Spill* (first 8 bytes)
+};
+static_assert(sizeof(Slot) == 64);
+
+// Spill: a heap block: this header, then `capacity` runs.
+struct Spill {
+  int32_t capacity;
+  uint8_t header[kRunHeaderBytes];
+  uint8_t* runs() { return reinterpret_cast<uint8_t*>(this + 1); }
+  static size_t Bytes(int capacity) { return sizeof(Spill) + static_cast<size_t>(capacity) * kRunBytes; }
 };
 
-class Shard {
- public:
-  Shard() : index_(16, 0) {}
+bool IsSpilled(const Slot& s) { return s.header[4] == kSpilled; }
+Spill* SpillOf(const Slot& s) {
+  Spill* p;
+  std::memcpy(&p, s.runs, sizeof p);
+  return p;
+}
 
-  // find_or_add: the state of `key`; `fresh` tells whether it was created.
-  // Before the shard grows past its sweep mark, the users for which
-  // `idle(state)` holds (nothing counted in any window) are dropped.
-  template <typename Idle>
-  UserState* find_or_add(uint64_t key, bool* fresh, const Idle& idle) {
-    size_t mask = index_.size() - 1;
-    for (size_t i = key & mask;; i = (i + 1) & mask) {
-      uint32_t v = index_[i];
-      if (v == 0) break;
-      UserState* s = at(v - 1);
-      if (s->key == key) {
-        *fresh = false;
-        return s;
+// AllocSlots: a zeroed table. From 2 MB on, fresh pages of its own (mmap),
+// 2 MB aligned and on huge pages: one TLB entry covers 32768 users. (From
+// the heap it could reuse memory already mapped in 4 KB pages.)
+Slot* AllocSlots(size_t n) {
+  const size_t bytes = n * sizeof(Slot);
+  if (bytes < kHugePage) {
+    void* p = std::aligned_alloc(alignof(Slot), bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    return static_cast<Slot*>(p);
+  }
+  void* m = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+  const uintptr_t start = reinterpret_cast<uintptr_t>(m);
+  const uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
+  if (aligned > start) munmap(m, aligned - start);
+  const uintptr_t end = start + bytes + kHugePage;
+  if (end > aligned + bytes) munmap(reinterpret_cast<void*>(aligned + bytes), end - aligned - bytes);
+  (void)madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);
+  return reinterpret_cast<Slot*>(aligned);  // mmap's pages are zero
+}
+
+void FreeSlots(Slot* p, size_t n) {
+  const size_t bytes = n * sizeof(Slot);
+  if (bytes < kHugePage) {
+    std::free(p);
+  } else {
+    munmap(p, bytes);
+  }
+}
+
+// SpinLock: a one-byte lock for the shards' short critical sections (a
+// lookup and a few dozen bytes of arithmetic): an uncontended lock/unlock is
+// one exchange and one store. Waiters spin briefly, then yield the CPU (the
+// holder may have been descheduled).
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.exchange(true, std::memory_order_acquire)) {
+      for (int spins = 0; flag_.load(std::memory_order_relaxed);) {
+        if (++spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+        } else {
+          std::this_thread::yield();
+          spins = 0;
+        }
       }
     }
-    if (size_ >= next_sweep_) {
-      sweep(idle);
-      next_sweep_ = std::max(kMinSweep, size_ * 2);
-    }
-    if ((size_ + 1) * 2 > index_.size()) grow();
-    uint32_t id = static_cast<uint32_t>(size_++);
-    if (id / kChunk >= chunks_.size()) chunks_.push_back(std::make_unique<UserState[]>(kChunk));
-    UserState* s = at(id);
-    s->key = key;
-    insert(key, id + 1);
-    *fresh = true;
-    return s;
   }
-
-  UserState* find(uint64_t key) const {
-    size_t mask = index_.size() - 1;
-    for (size_t i = key & mask;; i = (i + 1) & mask) {
-      uint32_t v = index_[i];
-      if (v == 0) return nullptr;
-      UserState* s = at(v - 1);
-      if (s->key == key) return s;
-    }
-  }
-
-  size_t size() const { return size_; }
-  size_t bytes() const {
-    return index_.size() * sizeof(uint32_t) + chunks_.size() * kChunk * sizeof(UserState);
-  }
-
-  mutable std::mutex mu;
+  void unlock() { flag_.store(false, std::memory_order_release); }
 
  private:
-  UserState* at(uint32_t id) const { return &chunks_[id / kChunk][id % kChunk]; }
-  void insert(uint64_t key, uint32_t v) {
-    size_t mask = index_.size() - 1;
-    size_t i = key & mask;
-    while (index_[i] != 0) i = (i + 1) & mask;
-    index_[i] = v;
-  }
-  // sweep: drops idle users, compacting the slab and rebuilding the index.
-  template <typename Idle>
-  void sweep(const Idle& idle) {
-    size_t kept = 0;
-    for (size_t id = 0; id < size_; ++id) {
-      UserState* s = at(static_cast<uint32_t>(id));
-      if (idle(*s)) continue;
-      if (kept != id) *at(static_cast<uint32_t>(kept)) = *s;
-      ++kept;
+  std::atomic<bool> flag_{false};
+};
+
+// Shard: one cache line of its own (lock, table, hints).
+class alignas(64) Shard {
+ public:
+  Shard() : slots_(AllocSlots(kMinSlots)), mask_(kMinSlots - 1) { publish(); }
+  ~Shard() {
+    for (size_t i = 0; i <= mask_; ++i) {
+      if (slots_[i].key != 0 && IsSpilled(slots_[i])) FreeSpill(SpillOf(slots_[i]));
     }
-    size_ = kept;
-    chunks_.resize((size_ + kChunk - 1) / kChunk);
-    index_.assign(std::max<size_t>(16, std::bit_ceil(size_ * 2 + 2)), 0);
-    for (size_t id = 0; id < size_; ++id) {
-      insert(at(static_cast<uint32_t>(id))->key, static_cast<uint32_t>(id + 1));
+    FreeSlots(slots_, mask_ + 1);
+  }
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  // prefetch: starts loading the slot `key` probably lives in, without the
+  // lock (a hint: the table may be replaced meanwhile; prefetch never faults).
+  void prefetch(uint64_t key) const {
+    const Slot* s = hint_slots_.load(std::memory_order_relaxed);
+    const size_t m = hint_mask_.load(std::memory_order_relaxed);
+    __builtin_prefetch(&s[key & m], 1, 3);
+    __builtin_prefetch(&s[(key + 1) & m], 1, 3);  // linear probing's next slot (1 in 4 users)
+  }
+
+  // find: the slot of `key`, or null. REQUIRES: mu held.
+  Slot* find(uint64_t key) {
+    for (size_t i = key & mask_;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (s.key == key) return &s;
+      if (s.key == 0) return nullptr;
     }
   }
 
-  void grow() {
-    std::vector<uint32_t> old = std::move(index_);
-    index_.assign(old.size() * 2, 0);
-    for (uint32_t v : old) {
-      if (v != 0) insert(at(v - 1)->key, v);
+  // find_or_add: the slot of `key`; a new one holds an empty log. Each time
+  // the users have doubled since the last sweep, idle ones (nothing counted
+  // any more) are dropped first.
+  // REQUIRES: mu held.
+  Slot* find_or_add(uint64_t key, const RunClock& c) {
+    size_t i = key & mask_;
+    for (;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (s.key == key) return &s;
+      if (s.key == 0) break;
     }
+    const bool sweep = used_ >= next_sweep_;
+    if (sweep || Overloaded(used_ + 1, mask_ + 1)) {
+      const size_t keep = sweep ? CountBusy(c) : used_;
+      size_t n = mask_ + 1;
+      while (Overloaded(keep + 1, n)) n *= 2;
+      rebuild(n, sweep ? &c : nullptr);
+      if (sweep) next_sweep_ = std::max(kMinSweep, used_ * 2);
+      for (i = key & mask_; slots_[i].key != 0; i = (i + 1) & mask_) {
+      }
+    }
+    Slot& s = slots_[i];
+    s.key = key;
+    RunLogView::InitHeader(s.header, c.now_s);
+    ++used_;
+    return &s;
   }
 
-  std::vector<uint32_t> index_;  // power of two; 0 = empty, else slab id + 1
-  std::vector<std::unique_ptr<UserState[]>> chunks_;
-  size_t size_ = 0;
-  size_t next_sweep_ = kMinSweep;  // size at which idle users are swept before growing
+  // view: the log of `s`.
+  RunLogView view(Slot& s) {
+    if (!IsSpilled(s)) return RunLogView(s.header, s.runs, kInlineRuns);
+    Spill* p = SpillOf(s);
+    return RunLogView(p->header, p->runs(), p->capacity);
+  }
+
+  // make_room: the log of `s` with room for `runs` runs (moved to a larger
+  // spill block).
+  RunLogView make_room(Slot& s, int runs) {
+    RunLogView old = view(s);
+    const int total = old.total();
+    const int capacity = std::max({runs, 16, 2 * old.capacity()});
+    Spill* p = static_cast<Spill*>(::operator new(Spill::Bytes(capacity)));
+    spill_bytes_ += Spill::Bytes(capacity);
+    p->capacity = capacity;
+    if (IsSpilled(s)) {
+      Spill* q = SpillOf(s);
+      std::memcpy(p->header, q->header, kRunHeaderBytes);
+      std::memcpy(p->runs(), q->runs(), static_cast<size_t>(total) * kRunBytes);
+      FreeSpill(q);
+    } else {
+      std::memcpy(p->header, s.header, kRunHeaderBytes);
+      std::memcpy(p->runs(), s.runs, static_cast<size_t>(total) * kRunBytes);
+      s.header[4] = kSpilled;
+    }
+    std::memcpy(s.runs, &p, sizeof p);
+    return view(s);
+  }
+
+  // settle: a spilled log that has shrunk to two runs under the inline
+  // room moves back (the margin: a user at the edge does not move each call).
+  void settle(Slot& s) {
+    if (!IsSpilled(s)) return;
+    Spill* p = SpillOf(s);
+    RunLogView log(p->header, p->runs(), p->capacity);
+    const int total = log.total();
+    if (total > kInlineRuns - 2) return;
+    std::memcpy(s.runs, p->runs(), static_cast<size_t>(total) * kRunBytes);
+    std::memcpy(s.header, p->header, kRunHeaderBytes);
+    FreeSpill(p);
+  }
+
+  // clear: forgets the counts of `s`.
+  void clear(Slot& s, uint32_t now_s) {
+    if (IsSpilled(s)) FreeSpill(SpillOf(s));
+    RunLogView::InitHeader(s.header, now_s);
+  }
+
+  size_t size() const { return used_; }
+  size_t bytes() const { return (mask_ + 1) * sizeof(Slot) + spill_bytes_; }
+
+  mutable SpinLock mu;
+
+ private:
+  // Overloaded: `users` in `slots` exceed the maximum load, 0.6.
+  static bool Overloaded(size_t users, size_t slots) { return users * 10 > slots * 6; }
+
+  void FreeSpill(Spill* p) {
+    spill_bytes_ -= Spill::Bytes(p->capacity);
+    ::operator delete(p);
+  }
+
+  // Idle: nothing of `s` counts any more at `c` (expires it).
+  bool Idle(Slot& s, const RunClock& c) {
+    RunLogView log = view(s);
+    log.expire(c);
+    return log.total() == 0;
+  }
+
+  size_t CountBusy(const RunClock& c) {
+    size_t n = 0;
+    for (size_t i = 0; i <= mask_; ++i) {
+      if (slots_[i].key != 0 && !Idle(slots_[i], c)) ++n;
+    }
+    return n;
+  }
+
+  // rebuild: moves every user (with `sweep`, every busy one) to a new
+  // table of `n` slots.
+  void rebuild(size_t n, const RunClock* sweep) {
+    Slot* old = slots_;
+    const size_t old_n = mask_ + 1;
+    slots_ = AllocSlots(n);
+    mask_ = n - 1;
+    used_ = 0;
+    for (size_t j = 0; j < old_n; ++j) {
+      Slot& s = old[j];
+      if (s.key == 0) continue;
+      if (sweep != nullptr && Idle(s, *sweep)) {
+        if (IsSpilled(s)) FreeSpill(SpillOf(s));
+        continue;
+      }
+      size_t i = s.key & mask_;
+      while (slots_[i].key != 0) i = (i + 1) & mask_;
+      slots_[i] = s;
+      ++used_;
+    }
+    FreeSlots(old, old_n);
+    publish();
+  }
+
+  void publish() {
+    hint_slots_.store(slots_, std::memory_order_relaxed);
+    hint_mask_.store(mask_, std::memory_order_relaxed);
+  }
+
+  Slot* slots_;        // GUARDED_BY(mu): mask_ + 1 slots
+  size_t mask_;        // GUARDED_BY(mu)
+  size_t used_ = 0;    // GUARDED_BY(mu)
+  size_t spill_bytes_ = 0;         // GUARDED_BY(mu)
+  size_t next_sweep_ = kMinSweep;  // GUARDED_BY(mu): sweep idle users before growing from here
+  std::atomic<const Slot*> hint_slots_{nullptr};  // slots_ and mask_ for prefetch()
+  std::atomic<size_t> hint_mask_{0};
 };
 
 class MemoryRateLimiter final : public RateLimiter {
@@ -117,132 +290,118 @@ class MemoryRateLimiter final : public RateLimiter {
   MemoryRateLimiter(const RateLimitPolicy& policy, const Clock& clock,
                     MemoryRateLimiterOptions options)
       : policy_(policy), clock_(clock), epoch_(clock.monotonic().count()) {
-    size_t n = std::bit_ceil(static_cast<size_t>(std::max(1, options.shards)));
+    const size_t n = std::bit_ceil(static_cast<size_t>(std::max(1, options.shards)));
     shard_shift_ = 64 - std::countr_zero(n);
-    shards_ = std::vector<Shard>(n);
+    shards_ = std::make_unique<Shard[]>(n);
+    shard_count_ = n;
     for (int w = 0; w < kRateWindowCount; ++w) {
-      int64_t width = RateWindowWidth(static_cast<RateWindow>(w)).count();
-      geometry_[w] = {width, width / kRateBuckets};
+      if (RateWindowWidth(static_cast<RateWindow>(w)).count() != kRunWindowTicks * kRunTickNs[w]) {
+        std::abort();  // run_log.h's constants must match the windows
+      }
     }
   }
 
   Result<RateDecision> acquire(std::string_view user, std::string_view tier, int64_t cost) override {
-    return decide(user, tier, cost, /*record=*/true);
+    return decide(user, tier, cost, Mode::kAcquire);
   }
   Result<RateDecision> check_limit(std::string_view user, std::string_view tier,
                                    int64_t cost) override {
-    return decide(user, tier, cost, /*record=*/false);
+    return decide(user, tier, cost, Mode::kCheck);
   }
-
-  Status record_request(std::string_view user, int64_t cost) override {
-    if (cost < 0) return InvalidArgument("cost must be >= 0");
-    int64_t t = now();
-    uint64_t key = Hash64(user);
-    Shard& shard = shard_of(key);
-    std::lock_guard lock(shard.mu);
-    UserState* s = state(shard, key, t);
-    for (int w = 0; w < kRateWindowCount; ++w) s->windows[w].record(geometry_[w], t, cost);
-    return Status::Ok();
+  Status record_request(std::string_view user, int64_t cost, std::string_view tier) override {
+    Result<RateDecision> d = decide(user, tier, cost, Mode::kRecord);
+    return d.ok() ? Status::Ok() : d.status();
   }
 
   Status reset(std::string_view user) override {
-    int64_t t = now();
-    uint64_t key = Hash64(user);
+    const uint64_t key = KeyOf(user);
+    const RunClock c = RunClock::At(now());
     Shard& shard = shard_of(key);
     std::lock_guard lock(shard.mu);
-    if (UserState* s = shard.find(key)) {
-      for (int w = 0; w < kRateWindowCount; ++w) s->windows[w].init(geometry_[w], t);
-    }
+    if (Slot* s = shard.find(key)) shard.clear(*s, c.now_s);
     return Status::Ok();
   }
 
   size_t users() const override {
     size_t n = 0;
-    for (const Shard& s : shards_) {
-      std::lock_guard lock(s.mu);
-      n += s.size();
+    for (size_t i = 0; i < shard_count_; ++i) {
+      std::lock_guard lock(shards_[i].mu);
+      n += shards_[i].size();
     }
     return n;
   }
 
   double bytes_per_user() const override {
     size_t n = 0, bytes = 0;
-    for (const Shard& s : shards_) {
-      std::lock_guard lock(s.mu);
-      n += s.size();
-      bytes += s.bytes();
+    for (size_t i = 0; i < shard_count_; ++i) {
+      std::lock_guard lock(shards_[i].mu);
+      n += shards_[i].size();
+      bytes += shards_[i].bytes();
     }
-    return n == 0 ? static_cast<double>(sizeof(UserState)) : static_cast<double>(bytes) / n;
+    return n == 0 ? static_cast<double>(sizeof(Slot)) : static_cast<double>(bytes) / n;
   }
 
  private:
-  int64_t now() const { return clock_.monotonic().count() - epoch_; }
-  Shard& shard_of(uint64_t key) { return shards_[shard_shift_ >= 64 ? 0 : key >> shard_shift_]; }
+  enum class Mode {
+    kAcquire,  // check every window, record if all admit
+    kCheck,    // check only
+    kRecord,   // record without checking
+  };
 
-  UserState* state(Shard& shard, uint64_t key, int64_t t) {
-    bool fresh = false;
-    UserState* s = shard.find_or_add(key, &fresh, [&](const UserState& u) {
-      // Idle: even the day window's ring has moved past everything it held.
-      const SlidingWindow& day = u.windows[kRateWindowCount - 1];
-      uint32_t cur = static_cast<uint32_t>(t / geometry_[kRateWindowCount - 1].bucket_ns);
-      return static_cast<uint32_t>(cur - day.head) >= static_cast<uint32_t>(kRateSlots) &&
-             static_cast<uint32_t>(cur - day.head) <= 0x80000000u;
-    });
-    for (int w = 0; w < kRateWindowCount; ++w) {
-      if (fresh) {
-        s->windows[w].init(geometry_[w], t);
-      } else {
-        s->windows[w].advance(geometry_[w], t);
-      }
-    }
-    return s;
+  static uint64_t KeyOf(std::string_view user) {
+    const uint64_t h = Hash64(user);
+    return h == 0 ? 1 : h;
+  }
+  int64_t now() const { return clock_.monotonic().count() - epoch_; }
+  Shard& shard_of(uint64_t key) const {
+    return shards_[shard_shift_ >= 64 ? 0 : key >> shard_shift_];
   }
 
   Result<RateDecision> decide(std::string_view user, std::string_view tier, int64_t cost,
-                              bool record) {
+                              Mode mode) {
     if (cost < 0) return InvalidArgument("cost must be >= 0");
-    ResolvedLimits limits = policy_.resolve(user, tier);
-    RateDecision d;
-    d.tier = std::move(limits.tier);
-    int64_t t = now();
-    uint64_t key = Hash64(user);
+    const uint64_t key = KeyOf(user);
     Shard& shard = shard_of(key);
-    std::lock_guard lock(shard.mu);
-    UserState* s = state(shard, key, t);
-    int64_t used[kRateWindowCount];
-    for (int w = 0; w < kRateWindowCount; ++w) {
-      used[w] = s->windows[w].count(geometry_[w], t);
-      int64_t limit = limits.requests[w];
-      if (limit > 0 && used[w] + cost > limit) {
-        d.allowed = false;
-        int64_t wait = s->windows[w].time_to_free(geometry_[w], t, used[w] + cost - limit);
-        if (wait < 0) wait = geometry_[w].width_ns;  // cost above the limit: never passes
-        d.retry_after = std::max(d.retry_after, Nanos(wait));
+    shard.prefetch(key);  // overlaps the likely cache miss with resolving the limits
+    ResolvedLimits limits = policy_.resolve(user, tier);
+    const RunClock c = RunClock::At(now());
+    RateDecision d;
+    {
+      std::lock_guard lock(shard.mu);
+      Slot* s = mode == Mode::kCheck ? shard.find(key) : shard.find_or_add(key, c);
+      if (s == nullptr) {  // never seen: an empty log
+        uint8_t header[kRunHeaderBytes];
+        RunLogView::InitHeader(header, c.now_s);
+        const RunLogView log(header, nullptr, 0);
+        const int64_t used[kRateWindowCount] = {};
+        FillRateDecision(log, c, limits.requests, used, cost, Admits(used, limits.requests, cost),
+                         /*acquire=*/false, &d);
+      } else {
+        RunLogView log = shard.view(*s);
+        int64_t used[kRateWindowCount];
+        log.expire(c, &used);
+        const bool allowed = mode == Mode::kRecord || Admits(used, limits.requests, cost);
+        if (mode != Mode::kCheck && allowed && cost > 0) {
+          const RunCaps caps = RunCaps::Of(limits.requests);
+          bool saturated = false;
+          if (const int need = log.record(c, cost, caps, &saturated); need > 0) {
+            log = shard.make_room(*s, need);
+            (void)log.record(c, cost, caps, &saturated);
+          }
+          if (saturated) {
+            log.counts(used);
+          } else {
+            for (int64_t& u : used) u += cost;
+          }
+        }
+        if (mode != Mode::kRecord) {
+          FillRateDecision(log, c, limits.requests, used, cost, allowed, mode == Mode::kAcquire,
+                           &d);
+        }
+        shard.settle(*s);
       }
     }
-    bool counted = record && d.allowed && cost > 0;
-    int64_t best_remaining = 0;
-    for (int w = 0; w < kRateWindowCount; ++w) {
-      const SlidingWindowGeometry& g = geometry_[w];
-      if (counted) {
-        s->windows[w].record(g, t, cost);
-        used[w] += cost;
-      }
-      RateWindowStatus& ws = d.windows[w];
-      ws.limit = limits.requests[w];
-      ws.used = used[w];
-      ws.remaining = ws.limit > 0 ? std::max<int64_t>(0, ws.limit - used[w]) : 0;
-      if (!record && used[w] > 0) ws.reset = Nanos(std::max<int64_t>(0, s->windows[w].time_to_free(g, t, 1)));
-      if (ws.limit > 0 && (d.most_restrictive < 0 || ws.remaining < best_remaining)) {
-        d.most_restrictive = w;
-        best_remaining = ws.remaining;
-      }
-    }
-    // acquire fills `reset` only for the most restrictive window (the hot path).
-    int m = d.most_restrictive;
-    if (record && m >= 0 && used[m] > 0) {
-      d.windows[m].reset = Nanos(std::max<int64_t>(0, s->windows[m].time_to_free(geometry_[m], t, 1)));
-    }
+    d.tier = std::move(limits.tier);
     return d;
   }
 
@@ -250,8 +409,8 @@ class MemoryRateLimiter final : public RateLimiter {
   const Clock& clock_;
   const int64_t epoch_;  // monotonic ns at construction: times are relative to it
   int shard_shift_ = 64;
-  std::vector<Shard> shards_;  // constant size; each shard locks itself
-  SlidingWindowGeometry geometry_[kRateWindowCount];
+  size_t shard_count_ = 0;
+  std::unique_ptr<Shard[]> shards_;  // constant; each shard locks itself
 };
 
 }  // namespace

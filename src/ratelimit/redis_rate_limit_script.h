@@ -1,54 +1,39 @@
-// The Redis rate limiter's Lua script and its argument/state encoding: the
-// same sub-bucket sliding windows as SlidingWindow (sliding_window.h), all
-// four windows of one user in one key, checked and recorded in one EVALSHA.
-//
-// Key: one string of kRedisRateStateBytes per user, four windows in order
-// (second, minute, hour, day), each little-endian:
-//   uint32 head | uint8 head_slot | uint8 last[kRateSlots] | uint32 counts[kRateSlots]
-// i.e. the fields of SlidingWindow, packed (50 bytes a window); counts
-// saturate at 2^32 - 1 as in SlidingWindow.
+// The Redis rate limiter's Lua script and its arguments: the RunLog of
+// run_log.h (its byte layout is the value of the user's key), expired,
+// checked and recorded for all four windows in one EVALSHA, by the same
+// rules as RunLogView::expire / count / record.
 //
 // Arguments (ARGV), all decimal integers:
 //   1 mode: "a" acquire (check, then record if every window admits),
 //           "c" check only (nothing written), "r" record only (no check)
 //   2 cost (>= 0)   3 TTL of the key in ms (set on each write)
-//   then per window w = 0..3, four values at 4 + 4w:
-//     cur   the bucket index holding the time, modulo 2^32 (SlidingWindow::head)
-//     rec   the time's offset in its bucket in 1/256 (what record() keeps)
-//     thr   the oldest bucket still counts iff its last >= thr (see RateScriptArgs)
-//     limit the window's limit (0: unlimited)
-// Reply: "a"/"c": {allowed (0/1), the state BEFORE the call ("" if none)}:
-// the caller replays advance (and record, if allowed) on it with
-// SlidingWindow, as the script did; "r": 1. Nothing is written unless
-// something is recorded (advancing is recomputed on the next call).
+//   4 now_s: RunClock::now_s
+//   then per window w = 0..3, three values at 5 + 3w:
+//     cur    RunClock::cur[w]
+//     cap    RunCap of the window's limit (0: unlimited, runs close by time)
+//     limit  the window's limit (0: unlimited)
+// Reply: "a"/"c": {allowed (0/1), the log BEFORE the call ("" if none or
+// malformed)}: the caller replays expire (and record, if allowed) on it with
+// RunLogView, as the script did; "r": 1. Nothing is written unless something
+// is recorded (expiring is recomputed on the next call).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "ratelimit/sliding_window.h"
+#include "ratelimit/run_log.h"
 
 namespace agentgate {
-
-inline constexpr size_t kRedisRateWindowBytes = 4 + 1 + kRateSlots + 4 * kRateSlots;
-inline constexpr size_t kRedisRateStateBytes = kRedisRateWindowBytes * kRateWindowCount;
 
 // RedisRateLimitScript: the Lua source.
 const std::string& RedisRateLimitScript();
 
-// RateScriptArgs: ARGV for a call at time `t` (ns since the Unix epoch).
-// The per-window values are computed here with 64-bit integers, so the
-// script does only small-number arithmetic (Lua numbers are doubles) and
-// decides exactly as SlidingWindow::count does at `t`.
-std::vector<std::string> RateScriptArgs(char mode, int64_t cost, int64_t ttl_ms, int64_t t,
-                                        const SlidingWindowGeometry (&geometry)[kRateWindowCount],
+// RateScriptArgs: ARGV for a call at `c`. The times are computed here with
+// 64-bit integers, so the script does only small-number arithmetic (Lua
+// numbers are doubles).
+std::vector<std::string> RateScriptArgs(char mode, int64_t cost, int64_t ttl_ms, const RunClock& c,
                                         const std::array<int64_t, kRateWindowCount>& limits);
-
-// ParseRateState: the windows in a state string; false if it is not
-// kRedisRateStateBytes long or malformed.
-bool ParseRateState(std::string_view state, SlidingWindow (&windows)[kRateWindowCount]);
 
 }  // namespace agentgate

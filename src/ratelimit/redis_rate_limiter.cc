@@ -1,13 +1,13 @@
 // The Redis RateLimiter: one key per user, all four windows checked and
 // recorded by one EVALSHA (ratelimit/redis_rate_limit_script.h); the
 // decision's details (used, remaining, reset, retry-after) are computed here
-// from the state the script returns, with the memory backend's SlidingWindow.
+// from the log the script returns, with the memory backend's RunLogView.
 #include <algorithm>
 #include <mutex>
 
 #include "agentgate/ratelimit/rate_limiter.h"
 #include "ratelimit/redis_rate_limit_script.h"
-#include "ratelimit/sliding_window.h"
+#include "ratelimit/run_log.h"
 #include "store/redis_client.h"
 #include "store/run_sync.h"
 
@@ -17,6 +17,10 @@ namespace {
 
 namespace asio = boost::asio;
 
+// kTtlMs: a key outlives its newest run's day window (a day, plus margin for
+// clocks of other instances slightly ahead).
+constexpr int64_t kTtlMs = (86400 + 60) * 1000LL;
+
 class RedisRateLimiter final : public RateLimiter {
  public:
   RedisRateLimiter(const RateLimitPolicy& policy, RedisClient& client, const Clock& clock,
@@ -25,14 +29,7 @@ class RedisRateLimiter final : public RateLimiter {
         client_(client),
         clock_(clock),
         options_(std::move(options)),
-        script_(client, RedisRateLimitScript()) {
-    for (int w = 0; w < kRateWindowCount; ++w) {
-      int64_t width = RateWindowWidth(static_cast<RateWindow>(w)).count();
-      geometry_[w] = {width, width / kRateBuckets};
-    }
-    const SlidingWindowGeometry& day = geometry_[kRateWindowCount - 1];
-    ttl_ms_ = (day.width_ns + day.bucket_ns) / 1'000'000;
-  }
+        script_(client, RedisRateLimitScript()) {}
 
   Result<RateDecision> acquire(std::string_view user, std::string_view tier, int64_t cost) override {
     return RunSync<Result<RateDecision>>([&] { return decide(user, tier, cost, 'a'); });
@@ -41,8 +38,8 @@ class RedisRateLimiter final : public RateLimiter {
                                    int64_t cost) override {
     return RunSync<Result<RateDecision>>([&] { return decide(user, tier, cost, 'c'); });
   }
-  Status record_request(std::string_view user, int64_t cost) override {
-    return RunSync<Status>([&] { return record_request_async(user, cost); });
+  Status record_request(std::string_view user, int64_t cost, std::string_view tier) override {
+    return RunSync<Status>([&] { return record_request_async(user, cost, tier); });
   }
   Status reset(std::string_view user) override {
     return RunSync<Status>([&] { return reset_async(user); });
@@ -58,12 +55,14 @@ class RedisRateLimiter final : public RateLimiter {
     co_return co_await decide(user, tier, cost, 'c');
   }
 
-  asio::awaitable<Status> record_request_async(std::string_view user, int64_t cost) override {
+  asio::awaitable<Status> record_request_async(std::string_view user, int64_t cost,
+                                               std::string_view tier) override {
     if (cost < 0) co_return InvalidArgument("cost must be >= 0");
-    std::array<int64_t, kRateWindowCount> none{};
+    if (cost == 0) co_return Status::Ok();
+    ResolvedLimits limits = policy_.resolve(user, tier);
     std::vector<std::string> keys{key_of(user)};
     std::vector<std::string> args =
-        RateScriptArgs('r', cost, ttl_ms_, clock_.now().count(), geometry_, none);
+        RateScriptArgs('r', cost, kTtlMs, RunClock::At(clock_.now().count()), limits.requests);
     Result<RedisReply> r = co_await script_.eval(std::move(keys), std::move(args));
     if (!r.ok()) co_return r.status();
     if (r->is_error()) co_return Unavailable("redis rate-limit script: " + r->str);
@@ -142,10 +141,10 @@ class RedisRateLimiter final : public RateLimiter {
                                                int64_t cost, char mode) {
     if (cost < 0) co_return InvalidArgument("cost must be >= 0");
     ResolvedLimits limits = policy_.resolve(user, tier);
-    const int64_t t = clock_.now().count();
+    const RunClock c = RunClock::At(clock_.now().count());
     std::string key = key_of(user);
     std::vector<std::string> keys{key};
-    std::vector<std::string> args = RateScriptArgs(mode, cost, ttl_ms_, t, geometry_, limits.requests);
+    std::vector<std::string> args = RateScriptArgs(mode, cost, kTtlMs, c, limits.requests);
     Result<RedisReply> r = co_await script_.eval(std::move(keys), std::move(args));
     if (!r.ok()) co_return r.status();
     if (r->is_error()) co_return Unavailable("redis rate-limit script: " + r->str);
@@ -153,58 +152,40 @@ class RedisRateLimiter final : public RateLimiter {
         r->elements[0].type != RedisReply::Type::kInteger) {
       co_return Unavailable("redis rate-limit script: unexpected reply " + DebugString(*r));
     }
-    // Replay what the script did on the state it read (a missing or
-    // malformed state was a fresh one there too).
+    // Replay what the script did on the log it read (a missing or malformed
+    // log was a fresh one there too).
     const bool allowed = r->elements[0].integer == 1;
-    SlidingWindow windows[kRateWindowCount];
-    const bool found = ParseRateState(r->elements[1].str, windows);
-    for (int w = 0; w < kRateWindowCount; ++w) {
-      if (found) {
-        windows[w].advance(geometry_[w], t);
-      } else {
-        windows[w].init(geometry_[w], t);
-      }
-      if (mode == 'a' && allowed) windows[w].record(geometry_[w], t, cost);
+    const std::string& raw = r->elements[1].str;
+    std::vector<uint8_t> buf;
+    if (RunLogView::Valid(reinterpret_cast<const uint8_t*>(raw.data()), raw.size())) {
+      buf.assign(raw.begin(), raw.end());
+    } else {
+      buf.resize(kRunHeaderBytes);
+      RunLogView::InitHeader(buf.data(), c.now_s);
     }
+    auto view = [&buf] {
+      return RunLogView(buf.data(), buf.data() + kRunHeaderBytes,
+                        static_cast<int>((buf.size() - kRunHeaderBytes) / kRunBytes));
+    };
+    RunLogView log = view();
+    log.expire(c);
+    int64_t used[kRateWindowCount];
+    log.counts(used);
     if (mode == 'a' && allowed && cost > 0) {
+      const RunCaps caps = RunCaps::Of(limits.requests);
+      if (const int need = log.record(c, cost, caps); need > 0) {
+        buf.resize(kRunHeaderBytes + static_cast<size_t>(need) * kRunBytes);
+        log = view();
+        (void)log.record(c, cost, caps);
+      }
+      log.counts(used);
       std::lock_guard lock(mu_);
       if (last_key_.empty()) last_key_ = std::move(key);
     }
-    co_return Fill(std::move(limits), allowed, windows, t, cost, mode == 'a');
-  }
-
-  // Fill: the decision of the memory backend's decide() from the state after
-  // the call (`recorded`: acquire; the state includes this call's cost if allowed).
-  RateDecision Fill(ResolvedLimits limits, bool allowed, const SlidingWindow (&s)[kRateWindowCount],
-                    int64_t t, int64_t cost, bool recorded) const {
     RateDecision d;
+    FillRateDecision(log, c, limits.requests, used, cost, allowed, mode == 'a', &d);
     d.tier = std::move(limits.tier);
-    d.allowed = allowed;
-    int64_t best_remaining = 0;
-    for (int w = 0; w < kRateWindowCount; ++w) {
-      const SlidingWindowGeometry& g = geometry_[w];
-      const int64_t used = s[w].count(g, t);
-      const int64_t limit = limits.requests[w];
-      if (!allowed && limit > 0 && used + cost > limit) {
-        int64_t wait = s[w].time_to_free(g, t, used + cost - limit);
-        if (wait < 0) wait = g.width_ns;  // cost above the limit: never passes
-        d.retry_after = std::max(d.retry_after, Nanos(wait));
-      }
-      RateWindowStatus& ws = d.windows[w];
-      ws.limit = limit;
-      ws.used = used;
-      ws.remaining = limit > 0 ? std::max<int64_t>(0, limit - used) : 0;
-      if (!recorded && used > 0) ws.reset = Nanos(std::max<int64_t>(0, s[w].time_to_free(g, t, 1)));
-      if (limit > 0 && (d.most_restrictive < 0 || ws.remaining < best_remaining)) {
-        d.most_restrictive = w;
-        best_remaining = ws.remaining;
-      }
-    }
-    int m = d.most_restrictive;
-    if (recorded && m >= 0 && d.windows[m].used > 0) {
-      d.windows[m].reset = Nanos(std::max<int64_t>(0, s[m].time_to_free(geometry_[m], t, 1)));
-    }
-    return d;
+    co_return d;
   }
 
   const RateLimitPolicy& policy_;
@@ -212,8 +193,6 @@ class RedisRateLimiter final : public RateLimiter {
   const Clock& clock_;
   const RedisRateLimiterOptions options_;
   RedisScript script_;  // internally synchronized
-  SlidingWindowGeometry geometry_[kRateWindowCount];  // constant after construction
-  int64_t ttl_ms_ = 0;                                // constant after construction
   mutable std::mutex mu_;
   std::string last_key_;  // GUARDED_BY(mu_): a key for bytes_per_user()
 };

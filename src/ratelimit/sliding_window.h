@@ -1,6 +1,9 @@
-// SlidingWindow: the per-user, per-window state of the conservative
-// sub-bucket sliding window (see agentgate/ratelimit/rate_limiter.h for the
-// algorithm and its bound). Plain data, 52 bytes; the caller synchronizes.
+// SlidingWindow: an approximate count of a sliding window in sub-buckets
+// (kRateBuckets of them, plus the partly overlapping oldest, counted in full
+// until its last admission has left: never below the exact count, above it
+// by at most that bucket). Used by RateLimitAnalytics; the limiters use the
+// exact-to-1% RunLog (run_log.h). Plain data, 52 bytes; the caller
+// synchronizes.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +12,8 @@
 
 namespace agentgate {
 
+// kRateBuckets: sub-buckets per window width (the ring holds one more).
+inline constexpr int kRateBuckets = 8;
 inline constexpr int kRateSlots = kRateBuckets + 1;
 
 // SlidingWindowGeometry: the constant shape of one window.

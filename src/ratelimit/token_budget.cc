@@ -54,9 +54,9 @@ Result<TokenDecision> TokenBudget::check(std::string_view user, std::string_view
   return ToDecision(*d);
 }
 
-Status TokenBudget::charge(std::string_view user, int64_t tokens) {
+Status TokenBudget::charge(std::string_view user, int64_t tokens, std::string_view tier) {
   if (tokens <= 0) return Status::Ok();
-  return limiter_->record_request(user, tokens);
+  return limiter_->record_request(user, tokens, tier);
 }
 
 Status TokenBudget::reset(std::string_view user) { return limiter_->reset(user); }
@@ -68,9 +68,10 @@ boost::asio::awaitable<Result<TokenDecision>> TokenBudget::check_async(std::stri
   co_return ToDecision(*d);
 }
 
-boost::asio::awaitable<Status> TokenBudget::charge_async(std::string_view user, int64_t tokens) {
+boost::asio::awaitable<Status> TokenBudget::charge_async(std::string_view user, int64_t tokens,
+                                                        std::string_view tier) {
   if (tokens <= 0) co_return Status::Ok();
-  co_return co_await limiter_->record_request_async(user, tokens);
+  co_return co_await limiter_->record_request_async(user, tokens, tier);
 }
 
 }  // namespace agentgate

@@ -35,8 +35,9 @@ constexpr const char* kQuiet =
     "circuit_breaker: {enabled: false}\nerror_recovery: {max_attempts: 1}\n";
 
 // The limiter's documented over-admission (include/agentgate/ratelimit/
-// rate_limiter.h: "over-admission: 0"; with clock skew d between instances,
-// plus what is admitted within d: the instances here share one clock).
+// rate_limiter.h: floor(limit / 100) per window, so 0 for the limits under
+// 100 used here; with clock skew d between instances, plus what is admitted
+// within d: the instances here share one clock).
 constexpr int kDocumentedOverAdmission = 0;
 
 TEST(FleetTest, OneUsersAdmissionsAcrossThreeInstancesStayWithinTheLimit) {

@@ -7,59 +7,87 @@
 //   Result<RateDecision> d = limiter->acquire("alice", "free");
 //   if (d.ok() && !d->allowed) { /* 429, Retry-After: d->retry_after */ }
 //
-// Algorithm (both backends): a conservative sliding window made of
-// sub-buckets. Each window of width W keeps kRateBuckets + 1 counters of
-// width W / kRateBuckets and, per counter, the offset of its last admission
-// (1/256 of a bucket, rounded up). The count of the sliding window (t - W, t]
-// is the sum of the buckets that overlap it, where the oldest, partly
-// overlapping bucket counts in full until its last admission has left the
-// window. The estimate is therefore never below the exact sliding-log count.
+// Algorithm (both backends): per user and window, a log of runs
+// (src/ratelimit/run_log.h). A run is a first admission's time and a count
+// of admissions from then on; a window of limit L closes its newest run once
+// it holds c = floor(L / 100) + 1 (a request that would take it past c starts
+// a new run), and a run leaves the count, whole, when its FIRST admission
+// leaves the sliding window (t - W, t]. Hence, with E the exact sliding-log
+// count of what was admitted:
+//   - count <= E: every run counted began inside the window. The limiter
+//     never denies for lack of precision (up to the time unit, W / 10^6,
+//     by which a run's first admission is rounded: 1 us for the second).
+//   - count >= E - (c - 1): only the newest run that left can still hold
+//     admissions in the window, at most c - 1 of them (its first has left).
+// So the documented bound, checked by the oracle test (tests/unit/ratelimit/
+// rate_limiter_oracle_test.cc: random Poisson traces in phases of random
+// rate, the manual clock, an exact log of the admissions):
+//   - over-admission: in every sliding window of every size, admitted
+//     requests exceed the limit by at most c - 1 = floor(L / 100), i.e. 1% of
+//     the limit (the issue's target: 1% plus one request). Limits under 100
+//     are exact: a free-tier user gets 2 per second, never 3.
+//   - wrongful denials (denied although every window's exact count plus the
+//     cost was within its limit): under 0.1% of requests (target: 1%).
+// Why this bound: the issue allows 1% over the limit; spending it this way
+// removes the previous algorithm's error, which was all wrongful denials.
+// Measured on the same traces (the old figures from the conservative
+// sub-bucket windows it replaces: 8 buckets a window, never over the limit):
+//     trace (limit)              wrongful denials old -> new   max over new
+//     second (10), bursty        3.5-3.9%  -> 0                0
+//     minute (100), bursty       14%       -> 0                1 (bound 1)
+//     hour (500) / day (300)     14% / 17% -> 0                5 / 3
+//     free tier, bursty          18%       -> 0                100 (bound 100)
+//     second (10), overload      8.6-8.8%  -> 0                0
+//     minute/hour/day, overload  33-36%    -> 0.001-0.005%     1 / 5 / 3
+//     free tier, overload        17%       -> 0.0014%          10 h, 100 d
+//     enterprise tier, overload  (new)        0.003%           10 m, 119 h
+// and an exact limiter's capacity: old 92-98%, new 100.0-100.7%.
+// Cost: memory grows with use. A run is 6 bytes (u24 time in W / 10^6
+// units, u24 count); a window holds at most about L / c + 1 <= 101 runs
+// under acquire (at most kMaxRunsPerWindow = 250: past it the newest run
+// absorbs what record_request adds). A user well under its limits needs
+// 4-8 runs (one 64-byte table slot, see below); a saturated free-tier user
+// needs about 250 runs (1.5 KB), an enterprise one about 340 (2 KB).
+// Unlimited windows (counted for the status only) close runs every W / 16.
+// Retry-After: the time until enough of the oldest runs have left.
 //
-// Documented bound, checked by the oracle test (tests/unit/ratelimit/
-// rate_limiter_oracle_test.cc: random Poisson traces with random load phases,
-// the manual clock, an exact sliding log of the admitted requests):
-//   - over-admission: 0. In every sliding window of every size, admitted
-//     requests never exceed the limit (the estimate is never below the exact
-//     count), so a free-tier user gets exactly 2 per second, never 3.
-//   - wrongful denials (denied although every window's exact count was under
-//     its limit): they happen only while the user is saturated and the oldest
-//     counted bucket holds admissions both inside and outside the window.
-//     Measured, bursty load (0.2x..1.5x the limit): 3.5-4% of requests for
-//     the second window (limit 10), 13-18% for minute/hour/day and the free
-//     tier; sustained overload (0.3x..4x): 9% (second), 33-36% (others).
-//     Capacity lost against an exact limiter on the same trace: 1.5-7%
-//     (at most about 1/kRateBuckets). The test asserts these with margin.
-//     The issue's target of < 1% wrongful denials is NOT met: at saturation
-//     any per-user state much smaller than the log has this error (an
-//     interpolating estimate measured 0.3-6% wrongful denials but admitted
-//     up to 11% over the limit, so it was rejected).
+// Memory backend (NewMemoryRateLimiter): users sharded by hash (a one-byte
+// spin lock per shard); each shard a flat open-addressing table of 64-byte
+// slots (the user id's 64-bit hash and up to 8 runs inline), at most 60%
+// full, on 2 MB pages once that large; a busier log moves to a heap block
+// and back once it fits with room to spare. The slot is prefetched while the
+// limits resolve. Users with nothing counted are dropped each time a shard
+// has doubled. Measured (bench/ratelimit_bench.cc, 1 M users): ~140 B per
+// user (table and spills); `acquire` 0.32-0.34 us of CPU per call, uniform
+// or Zipf (about half of it the user's cache line and its TLB walk).
 //
 // Redis backend (NewRedisRateLimiter; src/ratelimit/redis_rate_limiter.cc,
 // the script in redis_rate_limit_script.{h,cc}):
-//   - the same algorithm and geometry (kRateBuckets, 1/256 offsets), hence
-//     the same bound: tests/integration/redis_rate_limiter_test.cc replays a
-//     random trace through both backends and gets the same decision, field
-//     by field, for every call.
-//   - one key per user, "<key_prefix>rl:<user>": a 200-byte string packing the
-//     four rings; TTL = a day + one day bucket (27 h), set on each write, so
-//     an idle user's key leaves once nothing in it can count. Measured: 296 B
-//     by MEMORY USAGE, 353 B per user of INFO used_memory at 1 million users.
+//   - the same algorithm and log, byte for byte (the key's value is the
+//     RunLog), hence the same bound: tests/integration/redis_rate_limiter_test.cc
+//     replays a random trace through both backends and gets the same
+//     decision, field by field, for every call, within the bound of an
+//     exact log.
+//   - one key per user, "<key_prefix>rl:<user>": 8 + 6 x runs bytes (32 for
+//     a user with one run per window); TTL = a day and a minute, set on each
+//     write, so an idle user's key leaves once nothing in it can count.
+//     Measured at 1 M users: see README (about 100 B by MEMORY USAGE).
 //   - one round trip per call: EVALSHA of one Lua script (RedisScript: loaded
 //     on first use, loaded again on NOSCRIPT, e.g. after a Redis restart or
-//     SCRIPT FLUSH) that advances, counts and, if every window admits,
+//     SCRIPT FLUSH) that expires, counts and, if every window admits,
 //     records, atomically (Redis runs one script at a time). check_limit
-//     writes nothing; a denial writes nothing. The script returns the state
-//     it read; used / remaining / reset / retry-after are computed here by
-//     replaying the same steps with SlidingWindow.
-//   - time: the injected Clock's now() (wall clock) is turned into bucket
-//     indexes and offsets here and passed as arguments, not Redis TIME: the
+//     writes nothing; a denial writes nothing. The script returns the log it
+//     read; used / remaining / reset / retry-after are computed here by
+//     replaying the same steps with RunLogView.
+//   - time: the injected Clock's now() (wall clock) is turned into each
+//     window's time units here and passed as arguments, not Redis TIME: the
 //     manual clock drives the script in tests, and the arithmetic stays in
-//     64-bit integers (Lua numbers are doubles). Instances must have synced
+//     small integers (Lua numbers are doubles). Instances must have synced
 //     clocks (NTP): with skew up to d, a real-time window of width W lies in
 //     a window of width W + d of the stamped times, so it holds at most the
-//     limit plus what was admitted within d (a few ms against W >= 1 s). A
-//     request stamped behind the user's newest bucket is counted in the
-//     newest bucket (as in memory).
+//     bound plus what was admitted within d (a few ms against W >= 1 s). A
+//     request stamped behind the user's newest run joins it or starts a run
+//     at that run's time (runs stay in order; nothing leaves early).
 //   - acquire_async / check_limit_async / record_request_async / reset_async
 //     are the real paths (co_await the script). The synchronous methods run
 //     the same coroutine on a private io_context on the calling thread and
@@ -70,12 +98,8 @@
 //     stage fails open by default and counts agentgate_ratelimit_store_errors_total
 //     and agentgate_ratelimit_fail_open_total. Limits apply again as soon as
 //     RedisClient has reconnected by itself.
-//   - cost: the script takes redis-server 16-18 us of CPU per call, the same
-//     as redis-benchmark's raw EVALSHA of it (bench/ratelimit_redis_bench.cc:
-//     16.1-18.2 vs 15.9-17.7 us), so a saturated Redis serves the limiter
-//     at ~0.9-1.0 of raw EVALSHA. Measured throughput on the shared 2-core
-//     VM (load ~12): 22-44k acquires/s on one connection with 64-256 in
-//     flight, 0.57-0.88 of the better redis-benchmark run.
+//   - cost: see README (bench/ratelimit_redis_bench.cc: redis-server CPU per
+//     call of the limiter vs redis-benchmark's raw EVALSHA of the script).
 //
 // Thread-safety: every method may be called concurrently.
 #pragma once
@@ -94,13 +118,11 @@
 
 namespace agentgate {
 
-// kRateBuckets: sub-buckets per window width (the ring holds one more).
-inline constexpr int kRateBuckets = 8;
-
 // RateWindowStatus: one window as seen by one call.
 struct RateWindowStatus {
   int64_t limit = 0;      // 0: unlimited
-  int64_t used = 0;       // counted in the sliding window (after this call's record)
+  int64_t used = 0;       // counted in the sliding window (after this call's record;
+                          // up to floor(limit / 100) under the exact count)
   int64_t remaining = 0;  // max(0, limit - used); 0 when unlimited
   // reset: until the oldest counted request leaves the window (0: none).
   // acquire fills it only for the most restrictive window; check_limit for all.
@@ -129,8 +151,10 @@ class RateLimiter {
   // check_limit: what acquire would answer, without recording anything.
   virtual Result<RateDecision> check_limit(std::string_view user, std::string_view tier,
                                            int64_t cost = 1) = 0;
-  // record_request: counts `cost` in every window without checking.
-  virtual Status record_request(std::string_view user, int64_t cost = 1) = 0;
+  // record_request: counts `cost` in every window without checking. `tier`
+  // (as for acquire) sets the run size of each window (see above).
+  virtual Status record_request(std::string_view user, int64_t cost = 1,
+                                std::string_view tier = {}) = 0;
   // reset: forgets every count of `user` (limits and tier are kept).
   virtual Status reset(std::string_view user) = 0;
   // acquire_async / check_limit_async / record_request_async / reset_async:
@@ -149,8 +173,9 @@ class RateLimiter {
     co_return check_limit(user, tier, cost);
   }
   virtual boost::asio::awaitable<Status> record_request_async(std::string_view user,
-                                                              int64_t cost = 1) {
-    co_return record_request(user, cost);
+                                                              int64_t cost = 1,
+                                                              std::string_view tier = {}) {
+    co_return record_request(user, cost, tier);
   }
   virtual boost::asio::awaitable<Status> reset_async(std::string_view user) {
     co_return reset(user);

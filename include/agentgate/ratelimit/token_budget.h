@@ -15,8 +15,8 @@
 // tokens have left the window to be under the budget again. 0 = unlimited;
 // a tier missing from the table has no budget.
 //
-// The windows are those of RateLimiter (sliding sub-bucket windows, never
-// under the exact count; see rate_limiter.h) counting tokens instead of
+// The windows are those of RateLimiter (logs of runs, within 1% of the
+// budget of the exact count; see rate_limiter.h) counting tokens instead of
 // requests, so a budget works with any RateLimiter backend: the memory one
 // by default, or another made by a LimiterFactory from the budget's policy.
 // The tier of a user is resolved by the caller (the request limits' policy).
@@ -76,8 +76,10 @@ class TokenBudget {
   // check: whether `user` (in `tier`, already resolved) may call now. Store
   // errors are returned (the caller decides fail-open or closed).
   Result<TokenDecision> check(std::string_view user, std::string_view tier);
-  // charge: counts `tokens` (> 0; others are ignored) for `user` in both windows.
-  Status charge(std::string_view user, int64_t tokens);
+  // charge: counts `tokens` (> 0; others are ignored) for `user` in both
+  // windows. `tier`: as for check (it sets the windows' run sizes; "" = the
+  // default tier).
+  Status charge(std::string_view user, int64_t tokens, std::string_view tier = {});
   // reset: forgets what `user` was charged.
   Status reset(std::string_view user);
 
@@ -86,7 +88,8 @@ class TokenBudget {
   // outlive the awaitable.
   boost::asio::awaitable<Result<TokenDecision>> check_async(std::string_view user,
                                                             std::string_view tier);
-  boost::asio::awaitable<Status> charge_async(std::string_view user, int64_t tokens);
+  boost::asio::awaitable<Status> charge_async(std::string_view user, int64_t tokens,
+                                              std::string_view tier = {});
 
   RateLimiter& limiter() { return *limiter_; }
 

@@ -125,7 +125,7 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
   }
   co_await next(ctx);
   if (tokens_ && ctx.usage.known && ctx.usage.total_tokens > 0) {
-    Status s = co_await tokens_->charge_async(user, ctx.usage.total_tokens);
+    Status s = co_await tokens_->charge_async(user, ctx.usage.total_tokens, d->tier);
     if (!s.ok()) {
       metrics_.token_store_errors.inc();
     }

@@ -36,7 +36,9 @@ class BrokenLimiter final : public RateLimiter {
   Result<RateDecision> check_limit(std::string_view, std::string_view, int64_t) override {
     return Unavailable("store away");
   }
-  Status record_request(std::string_view, int64_t) override { return Unavailable("store away"); }
+  Status record_request(std::string_view, int64_t, std::string_view) override {
+    return Unavailable("store away");
+  }
   Status reset(std::string_view) override { return Unavailable("store away"); }
   size_t users() const override { return 0; }
   double bytes_per_user() const override { return 0; }

@@ -1,0 +1,232 @@
+#include "ratelimit/run_log.h"
+
+#include <algorithm>
+
+namespace agentgate {
+
+namespace {
+
+uint32_t LoadU32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+}
+
+void StoreU32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+  p[2] = static_cast<uint8_t>(v >> 16);
+  p[3] = static_cast<uint8_t>(v >> 24);
+}
+
+// Age: cur - tick in ticks, mod 2^24; >= kRunTickHalf means tick is ahead.
+uint32_t Age(uint32_t cur, uint32_t tick) { return (cur - tick) & (kRunTickModulus - 1); }
+
+// Expired: a run whose first admission was at `tick` has left the window:
+// its first admission t0 < (tick + 1) * tick_ns <= t - W.
+bool Expired(uint32_t age) { return age > kRunWindowTicks && age < kRunTickHalf; }
+
+// RecordPlan: what record() does to one window.
+struct RecordPlan {
+  bool join = false;   // add `cost` to the newest run (saturating)
+  uint32_t tick = 0;   // else: new runs at this tick
+  int new_runs = 0;    // how many (pieces of kMaxRunCount; the last absorbs the rest)
+};
+
+RecordPlan Plan(bool has_last, Run last, int n, uint32_t cur, int64_t cost, int64_t cap) {
+  RecordPlan p;
+  p.tick = cur;
+  if (has_last) {
+    const uint32_t age = Age(cur, last.tick);
+    const bool ahead = age >= kRunTickHalf;  // another instance's clock was ahead
+    if (n >= kMaxRunsPerWindow) {
+      p.join = true;
+    } else if (cap > 0) {
+      p.join = static_cast<int64_t>(last.count) + cost <= cap;
+    } else {
+      p.join = (ahead || age < kRunTimeClosureTicks) &&
+               static_cast<int64_t>(last.count) + cost <= kMaxRunCount;
+    }
+    if (p.join) return p;
+    if (ahead) p.tick = last.tick;  // runs stay in time order
+  }
+  const int64_t pieces = (cost + kMaxRunCount - 1) / kMaxRunCount;
+  p.new_runs = static_cast<int>(std::min<int64_t>(pieces, kMaxRunsPerWindow - n));
+  return p;
+}
+
+}  // namespace
+
+void RunLogView::InitHeader(uint8_t* header, uint32_t now_s) {
+  StoreU32(header, now_s);
+  std::memset(header + 4, 0, 4);
+}
+
+bool RunLogView::Valid(const uint8_t* bytes, size_t size) {
+  if (size < static_cast<size_t>(kRunHeaderBytes)) return false;
+  size_t runs = 0;
+  for (int w = 0; w < kRateWindowCount; ++w) {
+    if (bytes[4 + w] > kMaxRunsPerWindow) return false;
+    runs += bytes[4 + w];
+  }
+  return size == kRunHeaderBytes + runs * kRunBytes;
+}
+
+uint32_t RunLogView::last_s() const { return LoadU32(header_); }
+
+void RunLogView::Move(int to, int from, int n) {
+  if (n <= 0 || to == from) return;
+  if (n > 16) {
+    std::memmove(runs_ + to * kRunBytes, runs_ + from * kRunBytes,
+                 static_cast<size_t>(n) * kRunBytes);
+  } else if (to < from) {
+    for (int i = 0; i < n; ++i) Put(to + i, Get(from + i));
+  } else {
+    for (int i = n - 1; i >= 0; --i) Put(to + i, Get(from + i));
+  }
+}
+
+void RunLogView::Drop(int w, int k) {
+  if (k <= 0) return;
+  const int o = offset(w);
+  Move(o, o + k, total() - o - k);
+  header_[4 + w] = static_cast<uint8_t>(size(w) - k);
+}
+
+void RunLogView::Append(int w, Run r) {
+  const int end = offset(w) + size(w);
+  Move(end + 1, end, total() - end);
+  Put(end, r);
+  header_[4 + w] = static_cast<uint8_t>(size(w) + 1);
+}
+
+void RunLogView::expire(const RunClock& c, int64_t (*used)[kRateWindowCount]) {
+  const uint32_t elapsed = c.now_s - last_s();  // mod 2^32; >= 2^31: the call is earlier
+  const bool later = elapsed < 0x80000000u;
+  int o = 0;
+  for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
+    const int n = size(w);
+    int k = 0;
+    if (later && elapsed > kRunWindowSeconds[w]) {
+      k = n;  // untouched for longer than the window: everything has left
+    } else {
+      while (k < n && Expired(Age(c.cur[w], Get(o + k).tick))) ++k;
+    }
+    if (used != nullptr) {
+      int64_t sum = 0;
+      for (int i = o + k; i < o + n; ++i) sum += Get(i).count;
+      (*used)[w] = sum;
+    }
+    Drop(w, k);
+    o += n - k;
+  }
+  if (later) StoreU32(header_, c.now_s);
+}
+
+int64_t RunLogView::count(int w) const {
+  int64_t sum = 0;
+  const int o = offset(w);
+  for (int i = 0; i < size(w); ++i) sum += Get(o + i).count;
+  return sum;
+}
+
+void RunLogView::counts(int64_t (&out)[kRateWindowCount]) const {
+  int i = 0;
+  for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
+    int64_t sum = 0;
+    for (const int end = i + size(w); i < end; ++i) sum += Get(i).count;
+    out[w] = sum;
+  }
+}
+
+int RunLogView::record(const RunClock& c, int64_t cost, const RunCaps& caps, bool* saturated) {
+  if (cost <= 0) return 0;
+  RecordPlan plans[kRateWindowCount];
+  int needed = 0;
+  int o = 0;
+  for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
+    const int n = size(w);
+    o += n;
+    const Run last = n > 0 ? Get(o - 1) : Run{0, 0};
+    plans[w] = Plan(n > 0, last, n, c.cur[w], cost, caps.c[w]);
+    needed += plans[w].new_runs;
+  }
+  const int total = o;
+  if (total + needed > capacity_) return total + needed;
+  bool sat = false;
+  for (int w = 0; w < kRateWindowCount; ++w) {
+    const RecordPlan& p = plans[w];
+    int64_t rest = cost;
+    if (!p.join) {
+      // Its runs go after the window's last one; earlier windows' appends
+      // have moved it by what they added.
+      for (int i = 0; i < p.new_runs; ++i) {
+        const int64_t piece = std::min(rest, kMaxRunCount);
+        Append(w, {p.tick, static_cast<uint32_t>(piece)});
+        rest -= piece;
+      }
+      if (rest == 0) continue;
+    }
+    // Join the newest run (or, out of runs, let it absorb the rest).
+    const int i = offset(w) + size(w) - 1;
+    Run r = Get(i);
+    const int64_t sum = static_cast<int64_t>(r.count) + rest;
+    sat |= sum > kMaxRunCount;
+    r.count = static_cast<uint32_t>(std::min(sum, kMaxRunCount));
+    Put(i, r);
+  }
+  if (saturated != nullptr) *saturated = sat;
+  return 0;
+}
+
+int64_t RunLogView::time_to_free(const RunClock& c, int w, int64_t need) const {
+  int64_t freed = 0;
+  const int o = offset(w);
+  for (int i = 0; i < size(w); ++i) {
+    const Run r = Get(o + i);
+    freed += r.count;
+    if (freed < need) continue;
+    const uint32_t age = Age(c.cur[w], r.tick);
+    const int64_t signed_age =
+        age >= kRunTickHalf ? static_cast<int64_t>(age) - kRunTickModulus : age;
+    // It leaves at the first tick with age kRunWindowTicks + 1.
+    return (kRunWindowTicks + 1 - signed_age) * kRunTickNs[w] - c.phase[w];
+  }
+  return -1;
+}
+
+void FillRateDecision(const RunLogView& log, const RunClock& c,
+                      const std::array<int64_t, kRateWindowCount>& limits,
+                      const int64_t (&used_by)[kRateWindowCount], int64_t cost, bool allowed,
+                      bool acquire, RateDecision* out) {
+  RateDecision& d = *out;
+  d.allowed = allowed;
+  d.retry_after = Nanos(0);
+  d.most_restrictive = -1;
+  int64_t best_remaining = 0;
+  for (int w = 0; w < kRateWindowCount; ++w) {
+    const int64_t used = used_by[w];
+    const int64_t limit = limits[w];
+    const int64_t width = kRunWindowTicks * kRunTickNs[w];
+    if (!allowed && limit > 0 && used + cost > limit) {
+      int64_t wait = log.time_to_free(c, w, used + cost - limit);
+      if (wait < 0) wait = width;  // cost above the limit: never passes
+      d.retry_after = std::max(d.retry_after, Nanos(wait));
+    }
+    RateWindowStatus& ws = d.windows[w];
+    ws.reset = Nanos(0);
+    ws.limit = limit;
+    ws.used = used;
+    ws.remaining = limit > 0 ? std::max<int64_t>(0, limit - used) : 0;
+    if (!acquire && used > 0) ws.reset = Nanos(std::max<int64_t>(0, log.time_to_free(c, w, 1)));
+    if (limit > 0 && (d.most_restrictive < 0 || ws.remaining < best_remaining)) {
+      d.most_restrictive = w;
+      best_remaining = ws.remaining;
+    }
+  }
+  const int m = d.most_restrictive;
+  if (acquire && m >= 0 && d.windows[m].used > 0) {
+    d.windows[m].reset = Nanos(std::max<int64_t>(0, log.time_to_free(c, m, 1)));
+  }
+}
+
+}  // namespace agentgate
