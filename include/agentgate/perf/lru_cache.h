@@ -13,27 +13,42 @@
 // (LevelDB's "charge"). With the default charge of 1, max_size is a number
 // of entries.
 //
-// Sharding. Keys are spread over `shards` independent LRU lists by hash,
-// each with its own mutex and capacity ceil(max_size / shards), so threads
-// working on different keys rarely wait on one lock. What sharding changes:
-// recency is per shard, not global; a shard can evict while another still
-// has room; the cache can hold up to shards - 1 more charge than max_size
-// (rounding up). With `shards = 1` the cache is an exact LRU: on any trace
-// its hits, misses and evictions equal a textbook LRU of max_size entries.
+// Sharding. Keys are spread over `shards` independent shards by hash, each
+// with its own mutex and capacity ceil(max_size / shards). What sharding
+// changes: recency is per shard, not global; a shard can evict while another
+// still has room; the cache can hold up to shards - 1 more charge than
+// max_size (rounding up). With `shards = 1` and one thread the cache is an
+// exact LRU: on any trace its hits, misses and evictions equal a textbook
+// LRU of max_size entries.
+//
+// Reads take no lock and write no shared cache line. get() finds the entry
+// through the shard's hash index with acquire loads (entries are immutable
+// once published: set() publishes a new node in place of the old one), pins
+// the reclamation epoch (perf/epoch.h) so that no node it may still see is
+// freed, stamps the entry with a per-thread recency tick (a Lamport clock:
+// one more than both the thread's last tick and the entry's), and counts the
+// hit in a counter of its own thread's. Writers (set, erase, eviction) take
+// the shard's mutex. Eviction takes the entry with the smallest tick from a
+// per-shard min-heap whose keys are refreshed lazily (an entry touched since
+// it was placed is re-placed with its new tick when it reaches the top), so
+// on one thread the order is exactly least recently used; under concurrent
+// gets, ticks of different threads interleave approximately.
 //
 // Expiry. An entry set with a ttl > 0 is never returned after ttl has passed
 // (by clock.coarse_monotonic(), which may lag a few milliseconds behind real
 // time; a ManualClock is exact). Expired entries are reclaimed without a
 // scan: when looked up (get/contains/set/erase of that key), and through a
 // per-shard min-heap ordered by expiry time that is popped whenever a shard
-// must make room, and by stats(). Entries without ttl are not in the heap, so
-// a cache without TTLs pays nothing for it. get() reads the clock only when
-// the entry found has a ttl.
+// must make room, and by stats(). Entries without ttl are not in that heap,
+// so a cache without TTLs pays nothing for it. get() reads the clock only
+// when the entry found has a ttl.
 //
 // Thread-safety: every method may be called concurrently from any thread.
-// get() returns a copy of the value taken under the shard's lock, so V should
-// be cheap to copy (use std::shared_ptr<const T> for large values).
+// get() returns a copy of the stored value, made without the lock, so V
+// should be cheap to copy (use std::shared_ptr<const T> for large values).
 // Ownership: the cache owns its keys and values; `clock` must outlive it.
+// Replaced and evicted values are destroyed a little later (when no reader
+// can still see them), on the thread of a later writer of the same shard.
 #pragma once
 
 #include <algorithm>
@@ -49,6 +64,7 @@
 #include <vector>
 
 #include "agentgate/core/clock.h"
+#include "agentgate/perf/epoch.h"
 
 namespace agentgate {
 
@@ -60,9 +76,9 @@ struct LruCacheOptions {
   // TTL of entries set without an explicit ttl. Nanos(0) means they never
   // expire. Default 0.
   Nanos default_ttl = Nanos(0);
-  // Number of independent LRU lists (each with its own lock). 1 gives an
-  // exact global LRU; more lets threads work in parallel. 0 is taken as 1.
-  // Default 16.
+  // Number of independent shards (each with its own lock and LRU order). 1
+  // gives an exact global LRU; more lets writers work in parallel. 0 is
+  // taken as 1. Default 16.
   size_t shards = 16;
 };
 
@@ -84,11 +100,12 @@ class LruCache {
       : options_(Normalize(options)),
         clock_(clock),
         num_shards_(options_.shards),
-        shards_(new Shard[num_shards_]) {
+        shards_(new Shard[num_shards_]),
+        counters_(new ThreadCounters[perf_detail::kEpochSlots]) {
     const size_t per_shard = (options_.max_size + num_shards_ - 1) / num_shards_;
     for (size_t i = 0; i < num_shards_; ++i) shards_[i].capacity_ = per_shard;
   }
-  ~LruCache() = default;  // shards free their nodes
+  ~LruCache() = default;  // shards free their nodes (no reader may be left)
 
   LruCache(const LruCache&) = delete;
   LruCache& operator=(const LruCache&) = delete;
@@ -105,7 +122,9 @@ class LruCache {
     // Read the clock outside the lock, and only when the entry has a TTL.
     const int64_t expires = t.count() > 0 ? (clock_.coarse_monotonic() + t).count() : kNever;
     std::lock_guard lock(s.mu_);
-    return s.insert(key, h, std::move(value), expires, charge, clock_);
+    const bool stored = s.insert(key, h, std::move(value), expires, charge, clock_, NextTick());
+    s.maybe_compact();
+    return stored;
   }
 
   // get: the value of `key` if stored and not expired; makes it the most
@@ -113,20 +132,32 @@ class LruCache {
   std::optional<V> get(const K& key) {
     const uint64_t h = Mix(hasher_(key));
     Shard& s = shard(h);
-    std::lock_guard lock(s.mu_);
-    Node* n = s.find(key, h);
-    if (n != nullptr && n->expires_at_ != kNever && s.expired(n, clock_)) {
-      s.drop(n);
-      ++s.expirations_;
-      n = nullptr;
+    {
+      perf_detail::EpochPin pin;
+      // Lock-free path. Gives way to the locked one for an expired entry
+      // (to reclaim it), a miss seen while the index was being resized, and
+      // a thread without an epoch slot.
+      if (pin.pinned()) {
+        const uint64_t seq = s.resize_seq_.load(std::memory_order_acquire);
+        if ((seq & 1) == 0) {
+          const Node* n = s.find_published(key, h);
+          ThreadCounters& mine = counters_[static_cast<size_t>(pin.slot())];
+          if (n == nullptr) {
+            if (s.resize_seq_.load(std::memory_order_acquire) == seq) {
+              Bump(mine.misses);
+              return std::nullopt;
+            }
+          } else if (n->expires_at_ == kNever ||
+                     n->expires_at_ > clock_.coarse_monotonic().count()) {
+            Touch(n);
+            std::optional<V> out(std::in_place, n->value_);
+            Bump(mine.hits);
+            return out;
+          }
+        }
+      }
     }
-    if (n == nullptr) {
-      ++s.misses_;
-      return std::nullopt;
-    }
-    ++s.hits_;
-    s.touch(n);
-    return n->value_;
+    return get_locked(key, h, s);
   }
 
   // contains: true if `key` holds a live value (even one that is itself an
@@ -139,6 +170,7 @@ class LruCache {
     if (n != nullptr && n->expires_at_ != kNever && s.expired(n, clock_)) {
       s.drop(n);
       ++s.expirations_;
+      s.maybe_compact();
       return false;
     }
     return n != nullptr;
@@ -154,6 +186,7 @@ class LruCache {
     const bool live = n->expires_at_ == kNever || !s.expired(n, clock_);
     if (!live) ++s.expirations_;
     s.drop(n);
+    s.maybe_compact();
     return live;
   }
 
@@ -176,12 +209,17 @@ class LruCache {
       Shard& s = shards_[i];
       std::lock_guard lock(s.mu_);
       s.reclaim_expired(clock_);
+      s.maybe_compact();
       st.size += s.count_;
       charge += s.usage_;
       st.hits += s.hits_;
       st.misses += s.misses_;
       st.evictions += s.evictions_;
       st.expirations += s.expirations_;
+    }
+    for (size_t i = 0; i < perf_detail::kEpochSlots; ++i) {
+      st.hits += counters_[i].hits.load(std::memory_order_relaxed);
+      st.misses += counters_[i].misses.load(std::memory_order_relaxed);
     }
     st.utilization =
         st.max_size == 0 ? 0.0 : static_cast<double>(charge) / static_cast<double>(st.max_size);
@@ -198,61 +236,113 @@ class LruCache {
     for (size_t i = 0; i < num_shards_; ++i) {
       std::lock_guard lock(shards_[i].mu_);
       shards_[i].capacity_ = per_shard;
-      shards_[i].make_room(0, clock_, nullptr);
+      shards_[i].make_room(0, clock_);
+      shards_[i].maybe_compact();
     }
   }
 
  private:
   static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
   static constexpr size_t kNotInHeap = std::numeric_limits<size_t>::max();
+  static constexpr size_t kReclaimBatch = 64;
 
-  // Node: one entry; in its shard's hash chain, LRU list and (with a TTL)
-  // expiry heap at once, so each entry costs one allocation.
+  // Node: one entry. Key, value and expiry never change once the node is
+  // published in the hash index (readers copy them without the lock); set()
+  // replaces the node instead. One allocation per entry.
   struct Node {
-    // Fields in the order a get() reads them, so that a small node's hot
-    // part shares a cache line.
-    Node(const K& k, V v, uint64_t h, int64_t e, size_t c)
-        : hash_(h), key_(k), expires_at_(e), value_(std::move(v)), charge_(c) {}
-    uint64_t hash_;
-    Node* next_hash_ = nullptr;  // hash chain
-    Node* prev_ = nullptr;       // LRU list: towards most recent
-    Node* next_ = nullptr;       // LRU list: towards least recent
-    K key_;
-    int64_t expires_at_;  // coarse_monotonic ns; kNever without TTL
-    V value_;
+    Node(const K& k, V v, uint64_t h, int64_t e, size_t c, uint64_t tick)
+        : hash_(h), key_(k), expires_at_(e), tick_(tick), value_(std::move(v)), charge_(c) {}
+    // Fields in the order a get() reads them.
+    const uint64_t hash_;
+    std::atomic<Node*> next_hash_{nullptr};  // hash chain (written under the lock)
+    const K key_;
+    const int64_t expires_at_;    // coarse_monotonic ns; kNever without TTL
+    mutable std::atomic<uint64_t> tick_;  // last access, by the accessing thread's tick
+    const V value_;
+    // Guarded by the shard's mutex:
     size_t charge_;
-    size_t heap_index_ = kNotInHeap;
+    size_t heap_index_ = kNotInHeap;  // in the expiry heap
+    bool dead_ = false;               // unlinked; waits in the recency heap to be retired
   };
 
-  // Shard: one lock and everything it guards. Aligned so that two shards
-  // never share a cache line.
+  // Table: a shard's hash index, a power of 2 of chains. Replaced (never
+  // resized in place) when it grows; the old one is retired like a node.
+  struct Table {
+    explicit Table(size_t n) : mask(n - 1), buckets(new std::atomic<Node*>[n]()) {}
+    const size_t mask;
+    const std::unique_ptr<std::atomic<Node*>[]> buckets;
+  };
+
+  // RecencyEntry: a node and the tick it was placed in the heap with (a
+  // lower bound of its current tick).
+  struct RecencyEntry {
+    uint64_t tick;
+    Node* node;
+  };
+
+  template <typename T>
+  struct Retired {
+    T* ptr;
+    uint64_t stamp;
+  };
+
+  // ThreadCounters: get() hits and misses of the thread holding one epoch
+  // slot; written only by that thread, summed by stats().
+  struct alignas(64) ThreadCounters {
+    std::atomic<uint64_t> hits{0};
+    std::atomic<uint64_t> misses{0};
+  };
+
+  // Shard: one lock and everything it guards, plus the published index.
   struct alignas(64) Shard {
     Shard() = default;
-    ~Shard() { drop_all(); }
+    ~Shard() {
+      for (const RecencyEntry& e : recency_) delete e.node;
+      for (const auto& r : limbo_) delete r.ptr;
+      for (const auto& r : old_tables_) delete r.ptr;
+      delete table_.load(std::memory_order_relaxed);
+    }
     Shard(const Shard&) = delete;
     Shard& operator=(const Shard&) = delete;
 
-    // First cache line: what a get() writes (lock, list head, counters),
-    // so that a get touches one line of the shard.
-    std::mutex mu_;
-    Node* mru_ = nullptr;                 // GUARDED_BY(mu_) most recently used
-    uint64_t hits_ = 0;                   // GUARDED_BY(mu_)
-    uint64_t misses_ = 0;                 // GUARDED_BY(mu_)
+    // Read by every get() without the lock; written (under it) only when
+    // the index grows. Alone on its cache line.
+    std::atomic<Table*> table_{nullptr};
+    std::atomic<uint64_t> resize_seq_{0};  // odd while the index is rewired
 
-    Node* lru_ = nullptr;                 // GUARDED_BY(mu_) least recently used
-    size_t capacity_ = 0;                 // GUARDED_BY(mu_) (set_max_size)
-    std::vector<Node*> table_;            // GUARDED_BY(mu_) hash chains, size a power of 2
-    std::vector<Node*> heap_;             // GUARDED_BY(mu_) min-heap on expires_at_
-    size_t count_ = 0;                    // GUARDED_BY(mu_)
-    size_t usage_ = 0;                    // GUARDED_BY(mu_) sum of charges
-    uint64_t evictions_ = 0;              // GUARDED_BY(mu_)
-    uint64_t expirations_ = 0;            // GUARDED_BY(mu_)
+    alignas(64) std::mutex mu_;
+    size_t capacity_ = 0;                   // GUARDED_BY(mu_) (set_max_size)
+    size_t count_ = 0;                      // GUARDED_BY(mu_)
+    size_t usage_ = 0;                      // GUARDED_BY(mu_) sum of charges
+    uint64_t hits_ = 0;                     // GUARDED_BY(mu_) of the locked get path
+    uint64_t misses_ = 0;                   // GUARDED_BY(mu_) of the locked get path
+    uint64_t evictions_ = 0;                // GUARDED_BY(mu_)
+    uint64_t expirations_ = 0;              // GUARDED_BY(mu_)
+    std::vector<RecencyEntry> recency_;     // GUARDED_BY(mu_) min-heap on tick, every node once
+    size_t dead_in_recency_ = 0;            // GUARDED_BY(mu_)
+    std::vector<Node*> heap_;               // GUARDED_BY(mu_) min-heap on expires_at_
+    std::vector<Retired<Node>> limbo_;      // GUARDED_BY(mu_) unlinked, waiting for readers
+    std::vector<Retired<Table>> old_tables_;  // GUARDED_BY(mu_)
+    size_t next_reclaim_ = kReclaimBatch;   // GUARDED_BY(mu_)
+
+    // find_published: lock-free lookup; the caller holds an epoch pin.
+    const Node* find_published(const K& key, uint64_t h) const {
+      const Table* t = table_.load(std::memory_order_acquire);
+      if (t == nullptr) return nullptr;
+      for (const Node* n = t->buckets[h & t->mask].load(std::memory_order_acquire); n != nullptr;
+           n = n->next_hash_.load(std::memory_order_acquire)) {
+        if (n->hash_ == h && n->key_ == key) return n;
+      }
+      return nullptr;
+    }
 
     // All below: REQUIRES mu_ held.
 
     Node* find(const K& key, uint64_t h) const {
-      if (table_.empty()) return nullptr;
-      for (Node* n = table_[h & (table_.size() - 1)]; n != nullptr; n = n->next_hash_) {
+      const Table* t = table_.load(std::memory_order_relaxed);
+      if (t == nullptr) return nullptr;
+      for (Node* n = t->buckets[h & t->mask].load(std::memory_order_relaxed); n != nullptr;
+           n = n->next_hash_.load(std::memory_order_relaxed)) {
         if (n->hash_ == h && n->key_ == key) return n;
       }
       return nullptr;
@@ -263,29 +353,34 @@ class LruCache {
     }
 
     bool insert(const K& key, uint64_t h, V value, int64_t expires, size_t charge,
-                const Clock& clock) {
+                const Clock& clock, uint64_t tick) {
       Node* old = find(key, h);
       if (charge > capacity_) {
         if (old != nullptr) drop(old);
         return false;
       }
-      if (old != nullptr) {
-        // Update in place: no allocation, the node keeps its hash slot.
-        old->value_ = std::move(value);
-        usage_ = usage_ - old->charge_ + charge;
-        old->charge_ = charge;
-        set_expiry(old, expires);
-        touch(old);
-        make_room(0, clock, old);
-        return true;
+      if (old == nullptr && (table_.load(std::memory_order_relaxed) == nullptr ||
+                             count_ + 1 > table_.load(std::memory_order_relaxed)->mask + 1)) {
+        grow();
       }
-      make_room(charge, clock, nullptr);
-      Node* n = new Node(key, std::move(value), h, expires, charge);
-      link_front(n);
-      if (count_ + 1 > table_.size()) grow();
-      Node*& bucket = table_[h & (table_.size() - 1)];
-      n->next_hash_ = bucket;
-      bucket = n;
+      Node* n = new Node(key, std::move(value), h, expires, charge, tick);
+      if (old != nullptr) {
+        // The new node takes the old one's place in its chain, so that a
+        // concurrent reader finds one or the other.
+        n->next_hash_.store(old->next_hash_.load(std::memory_order_relaxed),
+                            std::memory_order_relaxed);
+        *link_to(old) = n;  // release (atomic assignment is seq_cst)
+        forget(old);
+      } else {
+        std::atomic<Node*>& bucket = bucket_of(h);
+        n->next_hash_.store(bucket.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        bucket.store(n, std::memory_order_release);
+      }
+      // n is in no heap yet and its charge not counted: make_room cannot
+      // take it.
+      make_room(charge, clock);
+      recency_.push_back({tick, n});
+      std::push_heap(recency_.begin(), recency_.end(), Later);
       if (expires != kNever) heap_push(n);
       ++count_;
       usage_ += charge;
@@ -293,106 +388,171 @@ class LruCache {
     }
 
     // make_room: drops entries until `extra` more charge fits: expired ones
-    // first, then the least recently used, never `keep`.
-    void make_room(size_t extra, const Clock& clock, const Node* keep) {
+    // first, then the least recently used.
+    void make_room(size_t extra, const Clock& clock) {
       if (usage_ + extra <= capacity_) return;
-      if (!heap_.empty()) reclaim_expired(clock, keep);
-      while (usage_ + extra > capacity_ && lru_ != nullptr && lru_ != keep) {
-        drop(lru_);
-        ++evictions_;
+      if (!heap_.empty()) reclaim_expired(clock);
+      size_t refreshed = 0;
+      while (usage_ + extra > capacity_ && !recency_.empty()) {
+        RecencyEntry& top = recency_.front();
+        Node* n = top.node;
+        if (!n->dead_) {
+          const uint64_t tick = n->tick_.load(std::memory_order_relaxed);
+          // Touched since placed: re-place it with its tick and look again
+          // (bounded, in case gets on other threads keep touching the top).
+          if (tick != top.tick && refreshed++ < recency_.size()) {
+            top.tick = tick;
+            sift_down_recency();
+            continue;
+          }
+          drop(n);
+          ++evictions_;
+        }
+        std::pop_heap(recency_.begin(), recency_.end(), Later);
+        recency_.pop_back();
+        --dead_in_recency_;
+        retire(n);
       }
     }
 
-    // set_expiry: changes the expiry of a stored node, keeping the heap right.
-    void set_expiry(Node* n, int64_t expires) {
-      const int64_t before = n->expires_at_;
-      n->expires_at_ = expires;
-      if (n->heap_index_ == kNotInHeap) {
-        if (expires != kNever) heap_push(n);
-      } else if (expires == kNever) {
-        heap_erase(n);
-      } else if (expires < before) {
-        sift_up(n->heap_index_);
-      } else {
-        sift_down(n->heap_index_);
-      }
-    }
-
-    // touch: moves `n` to the most recent end.
-    void touch(Node* n) {
-      if (mru_ == n) return;
-      unlink(n);
-      link_front(n);
-    }
-
-    // drop: removes `n` from every structure and frees it.
+    // drop: unlinks `n` from the index and the expiry heap and uncounts it.
+    // It stays in the recency heap (dead) until popped or compacted.
     void drop(Node* n) {
-      Node** p = &table_[n->hash_ & (table_.size() - 1)];
-      while (*p != n) p = &(*p)->next_hash_;
-      *p = n->next_hash_;
-      unlink(n);
+      *link_to(n) = n->next_hash_.load(std::memory_order_relaxed);
+      forget(n);
+    }
+
+    // forget: what drop does besides unlinking from the index.
+    void forget(Node* n) {
       if (n->heap_index_ != kNotInHeap) heap_erase(n);
       --count_;
       usage_ -= n->charge_;
-      delete n;
+      n->dead_ = true;
+      ++dead_in_recency_;
     }
 
     void drop_all() {
-      for (Node* n = mru_; n != nullptr;) {
-        Node* next = n->next_;
-        delete n;
-        n = next;
+      Table* t = table_.load(std::memory_order_relaxed);
+      if (t != nullptr) {
+        for (size_t i = 0; i <= t->mask; ++i) t->buckets[i].store(nullptr, std::memory_order_release);
       }
-      mru_ = lru_ = nullptr;
-      std::fill(table_.begin(), table_.end(), nullptr);
+      const uint64_t stamp = perf_detail::RetireStamp();
+      for (const RecencyEntry& e : recency_) limbo_.push_back({e.node, stamp});
+      recency_.clear();
       heap_.clear();
+      dead_in_recency_ = 0;
       count_ = 0;
       usage_ = 0;
+      reclaim();
     }
 
     // reclaim_expired: drops every expired entry, cheapest first; O(k log n)
     // for k expired entries.
-    void reclaim_expired(const Clock& clock, const Node* keep = nullptr) {
+    void reclaim_expired(const Clock& clock) {
       if (heap_.empty()) return;
       const int64_t now = clock.coarse_monotonic().count();
-      while (!heap_.empty() && heap_.front()->expires_at_ <= now && heap_.front() != keep) {
+      while (!heap_.empty() && heap_.front()->expires_at_ <= now) {
         drop(heap_.front());
         ++expirations_;
       }
     }
 
-    void link_front(Node* n) {
-      n->prev_ = nullptr;
-      n->next_ = mru_;
-      if (mru_ != nullptr) mru_->prev_ = n;
-      mru_ = n;
-      if (lru_ == nullptr) lru_ = n;
-    }
-
-    void unlink(Node* n) {
-      if (n->prev_ != nullptr) n->prev_->next_ = n->next_;
-      else mru_ = n->next_;
-      if (n->next_ != nullptr) n->next_->prev_ = n->prev_;
-      else lru_ = n->prev_;
-      n->prev_ = n->next_ = nullptr;
-    }
-
-    void grow() {
-      std::vector<Node*> bigger(std::max<size_t>(16, table_.size() * 2), nullptr);
-      const size_t mask = bigger.size() - 1;
-      for (Node* head : table_) {
-        while (head != nullptr) {
-          Node* next = head->next_hash_;
-          Node*& b = bigger[head->hash_ & mask];
-          head->next_hash_ = b;
-          b = head;
-          head = next;
+    // maybe_compact: retires the dead entries of the recency heap once they
+    // are as many as the live ones (amortized O(1) per drop).
+    void maybe_compact() {
+      if (dead_in_recency_ <= count_ + 16) return;
+      const uint64_t stamp = perf_detail::RetireStamp();
+      size_t kept = 0;
+      for (const RecencyEntry& e : recency_) {
+        if (e.node->dead_) {
+          limbo_.push_back({e.node, stamp});
+        } else {
+          recency_[kept++] = e;
         }
       }
-      table_.swap(bigger);
+      recency_.resize(kept);
+      std::make_heap(recency_.begin(), recency_.end(), Later);
+      dead_in_recency_ = 0;
+      if (limbo_.size() >= next_reclaim_) reclaim();
     }
 
-    // Min-heap on expires_at_; each node knows its index for O(log n) erase.
+    // retire: frees `n` once no reader can still see it.
+    void retire(Node* n) {
+      limbo_.push_back({n, perf_detail::RetireStamp()});
+      if (limbo_.size() >= next_reclaim_) reclaim();
+    }
+
+    void reclaim() {
+      const uint64_t now = perf_detail::TryAdvanceEpoch();
+      FreeSafe(limbo_, now);
+      FreeSafe(old_tables_, now);
+      next_reclaim_ = limbo_.size() + kReclaimBatch;
+    }
+
+    template <typename T>
+    static void FreeSafe(std::vector<Retired<T>>& list, uint64_t now) {
+      size_t k = 0;
+      while (k < list.size() && perf_detail::SafeToFree(list[k].stamp, now)) delete list[k++].ptr;
+      list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+
+    std::atomic<Node*>& bucket_of(uint64_t h) {
+      Table* t = table_.load(std::memory_order_relaxed);
+      return t->buckets[h & t->mask];
+    }
+
+    // link_to: the pointer that links `n` into its chain.
+    std::atomic<Node*>* link_to(Node* n) {
+      std::atomic<Node*>* p = &bucket_of(n->hash_);
+      while (p->load(std::memory_order_relaxed) != n) {
+        p = &p->load(std::memory_order_relaxed)->next_hash_;
+      }
+      return p;
+    }
+
+    // grow: doubles the index. Nodes are relinked in place, so readers that
+    // miss while resize_seq_ is odd (or has changed) retry under the lock.
+    void grow() {
+      Table* old = table_.load(std::memory_order_relaxed);
+      auto* t = new Table(old == nullptr ? 16 : (old->mask + 1) * 2);
+      const uint64_t seq = resize_seq_.load(std::memory_order_relaxed);
+      resize_seq_.store(seq + 1, std::memory_order_relaxed);
+      if (old != nullptr) {
+        for (size_t i = 0; i <= old->mask; ++i) {
+          Node* n = old->buckets[i].load(std::memory_order_relaxed);
+          while (n != nullptr) {
+            Node* next = n->next_hash_.load(std::memory_order_relaxed);
+            std::atomic<Node*>& b = t->buckets[n->hash_ & t->mask];
+            n->next_hash_.store(b.load(std::memory_order_relaxed), std::memory_order_release);
+            b.store(n, std::memory_order_relaxed);
+            n = next;
+          }
+        }
+      }
+      table_.store(t, std::memory_order_release);
+      resize_seq_.store(seq + 2, std::memory_order_release);
+      if (old != nullptr) old_tables_.push_back({old, perf_detail::RetireStamp()});
+    }
+
+    static bool Later(const RecencyEntry& a, const RecencyEntry& b) { return a.tick > b.tick; }
+
+    // sift_down_recency: restores the heap after the top's tick grew.
+    void sift_down_recency() {
+      const RecencyEntry e = recency_[0];
+      const size_t size = recency_.size();
+      size_t i = 0;
+      for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= size) break;
+        if (child + 1 < size && recency_[child + 1].tick < recency_[child].tick) ++child;
+        if (e.tick <= recency_[child].tick) break;
+        recency_[i] = recency_[child];
+        i = child;
+      }
+      recency_[i] = e;
+    }
+
+    // Expiry min-heap on expires_at_; each node knows its index for O(log n) erase.
     void heap_set(size_t i, Node* n) {
       heap_[i] = n;
       n->heap_index_ = i;
@@ -439,6 +599,42 @@ class LruCache {
     }
   };
 
+  // get_locked: get() under the shard's lock.
+  std::optional<V> get_locked(const K& key, uint64_t h, Shard& s) {
+    std::lock_guard lock(s.mu_);
+    Node* n = s.find(key, h);
+    if (n != nullptr && n->expires_at_ != kNever && s.expired(n, clock_)) {
+      s.drop(n);
+      ++s.expirations_;
+      s.maybe_compact();
+      n = nullptr;
+    }
+    if (n == nullptr) {
+      ++s.misses_;
+      return std::nullopt;
+    }
+    ++s.hits_;
+    Touch(n);
+    return n->value_;
+  }
+
+  // NextTick: the calling thread's next recency tick.
+  static uint64_t NextTick() { return ++perf_detail::t_epoch_thread.tick; }
+
+  // Touch: makes `n` the calling thread's most recent access (Lamport: past
+  // both its own last tick and the node's).
+  static void Touch(const Node* n) {
+    uint64_t& tick = perf_detail::t_epoch_thread.tick;
+    const uint64_t seen = n->tick_.load(std::memory_order_relaxed);
+    tick = (seen > tick ? seen : tick) + 1;
+    n->tick_.store(tick, std::memory_order_relaxed);
+  }
+
+  // Bump: increments a counter that only this thread writes.
+  static void Bump(std::atomic<uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
   static LruCacheOptions Normalize(LruCacheOptions o) {
     if (o.shards == 0) o.shards = 1;
     return o;
@@ -464,6 +660,7 @@ class LruCache {
   const Clock& clock_;
   const size_t num_shards_;
   const std::unique_ptr<Shard[]> shards_;
+  const std::unique_ptr<ThreadCounters[]> counters_;  // by epoch slot
   [[no_unique_address]] Hash hasher_;
 };
 
