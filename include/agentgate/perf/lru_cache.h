@@ -59,6 +59,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -121,7 +122,7 @@ class LruCache {
     Shard& s = shard(h);
     // Read the clock outside the lock, and only when the entry has a TTL.
     const int64_t expires = t.count() > 0 ? (clock_.coarse_monotonic() + t).count() : kNever;
-    std::lock_guard lock(s.mu_);
+    ShardLock lock(s.mu_);
     const bool stored = s.insert(key, h, std::move(value), expires, charge, clock_, NextTick());
     s.maybe_compact();
     return stored;
@@ -165,7 +166,7 @@ class LruCache {
   bool contains(const K& key) {
     const uint64_t h = Mix(hasher_(key));
     Shard& s = shard(h);
-    std::lock_guard lock(s.mu_);
+    ShardLock lock(s.mu_);
     Node* n = s.find(key, h);
     if (n != nullptr && n->expires_at_ != kNever && s.expired(n, clock_)) {
       s.drop(n);
@@ -180,7 +181,7 @@ class LruCache {
   bool erase(const K& key) {
     const uint64_t h = Mix(hasher_(key));
     Shard& s = shard(h);
-    std::lock_guard lock(s.mu_);
+    ShardLock lock(s.mu_);
     Node* n = s.find(key, h);
     if (n == nullptr) return false;
     const bool live = n->expires_at_ == kNever || !s.expired(n, clock_);
@@ -193,7 +194,7 @@ class LruCache {
   // clear: removes every entry. Counters are kept.
   void clear() {
     for (size_t i = 0; i < num_shards_; ++i) {
-      std::lock_guard lock(shards_[i].mu_);
+      ShardLock lock(shards_[i].mu_);
       shards_[i].drop_all();
     }
   }
@@ -207,7 +208,7 @@ class LruCache {
     size_t charge = 0;
     for (size_t i = 0; i < num_shards_; ++i) {
       Shard& s = shards_[i];
-      std::lock_guard lock(s.mu_);
+      ShardLock lock(s.mu_);
       s.reclaim_expired(clock_);
       s.maybe_compact();
       st.size += s.count_;
@@ -234,7 +235,7 @@ class LruCache {
     max_size_.store(max_size, std::memory_order_relaxed);
     const size_t per_shard = (max_size + num_shards_ - 1) / num_shards_;
     for (size_t i = 0; i < num_shards_; ++i) {
-      std::lock_guard lock(shards_[i].mu_);
+      ShardLock lock(shards_[i].mu_);
       shards_[i].capacity_ = per_shard;
       shards_[i].make_room(0, clock_);
       shards_[i].maybe_compact();
@@ -245,6 +246,33 @@ class LruCache {
   static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
   static constexpr size_t kNotInHeap = std::numeric_limits<size_t>::max();
   static constexpr size_t kReclaimBatch = 64;
+  static constexpr size_t kMaxSpare = 256;
+
+  // ShardLock: holds a shard's mutex. Writers hold it for well under a
+  // microsecond, so a waiter spins a little before sleeping in the kernel
+  // (a futex sleep and wake-up costs more than the wait itself).
+  class ShardLock {
+   public:
+    explicit ShardLock(std::mutex& mu) : mu_(mu) {
+      for (int i = 0; i < kSpins; ++i) {
+        if (mu_.try_lock()) return;
+        CpuRelax();
+      }
+      mu_.lock();
+    }
+    ~ShardLock() { mu_.unlock(); }
+    ShardLock(const ShardLock&) = delete;
+    ShardLock& operator=(const ShardLock&) = delete;
+
+   private:
+    static constexpr int kSpins = 100;
+    static void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    std::mutex& mu_;
+  };
 
   // Node: one entry. Key, value and expiry never change once the node is
   // published in the hash index (readers copy them without the lock); set()
@@ -258,11 +286,11 @@ class LruCache {
     const K key_;
     const int64_t expires_at_;    // coarse_monotonic ns; kNever without TTL
     mutable std::atomic<uint64_t> tick_;  // last access, by the accessing thread's tick
+    // Guarded by the shard's mutex (dead_ next to tick_: eviction reads both):
+    bool dead_ = false;  // unlinked; waits in the recency heap to be retired
     const V value_;
-    // Guarded by the shard's mutex:
     size_t charge_;
     size_t heap_index_ = kNotInHeap;  // in the expiry heap
-    bool dead_ = false;               // unlinked; waits in the recency heap to be retired
   };
 
   // Table: a shard's hash index, a power of 2 of chains. Replaced (never
@@ -297,10 +325,13 @@ class LruCache {
   struct alignas(64) Shard {
     Shard() = default;
     ~Shard() {
-      for (const RecencyEntry& e : recency_) delete e.node;
-      for (const auto& r : limbo_) delete r.ptr;
+      for (const RecencyEntry& e : recency_) free_node(e.node);
+      for (Node* n : pending_) free_node(n);
+      for (const auto& r : limbo_) free_node(r.ptr);
       for (const auto& r : old_tables_) delete r.ptr;
       delete table_.load(std::memory_order_relaxed);
+      std::allocator<Node> alloc;
+      for (Node* n : spare_) alloc.deallocate(n, 1);
     }
     Shard(const Shard&) = delete;
     Shard& operator=(const Shard&) = delete;
@@ -321,9 +352,10 @@ class LruCache {
     std::vector<RecencyEntry> recency_;     // GUARDED_BY(mu_) min-heap on tick, every node once
     size_t dead_in_recency_ = 0;            // GUARDED_BY(mu_)
     std::vector<Node*> heap_;               // GUARDED_BY(mu_) min-heap on expires_at_
+    std::vector<Node*> pending_;             // GUARDED_BY(mu_) unlinked, not yet stamped
     std::vector<Retired<Node>> limbo_;      // GUARDED_BY(mu_) unlinked, waiting for readers
     std::vector<Retired<Table>> old_tables_;  // GUARDED_BY(mu_)
-    size_t next_reclaim_ = kReclaimBatch;   // GUARDED_BY(mu_)
+    std::vector<Node*> spare_;              // GUARDED_BY(mu_) node memory for reuse
 
     // find_published: lock-free lookup; the caller holds an epoch pin.
     const Node* find_published(const K& key, uint64_t h) const {
@@ -363,7 +395,7 @@ class LruCache {
                              count_ + 1 > table_.load(std::memory_order_relaxed)->mask + 1)) {
         grow();
       }
-      Node* n = new Node(key, std::move(value), h, expires, charge, tick);
+      Node* n = new_node(key, std::move(value), h, expires, charge, tick);
       if (old != nullptr) {
         // The new node takes the old one's place in its chain, so that a
         // concurrent reader finds one or the other.
@@ -379,8 +411,7 @@ class LruCache {
       // n is in no heap yet and its charge not counted: make_room cannot
       // take it.
       make_room(charge, clock);
-      recency_.push_back({tick, n});
-      std::push_heap(recency_.begin(), recency_.end(), Later);
+      recency_push({tick, n});
       if (expires != kNever) heap_push(n);
       ++count_;
       usage_ += charge;
@@ -394,6 +425,10 @@ class LruCache {
       if (!heap_.empty()) reclaim_expired(clock);
       size_t refreshed = 0;
       while (usage_ + extra > capacity_ && !recency_.empty()) {
+        // The next candidates are the top's children: start loading them.
+        for (size_t c = 1; c <= kArity && c < recency_.size(); ++c) {
+          __builtin_prefetch(&recency_[c].node->tick_);
+        }
         RecencyEntry& top = recency_.front();
         Node* n = top.node;
         if (!n->dead_) {
@@ -402,14 +437,13 @@ class LruCache {
           // (bounded, in case gets on other threads keep touching the top).
           if (tick != top.tick && refreshed++ < recency_.size()) {
             top.tick = tick;
-            sift_down_recency();
+            recency_sift_down(0);
             continue;
           }
           drop(n);
           ++evictions_;
         }
-        std::pop_heap(recency_.begin(), recency_.end(), Later);
-        recency_.pop_back();
+        recency_pop();
         --dead_in_recency_;
         retire(n);
       }
@@ -436,8 +470,7 @@ class LruCache {
       if (t != nullptr) {
         for (size_t i = 0; i <= t->mask; ++i) t->buckets[i].store(nullptr, std::memory_order_release);
       }
-      const uint64_t stamp = perf_detail::RetireStamp();
-      for (const RecencyEntry& e : recency_) limbo_.push_back({e.node, stamp});
+      for (const RecencyEntry& e : recency_) pending_.push_back(e.node);
       recency_.clear();
       heap_.clear();
       dead_in_recency_ = 0;
@@ -461,39 +494,74 @@ class LruCache {
     // are as many as the live ones (amortized O(1) per drop).
     void maybe_compact() {
       if (dead_in_recency_ <= count_ + 16) return;
-      const uint64_t stamp = perf_detail::RetireStamp();
       size_t kept = 0;
       for (const RecencyEntry& e : recency_) {
         if (e.node->dead_) {
-          limbo_.push_back({e.node, stamp});
+          pending_.push_back(e.node);
         } else {
           recency_[kept++] = e;
         }
       }
       recency_.resize(kept);
-      std::make_heap(recency_.begin(), recency_.end(), Later);
+      for (size_t i = kept / kArity + 1; i-- > 0;) {
+        if (i < kept) recency_sift_down(i);
+      }
       dead_in_recency_ = 0;
-      if (limbo_.size() >= next_reclaim_) reclaim();
+      if (pending_.size() >= kReclaimBatch) reclaim();
     }
 
-    // retire: frees `n` once no reader can still see it.
+    // retire: frees `n` once no reader can still see it. Nodes are stamped
+    // by the batch (one fence per kReclaimBatch nodes): a later stamp than
+    // the unlink's is only more careful.
     void retire(Node* n) {
-      limbo_.push_back({n, perf_detail::RetireStamp()});
-      if (limbo_.size() >= next_reclaim_) reclaim();
+      pending_.push_back(n);
+      if (pending_.size() >= kReclaimBatch) reclaim();
     }
 
     void reclaim() {
+      const uint64_t stamp = perf_detail::RetireStamp();
+      for (Node* n : pending_) limbo_.push_back({n, stamp});
+      pending_.clear();
       const uint64_t now = perf_detail::TryAdvanceEpoch();
-      FreeSafe(limbo_, now);
-      FreeSafe(old_tables_, now);
-      next_reclaim_ = limbo_.size() + kReclaimBatch;
+      size_t k = 0;
+      while (k < limbo_.size() && perf_detail::SafeToFree(limbo_[k].stamp, now)) {
+        free_node(limbo_[k++].ptr);
+      }
+      limbo_.erase(limbo_.begin(), limbo_.begin() + static_cast<std::ptrdiff_t>(k));
+      k = 0;
+      while (k < old_tables_.size() && perf_detail::SafeToFree(old_tables_[k].stamp, now)) {
+        delete old_tables_[k++].ptr;
+      }
+      old_tables_.erase(old_tables_.begin(), old_tables_.begin() + static_cast<std::ptrdiff_t>(k));
     }
 
-    template <typename T>
-    static void FreeSafe(std::vector<Retired<T>>& list, uint64_t now) {
-      size_t k = 0;
-      while (k < list.size() && perf_detail::SafeToFree(list[k].stamp, now)) delete list[k++].ptr;
-      list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(k));
+    // Node memory is kept per shard for reuse (up to kMaxSpare), so that a
+    // writer's churn does not go through malloc, whose arenas other threads
+    // would share.
+    Node* new_node(const K& key, V value, uint64_t h, int64_t expires, size_t charge,
+                   uint64_t tick) {
+      std::allocator<Node> alloc;
+      Node* mem;
+      if (spare_.empty()) {
+        mem = alloc.allocate(1);
+      } else {
+        mem = spare_.back();
+        spare_.pop_back();
+      }
+      try {
+        return new (mem) Node(key, std::move(value), h, expires, charge, tick);
+      } catch (...) {
+        spare_.push_back(mem);
+        throw;
+      }
+    }
+    void free_node(Node* n) {
+      n->~Node();
+      if (spare_.size() < kMaxSpare) {
+        spare_.push_back(n);
+      } else {
+        std::allocator<Node>().deallocate(n, 1);
+      }
     }
 
     std::atomic<Node*>& bucket_of(uint64_t h) {
@@ -534,17 +602,37 @@ class LruCache {
       if (old != nullptr) old_tables_.push_back({old, perf_detail::RetireStamp()});
     }
 
-    static bool Later(const RecencyEntry& a, const RecencyEntry& b) { return a.tick > b.tick; }
-
-    // sift_down_recency: restores the heap after the top's tick grew.
-    void sift_down_recency() {
-      const RecencyEntry e = recency_[0];
+    // Recency heap: a 4-ary min-heap on tick (shallower than a binary one;
+    // the four children of a slot share a cache line).
+    static constexpr size_t kArity = 4;
+    void recency_push(RecencyEntry e) {
+      recency_.push_back(e);
+      size_t i = recency_.size() - 1;
+      while (i > 0) {
+        const size_t parent = (i - 1) / kArity;
+        if (recency_[parent].tick <= e.tick) break;
+        recency_[i] = recency_[parent];
+        i = parent;
+      }
+      recency_[i] = e;
+    }
+    void recency_pop() {
+      recency_[0] = recency_.back();
+      recency_.pop_back();
+      if (!recency_.empty()) recency_sift_down(0);
+    }
+    // recency_sift_down: restores the heap below `i` after its tick grew.
+    void recency_sift_down(size_t i) {
+      const RecencyEntry e = recency_[i];
       const size_t size = recency_.size();
-      size_t i = 0;
       for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= size) break;
-        if (child + 1 < size && recency_[child + 1].tick < recency_[child].tick) ++child;
+        const size_t first = kArity * i + 1;
+        if (first >= size) break;
+        const size_t last = std::min(first + kArity, size);
+        size_t child = first;
+        for (size_t c = first + 1; c < last; ++c) {
+          if (recency_[c].tick < recency_[child].tick) child = c;
+        }
         if (e.tick <= recency_[child].tick) break;
         recency_[i] = recency_[child];
         i = child;
@@ -601,7 +689,7 @@ class LruCache {
 
   // get_locked: get() under the shard's lock.
   std::optional<V> get_locked(const K& key, uint64_t h, Shard& s) {
-    std::lock_guard lock(s.mu_);
+    ShardLock lock(s.mu_);
     Node* n = s.find(key, h);
     if (n != nullptr && n->expires_at_ != kNever && s.expired(n, clock_)) {
       s.drop(n);
