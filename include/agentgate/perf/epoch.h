@@ -52,12 +52,17 @@ struct EpochDomain {
 
 inline EpochDomain g_epoch_domain;  // process-wide; constant-initialized
 
+// g_next_cache_id: numbers LruCache instances (for EpochThread::shared_cache).
+inline std::atomic<uint64_t> g_next_cache_id{0};
+
 // EpochThread: the calling thread's state (trivially destructible, so that a
 // read reaches it without a TLS guard).
 struct EpochThread {
   int slot = -1;       // index into g_epoch_domain.slots, -1 before the first pin
   int depth = 0;       // nested pins
   uint64_t tick = 0;   // LruCache's recency clock of this thread
+  uint64_t shared_cache = 0;  // LruCache::Touch: the cache last seen shared with another thread
+  uint64_t shared_until = 0;  // ... until this tick
 };
 inline thread_local EpochThread t_epoch_thread;
 

@@ -265,7 +265,7 @@ class LruCache {
     ShardLock& operator=(const ShardLock&) = delete;
 
    private:
-    static constexpr int kSpins = 100;
+    static constexpr int kSpins = 1000;
     static void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
@@ -288,6 +288,7 @@ class LruCache {
     mutable std::atomic<uint64_t> tick_;  // last access, by the accessing thread's tick
     // Guarded by the shard's mutex (dead_ next to tick_: eviction reads both):
     bool dead_ = false;  // unlinked; waits in the recency heap to be retired
+    Node* successor_ = nullptr;  // the node that replaced this one (set())
     const V value_;
     size_t charge_;
     size_t heap_index_ = kNotInHeap;  // in the expiry heap
@@ -325,7 +326,13 @@ class LruCache {
   struct alignas(64) Shard {
     Shard() = default;
     ~Shard() {
-      for (const RecencyEntry& e : recency_) free_node(e.node);
+      for (const RecencyEntry& e : recency_) {
+        for (Node* n = e.node; n != nullptr;) {
+          Node* next = n->successor_;
+          free_node(n);
+          n = next;
+        }
+      }
       for (Node* n : pending_) free_node(n);
       for (const auto& r : limbo_) free_node(r.ptr);
       for (const auto& r : old_tables_) delete r.ptr;
@@ -341,21 +348,24 @@ class LruCache {
     std::atomic<Table*> table_{nullptr};
     std::atomic<uint64_t> resize_seq_{0};  // odd while the index is rewired
 
+    // Writer state, in the order a set() touches it: one cache line for
+    // the lock and sizes, one for the recency heap and node memory (a set
+    // on a shard last written by another core pulls as few lines as can be).
     alignas(64) std::mutex mu_;
-    size_t capacity_ = 0;                   // GUARDED_BY(mu_) (set_max_size)
     size_t count_ = 0;                      // GUARDED_BY(mu_)
     size_t usage_ = 0;                      // GUARDED_BY(mu_) sum of charges
-    uint64_t hits_ = 0;                     // GUARDED_BY(mu_) of the locked get path
-    uint64_t misses_ = 0;                   // GUARDED_BY(mu_) of the locked get path
-    uint64_t evictions_ = 0;                // GUARDED_BY(mu_)
-    uint64_t expirations_ = 0;              // GUARDED_BY(mu_)
+    size_t capacity_ = 0;                   // GUARDED_BY(mu_) (set_max_size)
     std::vector<RecencyEntry> recency_;     // GUARDED_BY(mu_) min-heap on tick, every node once
     size_t dead_in_recency_ = 0;            // GUARDED_BY(mu_)
+    std::vector<Node*> spare_;              // GUARDED_BY(mu_) node memory for reuse
+    uint64_t evictions_ = 0;                // GUARDED_BY(mu_)
+    std::vector<Node*> pending_;            // GUARDED_BY(mu_) unlinked, not yet stamped
     std::vector<Node*> heap_;               // GUARDED_BY(mu_) min-heap on expires_at_
-    std::vector<Node*> pending_;             // GUARDED_BY(mu_) unlinked, not yet stamped
+    uint64_t expirations_ = 0;              // GUARDED_BY(mu_)
+    uint64_t hits_ = 0;                     // GUARDED_BY(mu_) of the locked get path
+    uint64_t misses_ = 0;                   // GUARDED_BY(mu_) of the locked get path
     std::vector<Retired<Node>> limbo_;      // GUARDED_BY(mu_) unlinked, waiting for readers
     std::vector<Retired<Table>> old_tables_;  // GUARDED_BY(mu_)
-    std::vector<Node*> spare_;              // GUARDED_BY(mu_) node memory for reuse
 
     // find_published: lock-free lookup; the caller holds an epoch pin.
     const Node* find_published(const K& key, uint64_t h) const {
@@ -398,24 +408,46 @@ class LruCache {
       Node* n = new_node(key, std::move(value), h, expires, charge, tick);
       if (old != nullptr) {
         // The new node takes the old one's place in its chain, so that a
-        // concurrent reader finds one or the other.
+        // concurrent reader finds one or the other, and its place in the
+        // recency heap (the old entry's tick is a lower bound of n's).
         n->next_hash_.store(old->next_hash_.load(std::memory_order_relaxed),
                             std::memory_order_relaxed);
         *link_to(old) = n;  // release (atomic assignment is seq_cst)
+        old->successor_ = n;
         forget(old);
-      } else {
-        std::atomic<Node*>& bucket = bucket_of(h);
-        n->next_hash_.store(bucket.load(std::memory_order_relaxed), std::memory_order_relaxed);
-        bucket.store(n, std::memory_order_release);
+        add(n);
+        make_room(0, clock);
+        return true;
       }
+      std::atomic<Node*>& bucket = bucket_of(h);
+      n->next_hash_.store(bucket.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      bucket.store(n, std::memory_order_release);
       // n is in no heap yet and its charge not counted: make_room cannot
       // take it.
       make_room(charge, clock);
       recency_push({tick, n});
-      if (expires != kNever) heap_push(n);
-      ++count_;
-      usage_ += charge;
+      add(n);
       return true;
+    }
+
+    // add: counts a linked node and puts it in the expiry heap.
+    void add(Node* n) {
+      if (n->expires_at_ != kNever) heap_push(n);
+      ++count_;
+      usage_ += n->charge_;
+    }
+
+    // resolve: follows the top entry's replacements to the node it now
+    // stands for, retiring the replaced ones.
+    Node* resolve(RecencyEntry& e) {
+      Node* n = e.node;
+      while (n->successor_ != nullptr) {
+        Node* next = n->successor_;
+        retire(n);
+        n = next;
+      }
+      e.node = n;
+      return n;
     }
 
     // make_room: drops entries until `extra` more charge fits: expired ones
@@ -430,7 +462,7 @@ class LruCache {
           __builtin_prefetch(&recency_[c].node->tick_);
         }
         RecencyEntry& top = recency_.front();
-        Node* n = top.node;
+        Node* n = resolve(top);
         if (!n->dead_) {
           const uint64_t tick = n->tick_.load(std::memory_order_relaxed);
           // Touched since placed: re-place it with its tick and look again
@@ -456,13 +488,14 @@ class LruCache {
       forget(n);
     }
 
-    // forget: what drop does besides unlinking from the index.
+    // forget: what drop does besides unlinking from the index. A replaced
+    // node (with a successor) leaves its recency entry to the successor.
     void forget(Node* n) {
       if (n->heap_index_ != kNotInHeap) heap_erase(n);
       --count_;
       usage_ -= n->charge_;
       n->dead_ = true;
-      ++dead_in_recency_;
+      if (n->successor_ == nullptr) ++dead_in_recency_;
     }
 
     void drop_all() {
@@ -470,7 +503,9 @@ class LruCache {
       if (t != nullptr) {
         for (size_t i = 0; i <= t->mask; ++i) t->buckets[i].store(nullptr, std::memory_order_release);
       }
-      for (const RecencyEntry& e : recency_) pending_.push_back(e.node);
+      for (const RecencyEntry& e : recency_) {
+        for (Node* n = e.node; n != nullptr; n = n->successor_) pending_.push_back(n);
+      }
       recency_.clear();
       heap_.clear();
       dead_in_recency_ = 0;
@@ -495,9 +530,10 @@ class LruCache {
     void maybe_compact() {
       if (dead_in_recency_ <= count_ + 16) return;
       size_t kept = 0;
-      for (const RecencyEntry& e : recency_) {
-        if (e.node->dead_) {
-          pending_.push_back(e.node);
+      for (RecencyEntry& e : recency_) {
+        Node* n = resolve(e);
+        if (n->dead_) {
+          pending_.push_back(n);
         } else {
           recency_[kept++] = e;
         }
@@ -706,16 +742,48 @@ class LruCache {
     return n->value_;
   }
 
+  // Recency ticks: a node's tick_ is (counter << kSlotBits) | slot, where
+  // counter is the accessing thread's Lamport clock and slot its epoch slot.
+  static constexpr int kSlotBits = 6;
+  static_assert(perf_detail::kEpochSlots <= (size_t{1} << kSlotBits));
+  static constexpr uint64_t kSlotMask = (uint64_t{1} << kSlotBits) - 1;
+  // While a thread sees, on this cache, nodes last touched by another
+  // thread (for kSharedSpan of its ticks after the last such sighting), it
+  // does not re-stamp a node touched fewer than kRecentWindow ticks ago:
+  // the hot nodes' cache lines then stay shared between cores instead of
+  // moving on every read. A thread alone on a cache never skips, so its
+  // order is exact.
+  static constexpr uint64_t kRecentWindow = 1024;
+  static constexpr uint64_t kSharedSpan = 1 << 16;
+
+  static uint64_t SlotBits(perf_detail::EpochThread& t) {
+    if (t.slot < 0) perf_detail::AcquireEpochSlot(t);
+    return t.slot < 0 ? kSlotMask : static_cast<uint64_t>(t.slot);
+  }
+
   // NextTick: the calling thread's next recency tick.
-  static uint64_t NextTick() { return ++perf_detail::t_epoch_thread.tick; }
+  static uint64_t NextTick() {
+    perf_detail::EpochThread& t = perf_detail::t_epoch_thread;
+    return (++t.tick << kSlotBits) | SlotBits(t);
+  }
 
   // Touch: makes `n` the calling thread's most recent access (Lamport: past
   // both its own last tick and the node's).
-  static void Touch(const Node* n) {
-    uint64_t& tick = perf_detail::t_epoch_thread.tick;
+  void Touch(const Node* n) const {
+    perf_detail::EpochThread& t = perf_detail::t_epoch_thread;
     const uint64_t seen = n->tick_.load(std::memory_order_relaxed);
-    tick = (seen > tick ? seen : tick) + 1;
-    n->tick_.store(tick, std::memory_order_relaxed);
+    const uint64_t seen_count = seen >> kSlotBits;
+    if (seen_count > t.tick) t.tick = seen_count;
+    ++t.tick;
+    const uint64_t me = SlotBits(t);
+    if ((seen & kSlotMask) != me) {
+      t.shared_cache = id_;
+      t.shared_until = t.tick + kSharedSpan;
+    }
+    if (t.shared_cache == id_ && t.tick < t.shared_until && seen_count + kRecentWindow > t.tick) {
+      return;  // shared, and touched lately: close enough
+    }
+    n->tick_.store((t.tick << kSlotBits) | me, std::memory_order_relaxed);
   }
 
   // Bump: increments a counter that only this thread writes.
@@ -749,6 +817,7 @@ class LruCache {
   const size_t num_shards_;
   const std::unique_ptr<Shard[]> shards_;
   const std::unique_ptr<ThreadCounters[]> counters_;  // by epoch slot
+  const uint64_t id_ = perf_detail::g_next_cache_id.fetch_add(1, std::memory_order_relaxed) + 1;
   [[no_unique_address]] Hash hasher_;
 };
 
