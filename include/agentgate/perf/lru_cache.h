@@ -21,18 +21,22 @@
 // exact LRU: on any trace its hits, misses and evictions equal a textbook
 // LRU of max_size entries.
 //
-// Reads take no lock and write no shared cache line. get() finds the entry
-// through the shard's hash index with acquire loads (entries are immutable
-// once published: set() publishes a new node in place of the old one), pins
-// the reclamation epoch (perf/epoch.h) so that no node it may still see is
-// freed, stamps the entry with a per-thread recency tick (a Lamport clock:
-// one more than both the thread's last tick and the entry's), and counts the
-// hit in a counter of its own thread's. Writers (set, erase, eviction) take
-// the shard's mutex. Eviction takes the entry with the smallest tick from a
-// per-shard min-heap whose keys are refreshed lazily (an entry touched since
-// it was placed is re-placed with its new tick when it reaches the top), so
-// on one thread the order is exactly least recently used; under concurrent
-// gets, ticks of different threads interleave approximately.
+// Reads take no lock. get() finds the entry through the shard's hash index
+// with acquire loads (entries are immutable once published: set() publishes
+// a new node in place of the old one), pins the reclamation epoch
+// (perf/epoch.h) so that no node it may still see is freed, counts the hit
+// in a counter of its own thread's, and stamps the entry with a recency
+// tick: the thread's Lamport clock (one more than both its last tick and
+// the entry's). Writers (set, erase, eviction) take the shard's mutex.
+// Eviction takes the entry with the smallest tick from a per-shard min-heap
+// whose keys are refreshed lazily (an entry touched since it was placed is
+// re-placed with its new tick when it reaches the top), so on one thread
+// the order is exactly least recently used. When a thread sees that other
+// threads use the same cache, its recency is sampled (Caffeine drops read
+// samples under load the same way): it re-stamps one get in 8, and no entry
+// touched in its last 1024 ticks, so that most gets write no shared cache
+// line. Eviction under concurrent gets is therefore approximately LRU (on
+// the benchmark's trace, 2 threads: hit rate 60.8 % against 62.9 % exact).
 //
 // Expiry. An entry set with a ttl > 0 is never returned after ttl has passed
 // (by clock.coarse_monotonic(), which may lag a few milliseconds behind real
@@ -248,21 +252,27 @@ class LruCache {
   static constexpr size_t kReclaimBatch = 64;
   static constexpr size_t kMaxSpare = 256;
 
-  // ShardLock: holds a shard's mutex. Writers hold it for well under a
-  // microsecond, so a waiter spins a little before sleeping in the kernel
-  // (a futex sleep and wake-up costs more than the wait itself).
-  class ShardLock {
+  // ShardMutex: a 4-byte lock (Drepper's futex mutex on std::atomic
+  // wait/notify). Writers hold it for well under a microsecond, so a waiter
+  // first spins reading it (no writes to the line while the holder works),
+  // and sleeps only after that.
+  class ShardMutex {
    public:
-    explicit ShardLock(std::mutex& mu) : mu_(mu) {
+    void lock() {
       for (int i = 0; i < kSpins; ++i) {
-        if (mu_.try_lock()) return;
+        uint32_t free = 0;
+        if (state_.load(std::memory_order_relaxed) == 0 &&
+            state_.compare_exchange_strong(free, 1, std::memory_order_acquire)) {
+          return;
+        }
         CpuRelax();
       }
-      mu_.lock();
+      // 2: locked, and someone may be asleep on it.
+      while (state_.exchange(2, std::memory_order_acquire) != 0) state_.wait(2);
     }
-    ~ShardLock() { mu_.unlock(); }
-    ShardLock(const ShardLock&) = delete;
-    ShardLock& operator=(const ShardLock&) = delete;
+    void unlock() {
+      if (state_.exchange(0, std::memory_order_release) == 2) state_.notify_one();
+    }
 
    private:
     static constexpr int kSpins = 1000;
@@ -271,8 +281,9 @@ class LruCache {
       __builtin_ia32_pause();
 #endif
     }
-    std::mutex& mu_;
+    std::atomic<uint32_t> state_{0};  // 0 free, 1 locked, 2 locked with sleepers
   };
+  using ShardLock = std::lock_guard<ShardMutex>;
 
   // Node: one entry. Key, value and expiry never change once the node is
   // published in the hash index (readers copy them without the lock); set()
@@ -351,7 +362,7 @@ class LruCache {
     // Writer state, in the order a set() touches it: one cache line for
     // the lock and sizes, one for the recency heap and node memory (a set
     // on a shard last written by another core pulls as few lines as can be).
-    alignas(64) std::mutex mu_;
+    alignas(64) ShardMutex mu_;
     size_t count_ = 0;                      // GUARDED_BY(mu_)
     size_t usage_ = 0;                      // GUARDED_BY(mu_) sum of charges
     size_t capacity_ = 0;                   // GUARDED_BY(mu_) (set_max_size)
@@ -748,12 +759,14 @@ class LruCache {
   static_assert(perf_detail::kEpochSlots <= (size_t{1} << kSlotBits));
   static constexpr uint64_t kSlotMask = (uint64_t{1} << kSlotBits) - 1;
   // While a thread sees, on this cache, nodes last touched by another
-  // thread (for kSharedSpan of its ticks after the last such sighting), it
-  // does not re-stamp a node touched fewer than kRecentWindow ticks ago:
-  // the hot nodes' cache lines then stay shared between cores instead of
-  // moving on every read. A thread alone on a cache never skips, so its
-  // order is exact.
+  // thread (for kSharedSpan of its ticks after the last such sighting), its
+  // recency is sampled, as Caffeine drops read samples under load: it
+  // re-stamps a node on one get in kSampleEvery, and never one touched
+  // fewer than kRecentWindow ticks ago. Node cache lines then stay shared
+  // between cores instead of moving on every read. A thread alone on a
+  // cache never skips, so its order is exact.
   static constexpr uint64_t kRecentWindow = 1024;
+  static constexpr uint64_t kSampleEvery = 8;  // a power of 2
   static constexpr uint64_t kSharedSpan = 1 << 16;
 
   static uint64_t SlotBits(perf_detail::EpochThread& t) {
@@ -780,8 +793,9 @@ class LruCache {
       t.shared_cache = id_;
       t.shared_until = t.tick + kSharedSpan;
     }
-    if (t.shared_cache == id_ && t.tick < t.shared_until && seen_count + kRecentWindow > t.tick) {
-      return;  // shared, and touched lately: close enough
+    if (t.shared_cache == id_ && t.tick < t.shared_until &&
+        ((t.tick & (kSampleEvery - 1)) != 0 || seen_count + kRecentWindow > t.tick)) {
+      return;  // shared: a sample of the gets is enough
     }
     n->tick_.store((t.tick << kSlotBits) | me, std::memory_order_relaxed);
   }
