@@ -35,8 +35,9 @@
 // threads use the same cache, its recency is sampled (Caffeine drops read
 // samples under load the same way): it re-stamps one get in 8, and no entry
 // touched in its last 1024 ticks, so that most gets write no shared cache
-// line. Eviction under concurrent gets is therefore approximately LRU (on
-// the benchmark's trace, 2 threads: hit rate 60.8 % against 62.9 % exact).
+// line. Eviction under concurrent gets is therefore approximately LRU (the
+// benchmark's trace as get-or-set on 2 threads: hit rate 60.4-62.5 % over
+// six runs, against 62.7 % exact on one thread).
 //
 // Expiry. An entry set with a ttl > 0 is never returned after ttl has passed
 // (by clock.coarse_monotonic(), which may lag a few milliseconds behind real
