@@ -162,6 +162,18 @@ void BM_MutexLruMixed(benchmark::State& state) {
 }
 BENCHMARK(BM_MutexLruMixed)->Threads(1)->Threads(2)->UseRealTime();
 
+// Control for the two-thread LRU figures: the same workload, but each thread
+// on a cache of its own (nothing shared). If this does not scale ~2x, the
+// memory system or other processes limit any cache; if it does and
+// BM_LruCacheMixed does not, the shared cache is what limits.
+void BM_LruCacheMixedPrivate(benchmark::State& state) {
+  LruCache<uint64_t, uint64_t> own({.max_size = kCapacity}, Clock::system());
+  for (uint64_t k = 0; k < kCapacity; ++k) own.set(SharedTrace().ids[k], k);
+  LruCache<uint64_t, uint64_t>* const cache = &own;
+  RunMixed(state, cache);
+}
+BENCHMARK(BM_LruCacheMixedPrivate)->Threads(1)->Threads(2)->UseRealTime();
+
 // Control for the two-thread figures: per-thread work on private memory that
 // shares nothing. If this does not scale ~2x, the machine is busy (other
 // processes), and no cache can scale either.

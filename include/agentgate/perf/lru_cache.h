@@ -13,27 +13,47 @@
 // (LevelDB's "charge"). With the default charge of 1, max_size is a number
 // of entries.
 //
-// Sharding. Keys are spread over `shards` independent LRU lists by hash,
-// each with its own mutex and capacity ceil(max_size / shards), so threads
-// working on different keys rarely wait on one lock. What sharding changes:
-// recency is per shard, not global; a shard can evict while another still
-// has room; the cache can hold up to shards - 1 more charge than max_size
-// (rounding up). With `shards = 1` the cache is an exact LRU: on any trace
-// its hits, misses and evictions equal a textbook LRU of max_size entries.
+// Sharding. Keys are spread over `shards` independent shards by hash, each
+// with its own mutex and capacity ceil(max_size / shards). What sharding
+// changes: recency is per shard, not global; a shard can evict while another
+// still has room; the cache can hold up to shards - 1 more charge than
+// max_size (rounding up). With `shards = 1` and one thread the cache is an
+// exact LRU: on any trace its hits, misses and evictions equal a textbook
+// LRU of max_size entries.
+//
+// Reads take no lock. get() finds the entry through the shard's hash index
+// with acquire loads (entries are immutable once published: set() publishes
+// a new node in place of the old one), pins the reclamation epoch
+// (perf/epoch.h) so that no node it may still see is freed, counts the hit
+// in a counter of its own thread's, and stamps the entry with a recency
+// tick: the thread's Lamport clock (one more than both its last tick and
+// the entry's). Writers (set, erase, eviction) take the shard's mutex.
+// Eviction takes the entry with the smallest tick from a per-shard min-heap
+// whose keys are refreshed lazily (an entry touched since it was placed is
+// re-placed with its new tick when it reaches the top), so on one thread
+// the order is exactly least recently used. When a thread sees that other
+// threads use the same cache, its recency is sampled (Caffeine drops read
+// samples under load the same way): it re-stamps one get in 8, and no entry
+// touched in its last 1024 ticks, so that most gets write no shared cache
+// line. Eviction under concurrent gets is therefore approximately LRU (the
+// benchmark's trace as get-or-set on 2 threads: hit rate 60.4-62.5 % over
+// six runs, against 62.7 % exact on one thread).
 //
 // Expiry. An entry set with a ttl > 0 is never returned after ttl has passed
 // (by clock.coarse_monotonic(), which may lag a few milliseconds behind real
 // time; a ManualClock is exact). Expired entries are reclaimed without a
 // scan: when looked up (get/contains/set/erase of that key), and through a
 // per-shard min-heap ordered by expiry time that is popped whenever a shard
-// must make room, and by stats(). Entries without ttl are not in the heap, so
-// a cache without TTLs pays nothing for it. get() reads the clock only when
-// the entry found has a ttl.
+// must make room, and by stats(). Entries without ttl are not in that heap,
+// so a cache without TTLs pays nothing for it. get() reads the clock only
+// when the entry found has a ttl.
 //
 // Thread-safety: every method may be called concurrently from any thread.
-// get() returns a copy of the value taken under the shard's lock, so V should
-// be cheap to copy (use std::shared_ptr<const T> for large values).
+// get() returns a copy of the stored value, made without the lock, so V
+// should be cheap to copy (use std::shared_ptr<const T> for large values).
 // Ownership: the cache owns its keys and values; `clock` must outlive it.
+// Replaced and evicted values are destroyed a little later (when no reader
+// can still see them), on the thread of a later writer of the same shard.
 #pragma once
 
 #include <algorithm>
@@ -44,11 +64,13 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "agentgate/core/clock.h"
+#include "agentgate/perf/epoch.h"
 
 namespace agentgate {
 
@@ -60,9 +82,9 @@ struct LruCacheOptions {
   // TTL of entries set without an explicit ttl. Nanos(0) means they never
   // expire. Default 0.
   Nanos default_ttl = Nanos(0);
-  // Number of independent LRU lists (each with its own lock). 1 gives an
-  // exact global LRU; more lets threads work in parallel. 0 is taken as 1.
-  // Default 16.
+  // Number of independent shards (each with its own lock and LRU order). 1
+  // gives an exact global LRU; more lets writers work in parallel. 0 is
+  // taken as 1. Default 16.
   size_t shards = 16;
 };
 
@@ -84,11 +106,12 @@ class LruCache {
       : options_(Normalize(options)),
         clock_(clock),
         num_shards_(options_.shards),
-        shards_(new Shard[num_shards_]) {
+        shards_(new Shard[num_shards_]),
+        counters_(new ThreadCounters[perf_detail::kEpochSlots]) {
     const size_t per_shard = (options_.max_size + num_shards_ - 1) / num_shards_;
     for (size_t i = 0; i < num_shards_; ++i) shards_[i].capacity_ = per_shard;
   }
-  ~LruCache() = default;  // shards free their nodes
+  ~LruCache() = default;  // shards free their nodes (no reader may be left)
 
   LruCache(const LruCache&) = delete;
   LruCache& operator=(const LruCache&) = delete;
@@ -104,8 +127,10 @@ class LruCache {
     Shard& s = shard(h);
     // Read the clock outside the lock, and only when the entry has a TTL.
     const int64_t expires = t.count() > 0 ? (clock_.coarse_monotonic() + t).count() : kNever;
-    std::lock_guard lock(s.mu_);
-    return s.insert(key, h, std::move(value), expires, charge, clock_);
+    ShardLock lock(s.mu_);
+    const bool stored = s.insert(key, h, std::move(value), expires, charge, clock_, NextTick());
+    s.maybe_compact();
+    return stored;
   }
 
   // get: the value of `key` if stored and not expired; makes it the most
@@ -113,20 +138,32 @@ class LruCache {
   std::optional<V> get(const K& key) {
     const uint64_t h = Mix(hasher_(key));
     Shard& s = shard(h);
-    std::lock_guard lock(s.mu_);
-    Node* n = s.find(key, h);
-    if (n != nullptr && n->expires_at_ != kNever && s.expired(n, clock_)) {
-      s.drop(n);
-      ++s.expirations_;
-      n = nullptr;
+    {
+      perf_detail::EpochPin pin;
+      // Lock-free path. Gives way to the locked one for an expired entry
+      // (to reclaim it), a miss seen while the index was being resized, and
+      // a thread without an epoch slot.
+      if (pin.pinned()) {
+        const uint64_t seq = s.resize_seq_.load(std::memory_order_acquire);
+        if ((seq & 1) == 0) {
+          const Node* n = s.find_published(key, h);
+          ThreadCounters& mine = counters_[static_cast<size_t>(pin.slot())];
+          if (n == nullptr) {
+            if (s.resize_seq_.load(std::memory_order_acquire) == seq) {
+              Bump(mine.misses);
+              return std::nullopt;
+            }
+          } else if (n->expires_at_ == kNever ||
+                     n->expires_at_ > clock_.coarse_monotonic().count()) {
+            Touch(n);
+            std::optional<V> out(std::in_place, n->value_);
+            Bump(mine.hits);
+            return out;
+          }
+        }
+      }
     }
-    if (n == nullptr) {
-      ++s.misses_;
-      return std::nullopt;
-    }
-    ++s.hits_;
-    s.touch(n);
-    return n->value_;
+    return get_locked(key, h, s);
   }
 
   // contains: true if `key` holds a live value (even one that is itself an
@@ -134,11 +171,12 @@ class LruCache {
   bool contains(const K& key) {
     const uint64_t h = Mix(hasher_(key));
     Shard& s = shard(h);
-    std::lock_guard lock(s.mu_);
+    ShardLock lock(s.mu_);
     Node* n = s.find(key, h);
     if (n != nullptr && n->expires_at_ != kNever && s.expired(n, clock_)) {
       s.drop(n);
       ++s.expirations_;
+      s.maybe_compact();
       return false;
     }
     return n != nullptr;
@@ -148,19 +186,20 @@ class LruCache {
   bool erase(const K& key) {
     const uint64_t h = Mix(hasher_(key));
     Shard& s = shard(h);
-    std::lock_guard lock(s.mu_);
+    ShardLock lock(s.mu_);
     Node* n = s.find(key, h);
     if (n == nullptr) return false;
     const bool live = n->expires_at_ == kNever || !s.expired(n, clock_);
     if (!live) ++s.expirations_;
     s.drop(n);
+    s.maybe_compact();
     return live;
   }
 
   // clear: removes every entry. Counters are kept.
   void clear() {
     for (size_t i = 0; i < num_shards_; ++i) {
-      std::lock_guard lock(shards_[i].mu_);
+      ShardLock lock(shards_[i].mu_);
       shards_[i].drop_all();
     }
   }
@@ -174,14 +213,19 @@ class LruCache {
     size_t charge = 0;
     for (size_t i = 0; i < num_shards_; ++i) {
       Shard& s = shards_[i];
-      std::lock_guard lock(s.mu_);
+      ShardLock lock(s.mu_);
       s.reclaim_expired(clock_);
+      s.maybe_compact();
       st.size += s.count_;
       charge += s.usage_;
       st.hits += s.hits_;
       st.misses += s.misses_;
       st.evictions += s.evictions_;
       st.expirations += s.expirations_;
+    }
+    for (size_t i = 0; i < perf_detail::kEpochSlots; ++i) {
+      st.hits += counters_[i].hits.load(std::memory_order_relaxed);
+      st.misses += counters_[i].misses.load(std::memory_order_relaxed);
     }
     st.utilization =
         st.max_size == 0 ? 0.0 : static_cast<double>(charge) / static_cast<double>(st.max_size);
@@ -196,63 +240,163 @@ class LruCache {
     max_size_.store(max_size, std::memory_order_relaxed);
     const size_t per_shard = (max_size + num_shards_ - 1) / num_shards_;
     for (size_t i = 0; i < num_shards_; ++i) {
-      std::lock_guard lock(shards_[i].mu_);
+      ShardLock lock(shards_[i].mu_);
       shards_[i].capacity_ = per_shard;
-      shards_[i].make_room(0, clock_, nullptr);
+      shards_[i].make_room(0, clock_);
+      shards_[i].maybe_compact();
     }
   }
 
  private:
   static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
   static constexpr size_t kNotInHeap = std::numeric_limits<size_t>::max();
+  static constexpr size_t kReclaimBatch = 64;
+  static constexpr size_t kMaxSpare = 256;
 
-  // Node: one entry; in its shard's hash chain, LRU list and (with a TTL)
-  // expiry heap at once, so each entry costs one allocation.
+  // ShardMutex: a 4-byte lock (Drepper's futex mutex on std::atomic
+  // wait/notify). Writers hold it for well under a microsecond, so a waiter
+  // first spins reading it (no writes to the line while the holder works),
+  // and sleeps only after that.
+  class ShardMutex {
+   public:
+    void lock() {
+      for (int i = 0; i < kSpins; ++i) {
+        uint32_t free = 0;
+        if (state_.load(std::memory_order_relaxed) == 0 &&
+            state_.compare_exchange_strong(free, 1, std::memory_order_acquire)) {
+          return;
+        }
+        CpuRelax();
+      }
+      // 2: locked, and someone may be asleep on it.
+      while (state_.exchange(2, std::memory_order_acquire) != 0) state_.wait(2);
+    }
+    void unlock() {
+      if (state_.exchange(0, std::memory_order_release) == 2) state_.notify_one();
+    }
+
+   private:
+    static constexpr int kSpins = 1000;
+    static void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    std::atomic<uint32_t> state_{0};  // 0 free, 1 locked, 2 locked with sleepers
+  };
+  using ShardLock = std::lock_guard<ShardMutex>;
+
+  // Node: one entry. Key, value and expiry never change once the node is
+  // published in the hash index (readers copy them without the lock); set()
+  // replaces the node instead. One allocation per entry.
   struct Node {
-    // Fields in the order a get() reads them, so that a small node's hot
-    // part shares a cache line.
-    Node(const K& k, V v, uint64_t h, int64_t e, size_t c)
-        : hash_(h), key_(k), expires_at_(e), value_(std::move(v)), charge_(c) {}
-    uint64_t hash_;
-    Node* next_hash_ = nullptr;  // hash chain
-    Node* prev_ = nullptr;       // LRU list: towards most recent
-    Node* next_ = nullptr;       // LRU list: towards least recent
-    K key_;
-    int64_t expires_at_;  // coarse_monotonic ns; kNever without TTL
-    V value_;
+    Node(const K& k, V v, uint64_t h, int64_t e, size_t c, uint64_t tick)
+        : hash_(h), key_(k), expires_at_(e), tick_(tick), value_(std::move(v)), charge_(c) {}
+    // Fields in the order a get() reads them.
+    const uint64_t hash_;
+    std::atomic<Node*> next_hash_{nullptr};  // hash chain (written under the lock)
+    const K key_;
+    const int64_t expires_at_;    // coarse_monotonic ns; kNever without TTL
+    mutable std::atomic<uint64_t> tick_;  // last access, by the accessing thread's tick
+    // Guarded by the shard's mutex (dead_ next to tick_: eviction reads both):
+    bool dead_ = false;  // unlinked; waits in the recency heap to be retired
+    Node* successor_ = nullptr;  // the node that replaced this one (set())
+    const V value_;
     size_t charge_;
-    size_t heap_index_ = kNotInHeap;
+    size_t heap_index_ = kNotInHeap;  // in the expiry heap
   };
 
-  // Shard: one lock and everything it guards. Aligned so that two shards
-  // never share a cache line.
+  // Table: a shard's hash index, a power of 2 of chains. Replaced (never
+  // resized in place) when it grows; the old one is retired like a node.
+  struct Table {
+    explicit Table(size_t n) : mask(n - 1), buckets(new std::atomic<Node*>[n]()) {}
+    const size_t mask;
+    const std::unique_ptr<std::atomic<Node*>[]> buckets;
+  };
+
+  // RecencyEntry: a node and the tick it was placed in the heap with (a
+  // lower bound of its current tick).
+  struct RecencyEntry {
+    uint64_t tick;
+    Node* node;
+  };
+
+  template <typename T>
+  struct Retired {
+    T* ptr;
+    uint64_t stamp;
+  };
+
+  // ThreadCounters: get() hits and misses of the thread holding one epoch
+  // slot; written only by that thread, summed by stats().
+  struct alignas(64) ThreadCounters {
+    std::atomic<uint64_t> hits{0};
+    std::atomic<uint64_t> misses{0};
+  };
+
+  // Shard: one lock and everything it guards, plus the published index.
   struct alignas(64) Shard {
     Shard() = default;
-    ~Shard() { drop_all(); }
+    ~Shard() {
+      for (const RecencyEntry& e : recency_) {
+        for (Node* n = e.node; n != nullptr;) {
+          Node* next = n->successor_;
+          free_node(n);
+          n = next;
+        }
+      }
+      for (Node* n : pending_) free_node(n);
+      for (const auto& r : limbo_) free_node(r.ptr);
+      for (const auto& r : old_tables_) delete r.ptr;
+      delete table_.load(std::memory_order_relaxed);
+      std::allocator<Node> alloc;
+      for (Node* n : spare_) alloc.deallocate(n, 1);
+    }
     Shard(const Shard&) = delete;
     Shard& operator=(const Shard&) = delete;
 
-    // First cache line: what a get() writes (lock, list head, counters),
-    // so that a get touches one line of the shard.
-    std::mutex mu_;
-    Node* mru_ = nullptr;                 // GUARDED_BY(mu_) most recently used
-    uint64_t hits_ = 0;                   // GUARDED_BY(mu_)
-    uint64_t misses_ = 0;                 // GUARDED_BY(mu_)
+    // Read by every get() without the lock; written (under it) only when
+    // the index grows. Alone on its cache line.
+    std::atomic<Table*> table_{nullptr};
+    std::atomic<uint64_t> resize_seq_{0};  // odd while the index is rewired
 
-    Node* lru_ = nullptr;                 // GUARDED_BY(mu_) least recently used
-    size_t capacity_ = 0;                 // GUARDED_BY(mu_) (set_max_size)
-    std::vector<Node*> table_;            // GUARDED_BY(mu_) hash chains, size a power of 2
-    std::vector<Node*> heap_;             // GUARDED_BY(mu_) min-heap on expires_at_
-    size_t count_ = 0;                    // GUARDED_BY(mu_)
-    size_t usage_ = 0;                    // GUARDED_BY(mu_) sum of charges
-    uint64_t evictions_ = 0;              // GUARDED_BY(mu_)
-    uint64_t expirations_ = 0;            // GUARDED_BY(mu_)
+    // Writer state, in the order a set() touches it: one cache line for
+    // the lock and sizes, one for the recency heap and node memory (a set
+    // on a shard last written by another core pulls as few lines as can be).
+    alignas(64) ShardMutex mu_;
+    size_t count_ = 0;                      // GUARDED_BY(mu_)
+    size_t usage_ = 0;                      // GUARDED_BY(mu_) sum of charges
+    size_t capacity_ = 0;                   // GUARDED_BY(mu_) (set_max_size)
+    std::vector<RecencyEntry> recency_;     // GUARDED_BY(mu_) min-heap on tick, every node once
+    size_t dead_in_recency_ = 0;            // GUARDED_BY(mu_)
+    std::vector<Node*> spare_;              // GUARDED_BY(mu_) node memory for reuse
+    uint64_t evictions_ = 0;                // GUARDED_BY(mu_)
+    std::vector<Node*> pending_;            // GUARDED_BY(mu_) unlinked, not yet stamped
+    std::vector<Node*> heap_;               // GUARDED_BY(mu_) min-heap on expires_at_
+    uint64_t expirations_ = 0;              // GUARDED_BY(mu_)
+    uint64_t hits_ = 0;                     // GUARDED_BY(mu_) of the locked get path
+    uint64_t misses_ = 0;                   // GUARDED_BY(mu_) of the locked get path
+    std::vector<Retired<Node>> limbo_;      // GUARDED_BY(mu_) unlinked, waiting for readers
+    std::vector<Retired<Table>> old_tables_;  // GUARDED_BY(mu_)
+
+    // find_published: lock-free lookup; the caller holds an epoch pin.
+    const Node* find_published(const K& key, uint64_t h) const {
+      const Table* t = table_.load(std::memory_order_acquire);
+      if (t == nullptr) return nullptr;
+      for (const Node* n = t->buckets[h & t->mask].load(std::memory_order_acquire); n != nullptr;
+           n = n->next_hash_.load(std::memory_order_acquire)) {
+        if (n->hash_ == h && n->key_ == key) return n;
+      }
+      return nullptr;
+    }
 
     // All below: REQUIRES mu_ held.
 
     Node* find(const K& key, uint64_t h) const {
-      if (table_.empty()) return nullptr;
-      for (Node* n = table_[h & (table_.size() - 1)]; n != nullptr; n = n->next_hash_) {
+      const Table* t = table_.load(std::memory_order_relaxed);
+      if (t == nullptr) return nullptr;
+      for (Node* n = t->buckets[h & t->mask].load(std::memory_order_relaxed); n != nullptr;
+           n = n->next_hash_.load(std::memory_order_relaxed)) {
         if (n->hash_ == h && n->key_ == key) return n;
       }
       return nullptr;
@@ -263,136 +407,288 @@ class LruCache {
     }
 
     bool insert(const K& key, uint64_t h, V value, int64_t expires, size_t charge,
-                const Clock& clock) {
+                const Clock& clock, uint64_t tick) {
       Node* old = find(key, h);
       if (charge > capacity_) {
         if (old != nullptr) drop(old);
         return false;
       }
+      if (old == nullptr && (table_.load(std::memory_order_relaxed) == nullptr ||
+                             count_ + 1 > table_.load(std::memory_order_relaxed)->mask + 1)) {
+        grow();
+      }
+      Node* n = new_node(key, std::move(value), h, expires, charge, tick);
       if (old != nullptr) {
-        // Update in place: no allocation, the node keeps its hash slot.
-        old->value_ = std::move(value);
-        usage_ = usage_ - old->charge_ + charge;
-        old->charge_ = charge;
-        set_expiry(old, expires);
-        touch(old);
-        make_room(0, clock, old);
+        // The new node takes the old one's place in its chain, so that a
+        // concurrent reader finds one or the other, and its place in the
+        // recency heap (the old entry's tick is a lower bound of n's).
+        n->next_hash_.store(old->next_hash_.load(std::memory_order_relaxed),
+                            std::memory_order_relaxed);
+        *link_to(old) = n;  // release (atomic assignment is seq_cst)
+        old->successor_ = n;
+        forget(old);
+        add(n);
+        make_room(0, clock);
         return true;
       }
-      make_room(charge, clock, nullptr);
-      Node* n = new Node(key, std::move(value), h, expires, charge);
-      link_front(n);
-      if (count_ + 1 > table_.size()) grow();
-      Node*& bucket = table_[h & (table_.size() - 1)];
-      n->next_hash_ = bucket;
-      bucket = n;
-      if (expires != kNever) heap_push(n);
-      ++count_;
-      usage_ += charge;
+      std::atomic<Node*>& bucket = bucket_of(h);
+      n->next_hash_.store(bucket.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      bucket.store(n, std::memory_order_release);
+      // n is in no heap yet and its charge not counted: make_room cannot
+      // take it.
+      make_room(charge, clock);
+      recency_push({tick, n});
+      add(n);
       return true;
     }
 
+    // add: counts a linked node and puts it in the expiry heap.
+    void add(Node* n) {
+      if (n->expires_at_ != kNever) heap_push(n);
+      ++count_;
+      usage_ += n->charge_;
+    }
+
+    // resolve: follows the top entry's replacements to the node it now
+    // stands for, retiring the replaced ones.
+    Node* resolve(RecencyEntry& e) {
+      Node* n = e.node;
+      while (n->successor_ != nullptr) {
+        Node* next = n->successor_;
+        retire(n);
+        n = next;
+      }
+      e.node = n;
+      return n;
+    }
+
     // make_room: drops entries until `extra` more charge fits: expired ones
-    // first, then the least recently used, never `keep`.
-    void make_room(size_t extra, const Clock& clock, const Node* keep) {
+    // first, then the least recently used.
+    void make_room(size_t extra, const Clock& clock) {
       if (usage_ + extra <= capacity_) return;
-      if (!heap_.empty()) reclaim_expired(clock, keep);
-      while (usage_ + extra > capacity_ && lru_ != nullptr && lru_ != keep) {
-        drop(lru_);
-        ++evictions_;
+      if (!heap_.empty()) reclaim_expired(clock);
+      size_t refreshed = 0;
+      while (usage_ + extra > capacity_ && !recency_.empty()) {
+        // The next candidates are the top's children: start loading them.
+        for (size_t c = 1; c <= kArity && c < recency_.size(); ++c) {
+          __builtin_prefetch(&recency_[c].node->tick_);
+        }
+        RecencyEntry& top = recency_.front();
+        Node* n = resolve(top);
+        if (!n->dead_) {
+          const uint64_t tick = n->tick_.load(std::memory_order_relaxed);
+          // Touched since placed: re-place it with its tick and look again
+          // (bounded, in case gets on other threads keep touching the top).
+          if (tick != top.tick && refreshed++ < recency_.size()) {
+            top.tick = tick;
+            recency_sift_down(0);
+            continue;
+          }
+          drop(n);
+          ++evictions_;
+        }
+        recency_pop();
+        --dead_in_recency_;
+        retire(n);
       }
     }
 
-    // set_expiry: changes the expiry of a stored node, keeping the heap right.
-    void set_expiry(Node* n, int64_t expires) {
-      const int64_t before = n->expires_at_;
-      n->expires_at_ = expires;
-      if (n->heap_index_ == kNotInHeap) {
-        if (expires != kNever) heap_push(n);
-      } else if (expires == kNever) {
-        heap_erase(n);
-      } else if (expires < before) {
-        sift_up(n->heap_index_);
-      } else {
-        sift_down(n->heap_index_);
-      }
-    }
-
-    // touch: moves `n` to the most recent end.
-    void touch(Node* n) {
-      if (mru_ == n) return;
-      unlink(n);
-      link_front(n);
-    }
-
-    // drop: removes `n` from every structure and frees it.
+    // drop: unlinks `n` from the index and the expiry heap and uncounts it.
+    // It stays in the recency heap (dead) until popped or compacted.
     void drop(Node* n) {
-      Node** p = &table_[n->hash_ & (table_.size() - 1)];
-      while (*p != n) p = &(*p)->next_hash_;
-      *p = n->next_hash_;
-      unlink(n);
+      *link_to(n) = n->next_hash_.load(std::memory_order_relaxed);
+      forget(n);
+    }
+
+    // forget: what drop does besides unlinking from the index. A replaced
+    // node (with a successor) leaves its recency entry to the successor.
+    void forget(Node* n) {
       if (n->heap_index_ != kNotInHeap) heap_erase(n);
       --count_;
       usage_ -= n->charge_;
-      delete n;
+      n->dead_ = true;
+      if (n->successor_ == nullptr) ++dead_in_recency_;
     }
 
     void drop_all() {
-      for (Node* n = mru_; n != nullptr;) {
-        Node* next = n->next_;
-        delete n;
-        n = next;
+      Table* t = table_.load(std::memory_order_relaxed);
+      if (t != nullptr) {
+        for (size_t i = 0; i <= t->mask; ++i) t->buckets[i].store(nullptr, std::memory_order_release);
       }
-      mru_ = lru_ = nullptr;
-      std::fill(table_.begin(), table_.end(), nullptr);
+      for (const RecencyEntry& e : recency_) {
+        for (Node* n = e.node; n != nullptr; n = n->successor_) pending_.push_back(n);
+      }
+      recency_.clear();
       heap_.clear();
+      dead_in_recency_ = 0;
       count_ = 0;
       usage_ = 0;
+      reclaim();
     }
 
     // reclaim_expired: drops every expired entry, cheapest first; O(k log n)
     // for k expired entries.
-    void reclaim_expired(const Clock& clock, const Node* keep = nullptr) {
+    void reclaim_expired(const Clock& clock) {
       if (heap_.empty()) return;
       const int64_t now = clock.coarse_monotonic().count();
-      while (!heap_.empty() && heap_.front()->expires_at_ <= now && heap_.front() != keep) {
+      while (!heap_.empty() && heap_.front()->expires_at_ <= now) {
         drop(heap_.front());
         ++expirations_;
       }
     }
 
-    void link_front(Node* n) {
-      n->prev_ = nullptr;
-      n->next_ = mru_;
-      if (mru_ != nullptr) mru_->prev_ = n;
-      mru_ = n;
-      if (lru_ == nullptr) lru_ = n;
-    }
-
-    void unlink(Node* n) {
-      if (n->prev_ != nullptr) n->prev_->next_ = n->next_;
-      else mru_ = n->next_;
-      if (n->next_ != nullptr) n->next_->prev_ = n->prev_;
-      else lru_ = n->prev_;
-      n->prev_ = n->next_ = nullptr;
-    }
-
-    void grow() {
-      std::vector<Node*> bigger(std::max<size_t>(16, table_.size() * 2), nullptr);
-      const size_t mask = bigger.size() - 1;
-      for (Node* head : table_) {
-        while (head != nullptr) {
-          Node* next = head->next_hash_;
-          Node*& b = bigger[head->hash_ & mask];
-          head->next_hash_ = b;
-          b = head;
-          head = next;
+    // maybe_compact: retires the dead entries of the recency heap once they
+    // are as many as the live ones (amortized O(1) per drop).
+    void maybe_compact() {
+      if (dead_in_recency_ <= count_ + 16) return;
+      size_t kept = 0;
+      for (RecencyEntry& e : recency_) {
+        Node* n = resolve(e);
+        if (n->dead_) {
+          pending_.push_back(n);
+        } else {
+          recency_[kept++] = e;
         }
       }
-      table_.swap(bigger);
+      recency_.resize(kept);
+      for (size_t i = kept / kArity + 1; i-- > 0;) {
+        if (i < kept) recency_sift_down(i);
+      }
+      dead_in_recency_ = 0;
+      if (pending_.size() >= kReclaimBatch) reclaim();
     }
 
-    // Min-heap on expires_at_; each node knows its index for O(log n) erase.
+    // retire: frees `n` once no reader can still see it. Nodes are stamped
+    // by the batch (one fence per kReclaimBatch nodes): a later stamp than
+    // the unlink's is only more careful.
+    void retire(Node* n) {
+      pending_.push_back(n);
+      if (pending_.size() >= kReclaimBatch) reclaim();
+    }
+
+    void reclaim() {
+      const uint64_t stamp = perf_detail::RetireStamp();
+      for (Node* n : pending_) limbo_.push_back({n, stamp});
+      pending_.clear();
+      const uint64_t now = perf_detail::TryAdvanceEpoch();
+      size_t k = 0;
+      while (k < limbo_.size() && perf_detail::SafeToFree(limbo_[k].stamp, now)) {
+        free_node(limbo_[k++].ptr);
+      }
+      limbo_.erase(limbo_.begin(), limbo_.begin() + static_cast<std::ptrdiff_t>(k));
+      k = 0;
+      while (k < old_tables_.size() && perf_detail::SafeToFree(old_tables_[k].stamp, now)) {
+        delete old_tables_[k++].ptr;
+      }
+      old_tables_.erase(old_tables_.begin(), old_tables_.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+
+    // Node memory is kept per shard for reuse (up to kMaxSpare), so that a
+    // writer's churn does not go through malloc, whose arenas other threads
+    // would share.
+    Node* new_node(const K& key, V value, uint64_t h, int64_t expires, size_t charge,
+                   uint64_t tick) {
+      std::allocator<Node> alloc;
+      Node* mem;
+      if (spare_.empty()) {
+        mem = alloc.allocate(1);
+      } else {
+        mem = spare_.back();
+        spare_.pop_back();
+      }
+      try {
+        return new (mem) Node(key, std::move(value), h, expires, charge, tick);
+      } catch (...) {
+        spare_.push_back(mem);
+        throw;
+      }
+    }
+    void free_node(Node* n) {
+      n->~Node();
+      if (spare_.size() < kMaxSpare) {
+        spare_.push_back(n);
+      } else {
+        std::allocator<Node>().deallocate(n, 1);
+      }
+    }
+
+    std::atomic<Node*>& bucket_of(uint64_t h) {
+      Table* t = table_.load(std::memory_order_relaxed);
+      return t->buckets[h & t->mask];
+    }
+
+    // link_to: the pointer that links `n` into its chain.
+    std::atomic<Node*>* link_to(Node* n) {
+      std::atomic<Node*>* p = &bucket_of(n->hash_);
+      while (p->load(std::memory_order_relaxed) != n) {
+        p = &p->load(std::memory_order_relaxed)->next_hash_;
+      }
+      return p;
+    }
+
+    // grow: doubles the index. Nodes are relinked in place, so readers that
+    // miss while resize_seq_ is odd (or has changed) retry under the lock.
+    void grow() {
+      Table* old = table_.load(std::memory_order_relaxed);
+      auto* t = new Table(old == nullptr ? 16 : (old->mask + 1) * 2);
+      const uint64_t seq = resize_seq_.load(std::memory_order_relaxed);
+      resize_seq_.store(seq + 1, std::memory_order_relaxed);
+      if (old != nullptr) {
+        for (size_t i = 0; i <= old->mask; ++i) {
+          Node* n = old->buckets[i].load(std::memory_order_relaxed);
+          while (n != nullptr) {
+            Node* next = n->next_hash_.load(std::memory_order_relaxed);
+            std::atomic<Node*>& b = t->buckets[n->hash_ & t->mask];
+            n->next_hash_.store(b.load(std::memory_order_relaxed), std::memory_order_release);
+            b.store(n, std::memory_order_relaxed);
+            n = next;
+          }
+        }
+      }
+      table_.store(t, std::memory_order_release);
+      resize_seq_.store(seq + 2, std::memory_order_release);
+      if (old != nullptr) old_tables_.push_back({old, perf_detail::RetireStamp()});
+    }
+
+    // Recency heap: a 4-ary min-heap on tick (shallower than a binary one;
+    // the four children of a slot share a cache line).
+    static constexpr size_t kArity = 4;
+    void recency_push(RecencyEntry e) {
+      recency_.push_back(e);
+      size_t i = recency_.size() - 1;
+      while (i > 0) {
+        const size_t parent = (i - 1) / kArity;
+        if (recency_[parent].tick <= e.tick) break;
+        recency_[i] = recency_[parent];
+        i = parent;
+      }
+      recency_[i] = e;
+    }
+    void recency_pop() {
+      recency_[0] = recency_.back();
+      recency_.pop_back();
+      if (!recency_.empty()) recency_sift_down(0);
+    }
+    // recency_sift_down: restores the heap below `i` after its tick grew.
+    void recency_sift_down(size_t i) {
+      const RecencyEntry e = recency_[i];
+      const size_t size = recency_.size();
+      for (;;) {
+        const size_t first = kArity * i + 1;
+        if (first >= size) break;
+        const size_t last = std::min(first + kArity, size);
+        size_t child = first;
+        for (size_t c = first + 1; c < last; ++c) {
+          if (recency_[c].tick < recency_[child].tick) child = c;
+        }
+        if (e.tick <= recency_[child].tick) break;
+        recency_[i] = recency_[child];
+        i = child;
+      }
+      recency_[i] = e;
+    }
+
+    // Expiry min-heap on expires_at_; each node knows its index for O(log n) erase.
     void heap_set(size_t i, Node* n) {
       heap_[i] = n;
       n->heap_index_ = i;
@@ -439,6 +735,77 @@ class LruCache {
     }
   };
 
+  // get_locked: get() under the shard's lock.
+  std::optional<V> get_locked(const K& key, uint64_t h, Shard& s) {
+    ShardLock lock(s.mu_);
+    Node* n = s.find(key, h);
+    if (n != nullptr && n->expires_at_ != kNever && s.expired(n, clock_)) {
+      s.drop(n);
+      ++s.expirations_;
+      s.maybe_compact();
+      n = nullptr;
+    }
+    if (n == nullptr) {
+      ++s.misses_;
+      return std::nullopt;
+    }
+    ++s.hits_;
+    Touch(n);
+    return n->value_;
+  }
+
+  // Recency ticks: a node's tick_ is (counter << kSlotBits) | slot, where
+  // counter is the accessing thread's Lamport clock and slot its epoch slot.
+  static constexpr int kSlotBits = 6;
+  static_assert(perf_detail::kEpochSlots <= (size_t{1} << kSlotBits));
+  static constexpr uint64_t kSlotMask = (uint64_t{1} << kSlotBits) - 1;
+  // While a thread sees, on this cache, nodes last touched by another
+  // thread (for kSharedSpan of its ticks after the last such sighting), its
+  // recency is sampled, as Caffeine drops read samples under load: it
+  // re-stamps a node on one get in kSampleEvery, and never one touched
+  // fewer than kRecentWindow ticks ago. Node cache lines then stay shared
+  // between cores instead of moving on every read. A thread alone on a
+  // cache never skips, so its order is exact.
+  static constexpr uint64_t kRecentWindow = 1024;
+  static constexpr uint64_t kSampleEvery = 8;  // a power of 2
+  static constexpr uint64_t kSharedSpan = 1 << 16;
+
+  static uint64_t SlotBits(perf_detail::EpochThread& t) {
+    if (t.slot < 0) perf_detail::AcquireEpochSlot(t);
+    return t.slot < 0 ? kSlotMask : static_cast<uint64_t>(t.slot);
+  }
+
+  // NextTick: the calling thread's next recency tick.
+  static uint64_t NextTick() {
+    perf_detail::EpochThread& t = perf_detail::t_epoch_thread;
+    return (++t.tick << kSlotBits) | SlotBits(t);
+  }
+
+  // Touch: makes `n` the calling thread's most recent access (Lamport: past
+  // both its own last tick and the node's).
+  void Touch(const Node* n) const {
+    perf_detail::EpochThread& t = perf_detail::t_epoch_thread;
+    const uint64_t seen = n->tick_.load(std::memory_order_relaxed);
+    const uint64_t seen_count = seen >> kSlotBits;
+    if (seen_count > t.tick) t.tick = seen_count;
+    ++t.tick;
+    const uint64_t me = SlotBits(t);
+    if ((seen & kSlotMask) != me) {
+      t.shared_cache = id_;
+      t.shared_until = t.tick + kSharedSpan;
+    }
+    if (t.shared_cache == id_ && t.tick < t.shared_until &&
+        ((t.tick & (kSampleEvery - 1)) != 0 || seen_count + kRecentWindow > t.tick)) {
+      return;  // shared: a sample of the gets is enough
+    }
+    n->tick_.store((t.tick << kSlotBits) | me, std::memory_order_relaxed);
+  }
+
+  // Bump: increments a counter that only this thread writes.
+  static void Bump(std::atomic<uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
   static LruCacheOptions Normalize(LruCacheOptions o) {
     if (o.shards == 0) o.shards = 1;
     return o;
@@ -464,6 +831,8 @@ class LruCache {
   const Clock& clock_;
   const size_t num_shards_;
   const std::unique_ptr<Shard[]> shards_;
+  const std::unique_ptr<ThreadCounters[]> counters_;  // by epoch slot
+  const uint64_t id_ = perf_detail::g_next_cache_id.fetch_add(1, std::memory_order_relaxed) + 1;
   [[no_unique_address]] Hash hasher_;
 };
 

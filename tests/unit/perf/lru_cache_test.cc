@@ -374,5 +374,51 @@ TEST(LruCacheConcurrencyTest, ManyThreadsGetAndSet) {
   EXPECT_EQ(st.hits, found.load());
 }
 
+// Readers take no lock: they must never see a freed node or a torn value
+// while writers replace values, grow the index, evict, clear and shrink.
+// String values make a freed or half-built value visible to the sanitizers.
+TEST(LruCacheConcurrencyTest, LockFreeReadsDuringGrowReplaceEvictAndClear) {
+  ManualClock clock;
+  LruCache<int, std::string> cache({.max_size = 2048, .shards = 2}, clock);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> reads{0};
+  auto value_of = [](int key, int version) {
+    return std::to_string(key) + ":" + std::string(static_cast<size_t>(24 + version % 8), 'v');
+  };
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<uint32_t>(100 + t));
+      uint64_t local = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        const int key = static_cast<int>(rng() % 4096);
+        if (auto v = cache.get(key)) {
+          // Whatever version it is, it belongs to this key.
+          EXPECT_EQ(v->substr(0, v->find(':')), std::to_string(key));
+        }
+        ++local;
+      }
+      reads += local;
+    });
+  }
+  std::mt19937 rng(7);
+  for (int round = 0; round < 6; ++round) {
+    // Grows each shard's index from empty to ~1000 entries.
+    for (int i = 0; i < 3000; ++i) {
+      const int key = static_cast<int>(rng() % 4096);
+      cache.set(key, value_of(key, i), std::nullopt, 1 + static_cast<size_t>(i % 2));
+    }
+    for (int i = 0; i < 500; ++i) (void)cache.erase(static_cast<int>(rng() % 4096));
+    cache.set_max_size(round % 2 == 0 ? 512 : 2048);
+    cache.clear();
+  }
+  stop = true;
+  for (auto& th : readers) th.join();
+  EXPECT_GT(reads.load(), 0u);
+  const auto st = cache.stats();
+  EXPECT_EQ(st.size, 0u);
+  EXPECT_EQ(st.hits + st.misses, reads.load());
+}
+
 }  // namespace
 }  // namespace agentgate
