@@ -96,9 +96,10 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
       co_return;
     }
   }
+  // The tier the limiter resolved (the principal's when it failed open).
+  const std::string resolved_tier = d.ok() ? d->tier : tier;
   if (tokens_) {
     // The budget admits while the tokens already charged are under it.
-    const std::string resolved_tier = d.ok() ? d->tier : tier;
     Result<TokenDecision> t = co_await tokens_->check_async(user, resolved_tier);
     if (!t.ok()) {
       metrics_.token_store_errors.inc();
@@ -125,7 +126,7 @@ boost::asio::awaitable<void> RateLimitStage::handle(RequestContext& ctx, Next ne
   }
   co_await next(ctx);
   if (tokens_ && ctx.usage.known && ctx.usage.total_tokens > 0) {
-    Status s = co_await tokens_->charge_async(user, ctx.usage.total_tokens, d->tier);
+    Status s = co_await tokens_->charge_async(user, ctx.usage.total_tokens, resolved_tier);
     if (!s.ok()) {
       metrics_.token_store_errors.inc();
     }

@@ -154,5 +154,28 @@ TEST(RateLimitStageTest, StoreErrorsFailOpenByDefaultAndClosedWhenConfigured) {
   EXPECT_EQ(metrics.value("agentgate_ratelimit_store_errors_total"), 2);
 }
 
+
+// Request limits failing open still leave the token budget working: checked
+// before, charged after (with the principal's tier), never a crash.
+TEST(RateLimitStageTest, TokenBudgetStillWorksWhenRequestLimitsFailOpen) {
+  ManualClock clock;
+  BrokenLimiter broken;
+  TokenBudget tokens({{"free", {.per_minute = 15}}}, "free", clock);
+  MetricsRegistry metrics;
+  auto answer = std::make_shared<AnswerStage>();  // 10 tokens per call
+  Pipeline p({std::make_shared<RateLimitStage>(broken, &tokens, nullptr, metrics,
+                                               RateLimitStageOptions{}),
+              answer});
+  Exchange a, b, c;
+  RunPipeline(p, a, "u");
+  RunPipeline(p, b, "u");  // 10 < 15: passes, then 20 charged
+  RunPipeline(p, c, "u");  // 20 >= 15: denied by the budget
+  EXPECT_EQ(a.res.status, 200) << a.res.body;
+  EXPECT_EQ(b.res.status, 200) << b.res.body;
+  EXPECT_EQ(c.res.status, 429) << c.res.body;
+  EXPECT_NE(c.res.body.find("\"code\":\"tokens_exceeded\""), std::string::npos) << c.res.body;
+  EXPECT_EQ(metrics.value("agentgate_ratelimit_fail_open_total"), 3);
+}
+
 }  // namespace
 }  // namespace agentgate
