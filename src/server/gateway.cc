@@ -164,7 +164,11 @@ Status Gateway::build_proxy() {
                           // Across instances through Redis DB 4 locks.
                           .remote = redis_ ? std::shared_ptr<FlightLock>(NewRedisFlightLock(
                                                  redis_->client("dedup"), redis_->key_prefix(), metrics_))
-                                           : nullptr},
+                                           : nullptr,
+                          // Streaming followers on other instances relay the leader's chunks (DB 4).
+                          .remote_stream = redis_ ? std::shared_ptr<FlightStream>(NewRedisFlightStream(
+                                                        redis_->client("dedup"), redis_->key_prefix(), metrics_))
+                                                  : nullptr},
         &metrics_, clock_));
     if (config_.cache.semantic_enabled) {
       semantic_cache_ = std::make_unique<SemanticCache>(
@@ -182,7 +186,8 @@ Status Gateway::build_proxy() {
     }
     const EmbeddingCacheOptions eo{.max_size = config_.cache.max_size};
     std::unique_ptr<EmbeddingStore> embedding_store =
-        redis_ ? NewRedisEmbeddingStore(redis_->client("embedding"), redis_->key_prefix(), eo.ttl, metrics_)
+        redis_ ? NewRedisEmbeddingStore(redis_->client("embedding"), redis_->key_prefix(), eo.ttl,
+                                        eo.max_size, metrics_, clock_)
                : NewMemoryEmbeddingStore(eo, clock_);
     embedding_cache_ = std::make_unique<EmbeddingCache>(std::move(embedding_store), eo);
     stages.push_back(std::make_shared<EmbeddingCacheStage>(*embedding_cache_));
