@@ -358,6 +358,29 @@ TEST_F(CacheRedisTest, StreamingFollowersOnTheOtherInstanceReceiveTheLeadersChun
   EXPECT_LE(ttl->elements[1].integer, 5000);
 }
 
+TEST_F(CacheRedisTest, ABrokenLeaderStreamEndsTheRemoteFollowersStreamWithAnErrorEvent) {
+  SetFaults(R"({"stream_chunk_delay_ms":150,"truncate_stream":true})");
+  const std::string body = Chat("one two three four five six seven eight", R"("stream":true,)");
+  SseResult leader;
+  std::thread leader_thread(
+      [&] { leader = RequestSse(a_->port(), "POST", "/v1/chat/completions", body); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Calls() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  SseResult follower = RequestSse(b_->port(), "POST", "/v1/chat/completions", body);
+  leader_thread.join();
+  ASSERT_EQ(leader.status, 200) << leader.error;
+  ASSERT_EQ(follower.status, 200) << follower.error;
+  EXPECT_EQ(follower.header("x-cache-kind"), "inflight");
+  EXPECT_FALSE(leader.done());
+  EXPECT_FALSE(follower.done());  // never a [DONE] after a broken stream
+  ASSERT_FALSE(follower.events.empty());
+  EXPECT_NE(follower.events.back().find("\"error\""), std::string::npos) << follower.events.back();
+  EXPECT_EQ(Calls(), 1);
+  EXPECT_EQ(Keys(2), 0);  // nothing broken was stored
+}
+
 TEST_F(CacheRedisTest, ConcurrentIdenticalStreamsOnTwoInstancesMakeOneUpstreamCall) {
   SetFaults(R"({"stream_chunk_delay_ms":100})");
   const std::string body = Chat("streamed herd across instances", R"("stream":true,)");
