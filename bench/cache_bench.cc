@@ -193,12 +193,25 @@ BENCHMARK(BM_CacheSemanticLookup)
     ->Iterations(20000);
 
 // The documented (not CI) run at 1M entries, registered only with
-// AGENTGATE_BENCH_1M=1 (several GB of memory and minutes of build):
-//   AGENTGATE_BENCH_1M=1 nice build/release/bench/agentgate_bench --benchmark_filter=SemanticLookup/1000000
+// AGENTGATE_BENCH_1M set (several GB of memory and many minutes of build);
+// its value "<ef_construction>,<ef_search>" (default "100,48", the
+// semantic cache's defaults):
+//   AGENTGATE_BENCH_1M=100,48 nice build/release/bench/agentgate_bench --benchmark_filter=SemanticLookup/1000000
 [[maybe_unused]] const bool kSemantic1M = [] {
-  if (std::getenv("AGENTGATE_BENCH_1M") == nullptr) return false;
+  const char* env = std::getenv("AGENTGATE_BENCH_1M");
+  if (env == nullptr) return false;
+  int64_t ef_construction = 100, ef_search = 48;
+  char* end = nullptr;
+  const long long a = std::strtoll(env, &end, 10);
+  if (end != env && *end == ',') {
+    const long long b = std::strtoll(end + 1, nullptr, 10);
+    if (a > 0 && b > 0) {
+      ef_construction = a;
+      ef_search = b;
+    }
+  }
   benchmark::RegisterBenchmark("BM_CacheSemanticLookup", BM_CacheSemanticLookup)
-      ->Args({1000000, 200, 128})
+      ->Args({1000000, ef_construction, ef_search})
       ->Unit(benchmark::kMicrosecond)
       ->Iterations(20000);
   return true;
