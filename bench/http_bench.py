@@ -13,6 +13,10 @@ and writes it to bench/results/latest.md.
      the direct call), throughput at 64 connections, CPU time per request.
   3. Streaming: time to first byte, direct vs through agentgate.
   4. Memory: agentgate's RSS idle and with 1,000 concurrent open streams.
+  5. Exact cache hits: a second agentgate with the cache on answers the same
+     POST from its response cache, against nginx serving a static file holding
+     the cached body's bytes (interleaved rounds, 64 connections).
+     `--only cache` runs this part alone (table in bench/results/cache_hits.md).
 """
 import argparse
 import json
@@ -185,6 +189,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the 1-connection runs")
     ap.add_argument("--workers", type=int, default=1,
                     help="agentgate server.threads and nginx worker_processes (the same for both)")
+    ap.add_argument("--only", choices=["all", "cache"], default="all",
+                    help="cache: only the exact-cache-hit comparison with nginx")
     args = ap.parse_args()
 
     import resource
@@ -227,7 +233,30 @@ rate_limit:
     gw = start([os.path.join(args.build, "agentgate"), "serve", "--config", config, "--port", str(gw_port),
                 "--host", "127.0.0.1", "--data-dir", os.path.join(tmp, "data")],
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cache_port = free_port()
+    cache_config = os.path.join(tmp, "agentgate-cache.yaml")
+    with open(cache_config, "w") as f:
+        f.write(f"""server:
+  threads: {args.workers}
+  access_log: off
+  max_connections: 20000
+upstreams:
+  - name: mock
+    base_url: http://127.0.0.1:{mock_port}
+    models: ["*"]
+performance:
+  enable_profiling: true
+# Exact cache hits: the same request every time, answered from the cache.
+cache:
+  enabled: true
+rate_limit:
+  enabled: false
+""")
+    gw_cache = start([os.path.join(args.build, "agentgate"), "serve", "--config", cache_config, "--port",
+                      str(cache_port), "--host", "127.0.0.1", "--data-dir", os.path.join(tmp, "data-cache")],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(gw_port)
+    wait_port(cache_port)
     time.sleep(0.5)
     idle_rss = rss_mb(gw.pid)
 
@@ -277,12 +306,58 @@ http {{
 
     results = {}
     secs = args.seconds
+    chat = "/v1/chat/completions"
+    # 5. Exact cache hits vs nginx serving the cached body as a static file.
+    print("exact cache hits vs nginx static file (interleaved rounds) ...", file=sys.stderr)
+    curl = ["curl", "-s", "-D", "-", "-X", "POST", "-H", "Content-Type: application/json", "-d", CHAT_BODY,
+            f"http://127.0.0.1:{cache_port}{chat}"]
+    subprocess.run(curl, capture_output=True, check=True)  # a miss: stored
+    warm = subprocess.run(curl, capture_output=True, check=True).stdout
+    head, _, cached_body = warm.partition(b"\r\n\r\n")
+    if b"x-cache: hit" not in head.lower():
+        raise RuntimeError(f"the second request was not a cache hit: {head!r}")
+    with open(os.path.join(www, "cached.json"), "wb") as f:
+        f.write(cached_body)
+    hit_rounds = {"cache_hit_agentgate": [], "cache_hit_nginx": []}
+    for _ in range(args.rounds):
+        hit_rounds["cache_hit_agentgate"].append(
+            measure(f"http://127.0.0.1:{cache_port}{chat}", 64, 2, max(secs // 2, 2), body_file, [gw_cache.pid]))
+        hit_rounds["cache_hit_nginx"].append(
+            measure(f"http://127.0.0.1:{nginx_static_port}/cached.json", 64, 2, max(secs // 2, 2), None,
+                    nginx_pids))
+    for name, runs in hit_rounds.items():
+        results[name] = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_us_per_req")}
+        results[name].update(requests=sum(r["requests"] for r in runs), non2xx=sum(r["non2xx"] for r in runs),
+                             socket_errors="".join(r["socket_errors"] for r in runs),
+                             rps_rounds=[round(r["rps"]) for r in runs])
+    results["cache_hit_agentgate"]["body_bytes"] = len(cached_body)
+    load = os.getloadavg()
+    ch_a, ch_n = results["cache_hit_agentgate"], results["cache_hit_nginx"]
+    cache_rows = [
+        (f"exact cache hit ({len(cached_body)}-byte body), 64 conns: req/s (median of {args.rounds} rounds)",
+         f"{ch_a['rps']:,.0f}", f"{ch_n['rps']:,.0f} (static file, same bytes)",
+         f"{ch_a['rps'] / ch_n['rps']:.0%} of nginx (target ≥ 80%); rounds {ch_a['rps_rounds']} vs "
+         f"{ch_n['rps_rounds']}"),
+        ("exact cache hit, 64 conns: p50 / p99", f"{ch_a['p50'] * 1e6:.0f} µs / {ch_a['p99'] * 1e6:.0f} µs",
+         f"{ch_n['p50'] * 1e6:.0f} µs / {ch_n['p99'] * 1e6:.0f} µs", ""),
+        ("exact cache hit, 64 conns: CPU per request", f"{ch_a['cpu_us_per_req']:.1f} µs",
+         f"{ch_n['cpu_us_per_req']:.1f} µs", f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"),
+    ]
+    if args.only == "cache":
+        stop_all()
+        lines = ["| measure | agentgate | nginx | note |", "|---|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in cache_rows]
+        table = "\n".join(lines)
+        os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+        with open(os.path.join(ROOT, "bench", "results", "cache_hits.md"), "w") as f:
+            f.write(table + "\n\n```\n" + json.dumps(results, indent=1) + "\n```\n")
+        print(table)
+        return
     print("healthz ...", file=sys.stderr)
     results["healthz_agentgate"] = measure(f"http://127.0.0.1:{gw_port}/healthz", 64, 2, secs, None, [gw.pid])
     results["healthz_nginx"] = measure(f"http://127.0.0.1:{nginx_static_port}/healthz", 64, 2, secs, None,
                                        nginx_pids)
     print("proxy, 1 connection (interleaved rounds) ...", file=sys.stderr)
-    chat = "/v1/chat/completions"
     rounds = {"direct_1": [], "nginx_1": [], "agentgate_1": []}
     targets = {"direct_1": (mock_port, [mock.pid]), "nginx_1": (nginx_proxy_port, nginx_pids),
                "agentgate_1": (gw_port, [gw.pid])}
@@ -336,7 +411,7 @@ http {{
          f"direct {us(statistics.median(ttfb_direct))}, added {us(statistics.median(ttfb_gw) - statistics.median(ttfb_direct))}"),
         ("memory: RSS idle", f"{idle_rss:.1f} MB", "", "target ≤ 30 MB"),
         (f"memory: RSS with {started} open streams", f"{streams_rss:.1f} MB", "", "target ≤ 150 MB"),
-    ]
+    ] + cache_rows
     errors = {k: (v["non2xx"], v["socket_errors"]) for k, v in results.items() if v["non2xx"] or v["socket_errors"]}
     lines = [f"Workers: agentgate `server.threads: {args.workers}`, nginx `worker_processes {args.workers}`; "
              f"wrk, agentgate-mock (1 thread) and the proxies share the 2 cores.", "",

@@ -305,6 +305,11 @@ struct CacheConfig {
   // YAML `semantic_max_temperature`. Default: 1.0.
   double semantic_max_temperature = 1.0;
 
+  // The upstream embedding model whose /v1/embeddings (through the
+  // embedding cache) embeds semantic-cache queries; "" = the built-in local
+  // embedder. YAML `semantic_embedding_model`. Default: "".
+  std::string semantic_embedding_model;
+
   friend bool operator==(const CacheConfig&, const CacheConfig&) = default;
 };
 

@@ -165,6 +165,10 @@ void CheckRouting(Checker& c, const Config& config) {
     }
     return false;
   };
+  const std::string& embedding_model = config.cache.semantic_embedding_model;
+  if (!embedding_model.empty() && !served(embedding_model)) {
+    c.Fail("cache.semantic_embedding_model", "no upstream serves model " + Quote(embedding_model));
+  }
   for (const auto& [model, chain] : config.routing.fallbacks) {
     const std::string p = "routing.fallbacks." + model;
     if (model.empty()) c.Fail("routing.fallbacks", "model names must not be empty");

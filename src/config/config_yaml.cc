@@ -395,6 +395,7 @@ void ReadCache(MapReader& r, CacheConfig* c) {
   r.duration("dedup_timeout_s", kPositive, kS, &c->dedup_timeout);
   r.duration("semantic_expiry_s", kPositive, kS, &c->semantic_ttl);
   r.number_in("semantic_max_temperature", 0, 2, "[0, 2]", &c->semantic_max_temperature);
+  r.string("semantic_embedding_model", &c->semantic_embedding_model);
   r.finish();
 }
 

@@ -18,6 +18,7 @@
 #include "gateway/stages/authenticate_stage.h"
 #include "gateway/stages/budget_stage.h"
 #include "gateway/stages/cache_stage.h"
+#include "gateway/query_embedder.h"
 #include "gateway/stages/embedding_cache_stage.h"
 #include "gateway/stages/rate_limit_stage.h"
 #include "gateway/stages/semantic_cache_stage.h"
@@ -181,6 +182,8 @@ Status Gateway::build_proxy() {
   if (config_.experiments.enabled) {
     stages.push_back(std::make_shared<ExperimentStage>(*experiments_, clock_, metrics_));
   }
+  auto upstream_stage = std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_,
+                                                        profiler_.get(), resilience_.get());
   // Cache: after authenticate (the tenant is in the key), before upstream.
   if (config_.cache.enabled) {
     ResponseCacheOptions co{.default_ttl = config_.cache.default_ttl, .max_size = config_.cache.max_size};
@@ -197,37 +200,49 @@ Status Gateway::build_proxy() {
                           // Across instances through Redis DB 4 locks.
                           .remote = redis_ ? std::shared_ptr<FlightLock>(NewRedisFlightLock(
                                                  redis_->client("dedup"), redis_->key_prefix(), metrics_))
-                                           : nullptr},
+                                           : nullptr,
+                          // Streaming followers on other instances relay the leader's chunks (DB 4).
+                          .remote_stream = redis_ ? std::shared_ptr<FlightStream>(NewRedisFlightStream(
+                                                        redis_->client("dedup"), redis_->key_prefix(), metrics_))
+                                                  : nullptr},
         &metrics_, clock_));
+    const EmbeddingCacheOptions eo{.max_size = config_.cache.max_size};
+    std::unique_ptr<EmbeddingStore> embedding_store =
+        redis_ ? NewRedisEmbeddingStore(redis_->client("embedding"), redis_->key_prefix(), eo.ttl,
+                                        eo.max_size, metrics_, clock_)
+               : NewMemoryEmbeddingStore(eo, clock_);
+    embedding_cache_ = std::make_unique<EmbeddingCache>(std::move(embedding_store), eo);
+    auto embedding_stage = std::make_shared<EmbeddingCacheStage>(*embedding_cache_);
     if (config_.cache.semantic_enabled) {
+      // Queries embedded by an upstream model through the embedding cache, or locally.
+      std::shared_ptr<QueryEmbedder> query_embedder;
+      if (!config_.cache.semantic_embedding_model.empty()) {
+        std::vector<std::shared_ptr<Stage>> embed_stages = {embedding_stage, upstream_stage};
+        query_embedder = NewUpstreamQueryEmbedder(
+            config_.cache.semantic_embedding_model,
+            std::make_shared<const Pipeline>(std::move(embed_stages), profiler_.get()));
+      }
       semantic_cache_ = std::make_unique<SemanticCache>(
           SemanticCacheOptions{.similarity_threshold = config_.cache.similarity_threshold,
                                .ttl = config_.cache.semantic_ttl,
                                .max_entries = config_.cache.max_size},
           clock_);
-      stages.push_back(std::make_shared<SemanticCacheStage>(*semantic_cache_,
-                                                            config_.cache.semantic_max_temperature));
+      stages.push_back(std::make_shared<SemanticCacheStage>(
+          *semantic_cache_, config_.cache.semantic_max_temperature, std::move(query_embedder)));
       if (redis_) {  // entries shared between instances through Redis DB 1
         semantic_replica_ = std::make_unique<RedisSemanticReplica>(
             *semantic_cache_, redis_->client("semantic"), redis_->key_prefix(), clock_, metrics_);
         semantic_replica_->start();
       }
     }
-    const EmbeddingCacheOptions eo{.max_size = config_.cache.max_size};
-    std::unique_ptr<EmbeddingStore> embedding_store =
-        redis_ ? NewRedisEmbeddingStore(redis_->client("embedding"), redis_->key_prefix(), eo.ttl, metrics_)
-               : NewMemoryEmbeddingStore(eo, clock_);
-    embedding_cache_ = std::make_unique<EmbeddingCache>(std::move(embedding_store), eo);
-    stages.push_back(std::make_shared<EmbeddingCacheStage>(*embedding_cache_));
+    stages.push_back(std::move(embedding_stage));
     // Runtime cache settings (persisted admin changes applied over the file's) and history.
     auto admin = CacheAdmin::Open(config_.cache, *db_, response_cache_.get(), semantic_cache_.get(),
                                   embedding_cache_.get(), clock_);
     if (!admin.ok()) return admin.status();
     cache_admin_ = std::move(*admin);
   }
-  stages.push_back(
-      std::make_shared<UpstreamStage>(clients_, *model_router_, *usage_, profiler_.get(),
-                                      resilience_.get()));
+  stages.push_back(std::move(upstream_stage));
   pipeline_ = std::make_shared<const Pipeline>(std::move(stages), profiler_.get());
   std::vector<std::shared_ptr<Stage>> replay_stages;
   for (const auto& stage : pipeline_->stages()) {

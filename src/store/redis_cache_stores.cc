@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 
@@ -119,12 +120,36 @@ class RedisResponseStore final : public ResponseStore {
   Counter& errors_;
 };
 
+// The embedding store keeps a recency sorted set beside the entries,
+// `<prefix>embedding-lru` (member: cache key, score: last use in ms). A store
+// is one script (SET, ZADD, and trimming the oldest entries above max_size,
+// at most kTrimBatch per call); a hit refreshes the score with a ZADD XX sent
+// without awaiting its reply, so a hit costs one round trip, like a miss.
+constexpr const char* kEmbeddingSetScript = R"lua(
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+local max = tonumber(ARGV[5])
+if max <= 0 then return 0 end
+local over = math.min(redis.call('ZCARD', KEYS[2]) - max, tonumber(ARGV[7]))
+if over <= 0 then return 0 end
+local old = redis.call('ZRANGE', KEYS[2], 0, over - 1)
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+for _, k in ipairs(old) do redis.call('UNLINK', ARGV[6] .. k) end
+return #old
+)lua";
+constexpr int kTrimBatch = 1000;
+
 class RedisEmbeddingStore final : public EmbeddingStore {
  public:
-  RedisEmbeddingStore(RedisClient& client, std::string key_prefix, Nanos ttl,
-                      MetricsRegistry& metrics)
-      : client_(client), prefix_(std::move(key_prefix) + "embedding:"), ttl_(ttl),
-        errors_(CacheStoreErrors(metrics, "embedding")) {}
+  RedisEmbeddingStore(RedisClient& client, std::string key_prefix, Nanos ttl, size_t max_size,
+                      MetricsRegistry& metrics, const Clock& clock)
+      : client_(client), prefix_(key_prefix + "embedding:"), lru_key_(key_prefix + "embedding-lru"),
+        ttl_(ttl), clock_(clock), max_size_(max_size),
+        errors_(CacheStoreErrors(metrics, "embedding")), set_(client, kEmbeddingSetScript) {}
 
   EmbeddingValuePtr get(const std::string& key) override {
     return RunBlocking<EmbeddingValuePtr>(client_, get_task(key), nullptr);
@@ -135,12 +160,20 @@ class RedisEmbeddingStore final : public EmbeddingStore {
   bool erase(const std::string& key) override {
     return RunBlocking<bool>(client_, erase_task(key), false);
   }
-  void clear() override { (void)RunBlocking<int64_t>(client_, RedisScanDelete(client_, prefix_ + "*"), -1); }
+  void clear() override {
+    (void)RunBlocking<int64_t>(client_, RedisScanDelete(client_, prefix_ + "*"), -1);
+    (void)RunBlocking<bool>(client_, del_task(lru_key_), false);
+  }
   EmbeddingStoreStats stats() override {
     const int64_t n = RunBlocking<int64_t>(client_, RedisScanCount(client_, prefix_ + "*"), -1);
-    return {.entries = n < 0 ? 0 : static_cast<size_t>(n)};
+    return {.entries = n < 0 ? 0 : static_cast<size_t>(n),
+            .max_size = max_size_.load(std::memory_order_relaxed),
+            .evictions = evictions_.load(std::memory_order_relaxed)};
   }
   std::string_view kind() const override { return "redis"; }
+  void set_max_size(size_t max_size) override {
+    max_size_.store(max_size, std::memory_order_relaxed);
+  }
 
   net::awaitable<EmbeddingValuePtr> async_get(const std::string& key) override {
     std::optional<std::string> bytes = co_await GetBytes(client_, prefix_ + key, errors_);
@@ -150,16 +183,47 @@ class RedisEmbeddingStore final : public EmbeddingStore {
       errors_.inc();
       co_return nullptr;
     }
+    touch(key);
     co_return std::make_shared<const Json>(std::move(*v));
   }
   net::awaitable<void> async_set(const std::string& key, EmbeddingValuePtr value) override {
     if (value == nullptr) co_return;
-    co_await SetBytes(client_, prefix_ + key, EncodeEmbedding(*value), ttl_, errors_);
+    std::vector<std::string> keys = {prefix_ + key, lru_key_};
+    std::vector<std::string> args = {EncodeEmbedding(*value),
+                                     ttl_.count() > 0 ? std::to_string(Millis(ttl_)) : "0",
+                                     std::to_string(now_ms()),
+                                     key,
+                                     std::to_string(max_size_.load(std::memory_order_relaxed)),
+                                     prefix_,
+                                     std::to_string(kTrimBatch)};
+    Result<RedisReply> r = co_await set_.eval(std::move(keys), std::move(args));
+    if (!r.ok() || r->is_error()) {
+      errors_.inc();
+      co_return;
+    }
+    if (r->integer > 0) evictions_.fetch_add(static_cast<uint64_t>(r->integer), std::memory_order_relaxed);
   }
 
  private:
+  int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now()).count();
+  }
+  // touch: marks `key` used now, without waiting for Redis (XX: never adds a
+  // member for an entry another instance just evicted).
+  void touch(const std::string& key) {
+    std::vector<std::string> cmd = {"ZADD", lru_key_, "XX", std::to_string(now_ms()), key};
+    send(std::move(cmd));
+  }
+  // send: `cmd` without awaiting its reply; failures are counted.
+  void send(std::vector<std::string> cmd) {
+    client_.async_command(std::move(cmd), [&errors = errors_](Result<RedisReply> r) {
+      if (!r.ok() || r->is_error()) errors.inc();
+    });
+  }
   net::awaitable<EmbeddingValuePtr> get_task(std::string key) { co_return co_await async_get(key); }
   net::awaitable<bool> erase_task(std::string key) {
+    std::vector<std::string> zrem = {"ZREM", lru_key_, key};
+    send(std::move(zrem));  // pipelined ahead of the DEL
     std::vector<std::string> cmd = {"DEL", prefix_ + key};
     Result<RedisReply> r = co_await client_.command(std::move(cmd));
     if (!r.ok() || r->is_error()) {
@@ -168,6 +232,11 @@ class RedisEmbeddingStore final : public EmbeddingStore {
     }
     co_return r->integer > 0;
   }
+  net::awaitable<bool> del_task(std::string key) {
+    std::vector<std::string> cmd = {"DEL", std::move(key)};
+    Result<RedisReply> r = co_await client_.command(std::move(cmd));
+    co_return r.ok() && !r->is_error();
+  }
   net::awaitable<bool> set_task(std::string key, EmbeddingValuePtr value) {
     co_await async_set(key, std::move(value));
     co_return true;
@@ -175,8 +244,13 @@ class RedisEmbeddingStore final : public EmbeddingStore {
 
   RedisClient& client_;
   const std::string prefix_;
+  const std::string lru_key_;
   const Nanos ttl_;
+  const Clock& clock_;
+  std::atomic<size_t> max_size_;
+  std::atomic<uint64_t> evictions_{0};
   Counter& errors_;
+  RedisScript set_;
 };
 
 class RedisFlightLock final : public FlightLock {
@@ -278,8 +352,10 @@ std::unique_ptr<FlightLock> NewRedisFlightLock(RedisClient& client, std::string 
 }
 
 std::unique_ptr<EmbeddingStore> NewRedisEmbeddingStore(RedisClient& client, std::string key_prefix,
-                                                       Nanos ttl, MetricsRegistry& metrics) {
-  return std::make_unique<RedisEmbeddingStore>(client, std::move(key_prefix), ttl, metrics);
+                                                       Nanos ttl, size_t max_size,
+                                                       MetricsRegistry& metrics, const Clock& clock) {
+  return std::make_unique<RedisEmbeddingStore>(client, std::move(key_prefix), ttl, max_size, metrics,
+                                               clock);
 }
 
 }  // namespace agentgate

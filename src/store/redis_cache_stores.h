@@ -4,9 +4,9 @@
 // ("response:<sha256>", "embedding:<sha256>"); key_prefix is "" in DB mode.
 //
 // Values: cache_codec.h (a response with its stream capture; an embedding as
-// binary floats). Responses are written with SET PX <ttl>; embeddings with
-// SET, or SET PX when the cache has a ttl (size is bounded by Redis's
-// maxmemory policy, not by max_size).
+// binary floats). Responses are written with SET PX <ttl> (bounded by their
+// TTL and Redis's maxmemory policy); embeddings with SET, or SET PX when the
+// cache has a ttl, and bounded by max_size (least recently used first).
 //
 // Fail-open: a Redis error, a timeout or an undecodable value is a miss (get)
 // or a dropped write (set), counted in
@@ -28,6 +28,7 @@
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/core/metrics.h"
 #include "cache/flight_lock.h"
+#include "cache/flight_stream.h"
 #include "store/redis_client.h"
 
 namespace agentgate {
@@ -38,9 +39,14 @@ std::unique_ptr<ResponseStore> NewRedisResponseStore(RedisClient& client, std::s
                                                      MetricsRegistry& metrics);
 
 // NewRedisEmbeddingStore: the embedding store on `client` (the "embedding"
-// concern); `ttl` 0 = no expiry.
+// concern); `ttl` 0 = no expiry. At most `max_size` entries (0: unbounded;
+// set_max_size changes it): each store trims the least recently used
+// entries above it, by a recency sorted set `<prefix>embedding-lru` whose
+// scores (ms) come from `clock`. REQUIRES: clock outlives the store.
 std::unique_ptr<EmbeddingStore> NewRedisEmbeddingStore(RedisClient& client, std::string key_prefix,
-                                                       Nanos ttl, MetricsRegistry& metrics);
+                                                       Nanos ttl, size_t max_size,
+                                                       MetricsRegistry& metrics,
+                                                       const Clock& clock = Clock::system());
 
 // NewRedisFlightLock: de-duplication locks on `client` (the "dedup" concern,
 // DB 4): `SET <prefix>dedup:<key> <random token> NX PX <ttl>`, released by a
@@ -48,6 +54,14 @@ std::unique_ptr<EmbeddingStore> NewRedisEmbeddingStore(RedisClient& client, std:
 // count in agentgate_cache_store_errors_total{cache="dedup"}.
 std::unique_ptr<FlightLock> NewRedisFlightLock(RedisClient& client, std::string key_prefix,
                                                MetricsRegistry& metrics);
+
+// NewRedisFlightStream: the streams streaming followers on other instances
+// relay (the "dedup" concern, DB 4): a Redis Stream per key,
+// `<prefix>dedup-stream:<key>`, expiring `ttl` after its last append
+// (store/redis_flight_stream.cc). Failures count in
+// agentgate_cache_store_errors_total{cache="dedup"}.
+std::unique_ptr<FlightStream> NewRedisFlightStream(RedisClient& client, std::string key_prefix,
+                                                   MetricsRegistry& metrics);
 
 // CacheStoreErrors: the fail-open counter of one cache type
 // (agentgate_cache_store_errors_total{cache=...}).

@@ -129,7 +129,7 @@ TEST_F(CacheRedisTest, EmbeddingsAreSharedAsBinaryVectors) {
   };
   HttpResult first = embed(*a_, R"(["red fox","blue bird"])");
   EXPECT_EQ(first.header("x-cache-embeddings"), "0/2");
-  EXPECT_EQ(Keys(3), 2);  // DB 3: embeddings
+  EXPECT_EQ(Keys(3), 3);  // DB 3: two embeddings and their recency set (the max_size bound)
   HttpResult other = embed(*b_, R"(["blue bird","red fox"])");
   EXPECT_EQ(other.header("x-cache-embeddings"), "2/2");
   EXPECT_EQ(Calls("/v1/embeddings"), 1);
@@ -139,7 +139,8 @@ TEST_F(CacheRedisTest, EmbeddingsAreSharedAsBinaryVectors) {
   EXPECT_EQ(o["data"][1]["embedding"], f["data"][0]["embedding"]);
   // Stored as binary floats (tag, then 4 or 8 bytes a value), not JSON text.
   Result<RedisReply> v = redis_.command({"EVAL",
-      "redis.call('SELECT', 3) local k = redis.call('KEYS', '*') return redis.call('GET', k[1])",
+      "redis.call('SELECT', 3) local k = redis.call('KEYS', 'embedding:*') "
+      "return redis.call('GET', k[1])",
       "0"});
   ASSERT_TRUE(v.ok());
   const size_t dims = f["data"][0]["embedding"].size();
@@ -240,10 +241,14 @@ TEST_F(CacheRedisTest, KeyPrefixModePutsEveryCacheKeyInDbZeroUnderThePrefix) {
   Result<RedisReply> keys = redis_.command({"KEYS", "*"});
   ASSERT_TRUE(keys.ok());
   std::vector<std::string> names;
-  for (const RedisReply& k : keys->elements) names.push_back(k.str.substr(0, k.str.find(':', 8) + 1));
+  for (const RedisReply& k : keys->elements) {
+    const size_t colon = k.str.find(':', 8);
+    names.push_back(colon == std::string::npos ? k.str : k.str.substr(0, colon + 1));
+  }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());  // embeddings: both caches
-  EXPECT_EQ(names, (std::vector<std::string>{"tenant7:embedding:", "tenant7:response:"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"tenant7:embedding-lru", "tenant7:embedding:",
+                                             "tenant7:response:"}));
 }
 
 TEST_F(CacheRedisTest, TestRouteRoundTripsThroughRedis) {
@@ -298,6 +303,106 @@ TEST_F(CacheRedisTest, ConcurrentIdenticalRequestsOnTwoInstancesMakeOneUpstreamC
   std::string mb = Request(b_->port(), "GET", "/metrics").body;
   const std::string remote = "result=\"remote_inflight_hit\"} 1\n";
   EXPECT_TRUE(ma.find(remote) != std::string::npos || mb.find(remote) != std::string::npos);
+}
+
+TEST_F(CacheRedisTest, StreamingFollowersOnTheOtherInstanceReceiveTheLeadersChunksAsTheyArrive) {
+  SetFaults(R"({"stream_chunk_delay_ms":200})");
+  const std::string body = Chat("one two three four five six seven", R"("stream":true,)");
+  SseResult leader;
+  std::thread leader_thread(
+      [&] { leader = RequestSse(a_->port(), "POST", "/v1/chat/completions", body); });
+  // Followers join once the leader's upstream call is under way.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Calls() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  constexpr int kFollowers = 6;  // 4 on the other instance, 2 beside the leader
+  std::vector<SseResult> followers(kFollowers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kFollowers; ++i) {
+    threads.emplace_back([&, i] {
+      const uint16_t port = i < 4 ? b_->port() : a_->port();
+      followers[i] = RequestSse(port, "POST", "/v1/chat/completions", body);
+    });
+  }
+  for (auto& t : threads) t.join();
+  leader_thread.join();
+  ASSERT_EQ(leader.status, 200) << leader.error;
+  EXPECT_EQ(leader.header("x-cache"), "MISS");
+  ASSERT_TRUE(leader.done());
+  ASSERT_GE(leader.events.size(), 6u);  // several chunks, 200 ms apart
+  EXPECT_EQ(Calls(), 1);
+  for (int i = 0; i < kFollowers; ++i) {
+    const SseResult& r = followers[i];
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.header("x-cache"), "HIT") << i;
+    EXPECT_EQ(r.header("x-cache-kind"), "inflight") << i;
+    EXPECT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(r.events, leader.events) << i;
+    // Live, not at the end: the first chunk came while the leader had
+    // several more to go (each 200 ms apart).
+    EXPECT_LT(r.first_data_at, leader.finished_at - std::chrono::milliseconds(600)) << i;
+  }
+  // The other instance relayed through Redis; the shared stream (DB 4)
+  // expires by itself, shortly after its end, and the lock is gone.
+  std::string mb = Request(b_->port(), "GET", "/metrics").body;
+  EXPECT_NE(mb.find("result=\"remote_inflight_hit\"} 1\n"), std::string::npos);
+  Result<RedisReply> ttl = redis_.command({"EVAL",
+      "redis.call('SELECT', 4) local k = redis.call('KEYS', '*') "
+      "local out = {} for _, x in ipairs(k) do out[#out + 1] = x out[#out + 1] = redis.call('PTTL', x) end "
+      "return out", "0"});
+  ASSERT_TRUE(ttl.ok());
+  ASSERT_EQ(ttl->elements.size(), 2u) << DebugString(*ttl);
+  EXPECT_EQ(ttl->elements[0].str.rfind("dedup-stream:", 0), 0u) << ttl->elements[0].str;
+  EXPECT_GT(ttl->elements[1].integer, 0);
+  EXPECT_LE(ttl->elements[1].integer, 5000);
+}
+
+TEST_F(CacheRedisTest, ABrokenLeaderStreamEndsTheRemoteFollowersStreamWithAnErrorEvent) {
+  SetFaults(R"({"stream_chunk_delay_ms":150,"truncate_stream":true})");
+  const std::string body = Chat("one two three four five six seven eight", R"("stream":true,)");
+  SseResult leader;
+  std::thread leader_thread(
+      [&] { leader = RequestSse(a_->port(), "POST", "/v1/chat/completions", body); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Calls() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  SseResult follower = RequestSse(b_->port(), "POST", "/v1/chat/completions", body);
+  leader_thread.join();
+  ASSERT_EQ(leader.status, 200) << leader.error;
+  ASSERT_EQ(follower.status, 200) << follower.error;
+  EXPECT_EQ(follower.header("x-cache-kind"), "inflight");
+  EXPECT_FALSE(leader.done());
+  EXPECT_FALSE(follower.done());  // never a [DONE] after a broken stream
+  ASSERT_FALSE(follower.events.empty());
+  EXPECT_NE(follower.events.back().find("\"error\""), std::string::npos) << follower.events.back();
+  EXPECT_EQ(Calls(), 1);
+  EXPECT_EQ(Keys(2), 0);  // nothing broken was stored
+}
+
+TEST_F(CacheRedisTest, ConcurrentIdenticalStreamsOnTwoInstancesMakeOneUpstreamCall) {
+  SetFaults(R"({"stream_chunk_delay_ms":100})");
+  const std::string body = Chat("streamed herd across instances", R"("stream":true,)");
+  constexpr int kClients = 50;
+  std::vector<SseResult> results(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      const uint16_t port = i % 2 == 0 ? a_->port() : b_->port();
+      results[i] = RequestSse(port, "POST", "/v1/chat/completions", body);
+    });
+  }
+  for (auto& t : threads) t.join();
+  int misses = 0;
+  for (const SseResult& r : results) {
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_TRUE(r.done()) << r.error;
+    EXPECT_EQ(r.events, results[0].events);
+    if (r.header("x-cache") == "MISS") ++misses;
+  }
+  EXPECT_EQ(misses, 1);
+  EXPECT_EQ(Calls(), 1);
 }
 
 TEST_F(CacheRedisTest, WhenTheRemoteLeaderStoresNothingFollowersCallTheUpstream) {

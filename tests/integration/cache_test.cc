@@ -522,5 +522,46 @@ TEST_F(CacheTest, CacheAdminRoutesSayWhenTheCacheIsDisabled) {
   }
 }
 
+TEST_F(CacheTest, SemanticQueriesEmbeddedByAnUpstreamModelThroughTheEmbeddingCache) {
+  gw_.reset();
+  gw_ = GatewayProcess::Start(
+      ConfigFor(mock_->port(), "cache:\n  semantic_embedding_model: gpt-4o-mini\n"));
+  ASSERT_NE(gw_, nullptr);
+  HttpResult first = Post(Chat("What is the capital of France?"));
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.header("x-cache"), "MISS");
+  EXPECT_EQ(EmbeddingCalls(mock_->port()), 1);  // the query, embedded upstream
+  HttpResult similar = Post(Chat("what is the capital of FRANCE"));
+  ASSERT_EQ(similar.status, 200);
+  EXPECT_EQ(similar.header("x-cache-kind"), "semantic");
+  EXPECT_EQ(similar.body, first.body);
+  EXPECT_EQ(UpstreamCalls(), 1);
+  EXPECT_EQ(EmbeddingCalls(mock_->port()), 2);
+  // The same text in another partition (another temperature): an exact and
+  // semantic miss, but its embedding comes from the embedding cache.
+  HttpResult other = Post(Chat("What is the capital of France?", "gpt-4o-mini", R"("temperature":0.5,)"));
+  EXPECT_EQ(other.header("x-cache"), "MISS");
+  EXPECT_EQ(UpstreamCalls(), 2);
+  EXPECT_EQ(EmbeddingCalls(mock_->port()), 2);
+  // The guard still refuses other numbers.
+  EXPECT_EQ(Post(Chat("What is 2+2?")).header("x-cache"), "MISS");
+  EXPECT_EQ(Post(Chat("What is 2+3?")).header("x-cache"), "MISS");
+  EXPECT_EQ(UpstreamCalls(), 4);
+}
+
+TEST_F(CacheTest, WhenTheEmbeddingModelFailsRequestsPassWithoutTheSemanticCache) {
+  gw_.reset();
+  gw_ = GatewayProcess::Start(
+      ConfigFor(mock_->port(), "cache:\n  semantic_embedding_model: gpt-4o-mini\n"));
+  ASSERT_NE(gw_, nullptr);
+  SetFaults(R"({"error_rate":1,"status":500})");
+  HttpResult failed = Post(Chat("What is the capital of Spain?"));
+  EXPECT_GE(failed.status, 500) << failed.body;  // the chat call's own error, not the embedder's
+  SetFaults("{}");
+  HttpResult ok = Post(Chat("What is the capital of Spain?"));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.header("x-cache"), "MISS");
+}
+
 }  // namespace
 }  // namespace agentgate::test

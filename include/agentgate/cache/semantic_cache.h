@@ -53,10 +53,12 @@ struct SemanticCacheOptions {
   // Default: 4.
   size_t candidates = 4;
   // HNSW parameters: graph degree, build-time and search-time beam widths.
-  // Defaults: 16, 100, 48 (100k clustered 384-dim entries: recall@1 1.0,
-  // p99 0.54 ms, build 53 s on a loaded 2-core machine; bench/cache_bench.cc).
+  // Defaults: 16, 64, 48 (100k clustered 384-dim entries, fresh query
+  // points: recall@1 0.995, p99 0.61 ms CPU, build 39 s CPU on a loaded
+  // 2-core machine; ef_construction 100 gave recall 1.00 for a 66 s build;
+  // bench/cache_bench.cc).
   size_t hnsw_m = 16;
-  size_t hnsw_ef_construction = 100;
+  size_t hnsw_ef_construction = 64;
   size_t hnsw_ef_search = 48;
 };
 

@@ -30,13 +30,18 @@ std::string SseFrame(std::string_view data) {
 // StreamCapture: collects a streamed answer's events as they pass.
 // With a flight ticket, it also publishes the bytes to the flight's streaming
 // followers as they pass.
+// With a FlightStream, it appends them to the key's shared stream for
+// followers on other instances (without waiting for the backend).
 class StreamCapture final : public StreamObserver {
  public:
-  StreamCapture(size_t max_bytes, SingleFlight::Ticket* ticket)
-      : max_bytes_(max_bytes), ticket_(ticket) {}
+  StreamCapture(size_t max_bytes, SingleFlight::Ticket* ticket, FlightStream* remote,
+                std::string key, Nanos remote_ttl)
+      : max_bytes_(max_bytes), ticket_(ticket), remote_(remote), key_(std::move(key)),
+        remote_ttl_(remote_ttl) {}
 
   void on_chunk(std::string_view bytes) override {
     if (ticket_ != nullptr) ticket_->publish(bytes);
+    if (remote_ != nullptr) remote_->publish(key_, bytes, remote_ttl_);
     if (overflow_) return;
     Status s = parser_.feed(bytes, [this](const SseEvent& e) {
       if (e.data == "[DONE]") {
@@ -55,6 +60,8 @@ class StreamCapture final : public StreamObserver {
   }
   void on_complete(bool ok) override {
     if (ticket_ != nullptr) ticket_->end_stream(ok);
+    // Followers poll often: the ended stream needs to outlive them only briefly.
+    if (remote_ != nullptr) remote_->end(key_, ok, std::min<Nanos>(remote_ttl_, std::chrono::seconds(5)));
     complete_ = ok && done_ && !overflow_;
   }
 
@@ -72,6 +79,9 @@ class StreamCapture final : public StreamObserver {
  private:
   const size_t max_bytes_;
   SingleFlight::Ticket* const ticket_;  // null: no followers to feed
+  FlightStream* const remote_;          // null: no followers on other instances
+  const std::string key_;
+  const Nanos remote_ttl_;
   SseParser parser_;
   std::vector<std::string> events_;
   size_t bytes_ = 0;
@@ -198,12 +208,94 @@ boost::asio::awaitable<CachedResponsePtr> CacheStage::await_remote(const std::st
   }
 }
 
+boost::asio::awaitable<bool> CacheStage::follow_remote_stream(RequestContext& ctx,
+                                                             const std::string& key,
+                                                             SingleFlight::Ticket& ticket) {
+  FlightStream& stream = *options_.remote_stream;
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  ResponseStream* out = nullptr;  // set once the first bytes came
+  bool client_gone = false;       // relaying on for the local followers
+  std::string cursor;
+  Nanos idle{0};
+  bool leader_gone = false;  // the lock is free: this read is the last
+  bool ended = false, ok = false, stalled = false;
+  for (;;) {
+    FlightStream::Read r = co_await stream.read(key, cursor);
+    if (r.failed) break;  // Redis away: what was sent is all we have
+    cursor = std::move(r.cursor);
+    if (!r.chunks.empty()) {
+      idle = Nanos(0);
+      if (out == nullptr) {
+        // Headers earlier stages set (rate limits, ...) go on the stream too.
+        std::vector<std::pair<std::string, std::string>> headers = ctx.response.headers;
+        headers.emplace_back("Cache-Control", "no-cache");
+        headers.emplace_back("X-Cache", "HIT");
+        headers.emplace_back("X-Cache-Kind", "inflight");
+        out = &ctx.response.stream();
+        ctx.streamed = true;
+        client_gone = !co_await out->begin(200, "text/event-stream", headers);
+      }
+      for (const std::string& chunk : r.chunks) {
+        ticket.publish(chunk);
+        if (!client_gone) client_gone = !co_await out->write(chunk);
+      }
+    }
+    if (r.ended) {
+      ended = true;
+      ok = r.ok;
+      break;
+    }
+    if (!r.chunks.empty()) continue;  // there may be more already
+    if (leader_gone) break;
+    if (idle >= options_.dedup_timeout) {
+      stalled = true;
+      break;
+    }
+    // Before the first bytes, a free lock means the leader answered without
+    // a stream (or failed). Once it streams, only the end or dedup_timeout
+    // without new bytes ends the relay (a long stream may outlive the lock).
+    if (out == nullptr) {
+      const bool held = co_await options_.remote->held(key);
+      if (!held) {  // one last read for an end appended before the unlock
+        leader_gone = true;
+        continue;
+      }
+    }
+    timer.expires_after(options_.remote_poll);
+    auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) break;
+    idle += options_.remote_poll;
+  }
+  if (out == nullptr) {
+    // Nothing relayed: the leader may have stored a whole answer (it stopped
+    // streaming before we looked), else the caller computes.
+    if (ended && !ok) co_return false;
+    CachedResponsePtr whole = co_await cache_.async_peek(key);
+    if (!whole || !whole->streamed) co_return false;
+    ticket.finish(whole);
+    co_await answer(ctx, *whole, "inflight");
+    co_return true;
+  }
+  ticket.end_stream(ended && ok);
+  if (client_gone) co_return true;
+  if (!(ended && ok)) {  // as the leader's client is told: in-band, then the end
+    Status s = stalled ? DeadlineExceeded("the shared upstream stream stalled")
+                       : BadGateway("the shared upstream stream ended before [DONE]");
+    HttpErrorKind kind = HttpErrorKindFor(s.code());
+    std::string event = "event: error\ndata: " + ErrorBody(s.message(), kind.type, kind.code) + "\n\n";
+    co_await out->write(event);
+  }
+  co_await out->finish();
+  co_return true;
+}
+
 boost::asio::awaitable<void> CacheStage::compute(RequestContext& ctx, Next next,
                                                  const std::string& key,
-                                                 SingleFlight::Ticket* ticket) {
+                                                 SingleFlight::Ticket* ticket,
+                                                 FlightStream* publish) {
   std::optional<StreamCapture> capture;
   if (ctx.info.stream) {
-    capture.emplace(options_.max_stream_bytes, ticket);
+    capture.emplace(options_.max_stream_bytes, ticket, publish, key, options_.dedup_timeout);
     ctx.stream_observers.push_back(&*capture);
   }
   co_await next(ctx);
@@ -274,7 +366,13 @@ boost::asio::awaitable<void> CacheStage::handle(RequestContext& ctx, Next next) 
     if (options_.remote) {
       lock = co_await options_.remote->try_lock(*key, options_.dedup_timeout);
       CachedResponsePtr shared;
-      if (lock->state == FlightLock::State::kTaken) {
+      if (lock->state == FlightLock::State::kTaken && ctx.info.stream && options_.remote_stream) {
+        const bool answered = co_await follow_remote_stream(ctx, *key, ticket);
+        if (answered) {
+          if (metrics_) metrics_->remote_hits.inc();
+          co_return;
+        }
+      } else if (lock->state == FlightLock::State::kTaken) {
         shared = co_await await_remote(*key, ctx.info.stream);
       } else if (lock->state == FlightLock::State::kAcquired && !cc.no_cache) {
         // The previous leader may have stored and unlocked since our lookup.
@@ -293,7 +391,9 @@ boost::asio::awaitable<void> CacheStage::handle(RequestContext& ctx, Next next) 
     }
     if (metrics_) metrics_->misses.inc();
     ctx.response.set_header("X-Cache", "MISS");
-    co_await compute(ctx, next, *key, &ticket);
+    FlightStream* publish = nullptr;
+    if (lock && lock->state == FlightLock::State::kAcquired) publish = options_.remote_stream.get();
+    co_await compute(ctx, next, *key, &ticket, publish);
     if (lock && lock->state == FlightLock::State::kAcquired) {
       co_await options_.remote->unlock(*key, lock->token);
     }

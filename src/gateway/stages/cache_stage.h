@@ -26,6 +26,14 @@
 // dedup_timeout) for that instance's answer and shares it with its own
 // followers (`X-Cache-Kind: inflight`); when the other leader is gone with
 // nothing stored, or on timeout, it calls the upstream itself.
+// Streaming requests across instances (options.remote_stream): the leader
+// holding the lock also appends its stream bytes to the key's shared stream
+// as they pass; a streaming follower on another instance reads it (every
+// remote_poll) from the start and relays each chunk to its client (and to
+// its own local followers) while the leader still streams. It gives up when
+// nothing new came for dedup_timeout; if it had sent nothing yet it calls the
+// upstream itself, else it ends its stream with an `event: error`, as the
+// leader's client is told when the upstream stream breaks.
 //
 // Thread-safety: shared by all workers; the cache and the flights are
 // internally synchronized.
@@ -35,6 +43,7 @@
 #include "agentgate/cache/response_cache.h"
 #include "agentgate/core/metrics.h"
 #include "cache/flight_lock.h"
+#include "cache/flight_stream.h"
 #include "cache/single_flight.h"
 #include "gateway/stage.h"
 
@@ -54,7 +63,11 @@ struct CacheStageOptions {
   // Cross-instance de-duplication locks (with dedup); null = this process
   // only. Default: null.
   std::shared_ptr<FlightLock> remote;
-  // How often a remote follower looks for the leader's answer. Default: 20 ms.
+  // The leader's stream bytes for streaming followers on other instances
+  // (with remote); null = they wait for the whole answer. Default: null.
+  std::shared_ptr<FlightStream> remote_stream;
+  // How often a remote follower looks for the leader's answer (or its next
+  // stream bytes). Default: 20 ms.
   Nanos remote_poll = std::chrono::milliseconds(20);
 };
 
@@ -89,8 +102,17 @@ class CacheStage final : public Stage {
   // await_remote: the answer another instance's leader stores under `key`,
   // or nullptr when it is gone without one or dedup_timeout passed.
   boost::asio::awaitable<CachedResponsePtr> await_remote(const std::string& key, bool stream);
+  // follow_remote_stream: a streaming follower relays the stream another
+  // instance's leader of `key` publishes (and feeds it to `ticket`'s local
+  // followers); false when it had sent nothing (then it computes itself).
+  boost::asio::awaitable<bool> follow_remote_stream(RequestContext& ctx, const std::string& key,
+                                                    SingleFlight::Ticket& ticket);
+  // compute: calls the next stage and stores a cacheable answer; `ticket`
+  // (may be null) gets the answer and the stream bytes for local followers,
+  // `publish` (may be null) the stream bytes for other instances.
   boost::asio::awaitable<void> compute(RequestContext& ctx, Next next, const std::string& key,
-                                       SingleFlight::Ticket* ticket);
+                                       SingleFlight::Ticket* ticket,
+                                       FlightStream* publish = nullptr);
 
   ResponseCache& cache_;
   const CacheStageOptions options_;

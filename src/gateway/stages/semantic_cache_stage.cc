@@ -60,7 +60,13 @@ boost::asio::awaitable<void> SemanticCacheStage::handle(RequestContext& ctx, Nex
     co_await next(ctx);
     co_return;
   }
-  std::vector<float> embedding = embedder_.embed(query);
+  ns.params = embedder_->id() + "\n" + ns.params;  // vectors of one embedder only
+  Result<std::vector<float>> embedded = co_await embedder_->embed(query, ctx.principal);
+  if (!embedded.ok()) {
+    co_await next(ctx);
+    co_return;
+  }
+  std::vector<float> embedding = std::move(*embedded);
   if (!cc.no_cache) {
     std::optional<SemanticHit> hit = cache_.get(query, ns, embedding);
     if (hit) {

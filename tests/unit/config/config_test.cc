@@ -593,6 +593,17 @@ TEST(ConfigCacheDedupTest, DedupKeysAreReadAndChecked) {
               StartsWith("cache.semantic_max_temperature: expected a number in [0, 2], got \"3\""));
   EXPECT_THAT(LoadError("cache:\n  dedup_timeout_s: 0\n"),
               StartsWith("cache.dedup_timeout_s: expected a number of seconds in (0, "));
+  EXPECT_EQ(d.cache.semantic_embedding_model, "");
+  Config e = MustLoad(R"(
+upstreams: [{name: a, base_url: "http://a", models: [chat, embed-small]}]
+cache: {semantic_embedding_model: embed-small}
+)");
+  EXPECT_EQ(e.cache.semantic_embedding_model, "embed-small");
+  EXPECT_THAT(LoadError(R"(
+upstreams: [{name: a, base_url: "http://a", models: [chat]}]
+cache: {semantic_embedding_model: embed-small}
+)"),
+              StartsWith("cache.semantic_embedding_model: no upstream serves model \"embed-small\""));
 }
 
 TEST(ConfigCostsTest, PricesAndTierBudgetsAreReadAndChecked) {
