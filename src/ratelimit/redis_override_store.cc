@@ -107,7 +107,11 @@ asio::awaitable<Status> RedisOverrideStore::write(std::string user, std::string 
     errors_.inc();
     co_return Unavailable("shared rate-limit settings unavailable: " + s.message());
   }
-  policy_.replace_override(user, ParseOverride(*r));
+  {
+    std::lock_guard lock(install_mu_);
+    ++installs_;
+    policy_.replace_override(user, ParseOverride(*r));
+  }
   // The write stands even if the announcement fails: the others' next
   // resync (after their own error, or within ChangeFeedOptions::resync) has it.
   (void)co_await feed_.publish(std::move(user));
@@ -115,15 +119,38 @@ asio::awaitable<Status> RedisOverrideStore::write(std::string user, std::string 
 }
 
 asio::awaitable<Status> RedisOverrideStore::reload_user(std::string user) {
+  const uint64_t before = installed();
   std::vector<std::string> cmd{"HGETALL", key_of(user)};
   Result<RedisReply> r = co_await client_.command(std::move(cmd));
   if (!r.ok()) co_return r.status();
   if (r->type != RedisReply::Type::kArray) co_return Unavailable("HGETALL: " + DebugString(*r));
-  policy_.replace_override(user, ParseOverride(*r));
+  std::lock_guard lock(install_mu_);
+  if (installs_ == before) policy_.replace_override(user, ParseOverride(*r));
   co_return Status::Ok();
 }
 
+uint64_t RedisOverrideStore::installed() {
+  std::lock_guard lock(install_mu_);
+  return installs_;
+}
+
 asio::awaitable<Status> RedisOverrideStore::reload_all() {
+  // A local write installed meanwhile makes the snapshot stale: read again.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const uint64_t before = installed();
+    Result<std::unordered_map<std::string, UserOverride>> all = co_await read_all();
+    if (!all.ok()) co_return all.status();
+    std::lock_guard lock(install_mu_);
+    if (installs_ == before) {
+      policy_.replace_all(std::move(*all));
+      break;
+    }
+  }
+  co_return Status::Ok();
+}
+
+asio::awaitable<Result<std::unordered_map<std::string, UserOverride>>>
+RedisOverrideStore::read_all() {
   std::unordered_map<std::string, UserOverride> all;
   const std::string head = prefix_ + "ovr:{";
   std::string cursor = "0";
@@ -150,8 +177,7 @@ asio::awaitable<Status> RedisOverrideStore::reload_all() {
       all[users[i]] = std::move(o);
     }
   } while (cursor != "0");
-  policy_.replace_all(std::move(all));
-  co_return Status::Ok();
+  co_return all;
 }
 
 }  // namespace agentgate

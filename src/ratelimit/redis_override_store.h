@@ -27,7 +27,11 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 #include <string>
 
 #include "agentgate/core/metrics.h"
@@ -58,6 +62,9 @@ class RedisOverrideStore {
   boost::asio::awaitable<Status> write(std::string user, std::string field, std::string value);
   boost::asio::awaitable<Status> reload_user(std::string user);
   boost::asio::awaitable<Status> reload_all();
+  // read_all: every user's override as stored.
+  boost::asio::awaitable<Result<std::unordered_map<std::string, UserOverride>>> read_all();
+  uint64_t installed();  // installs_, read under install_mu_
 
   RateLimitPolicy& policy_;
   RedisClient& client_;
@@ -65,6 +72,11 @@ class RedisOverrideStore {
   Counter& errors_;
   RedisScript set_script_;  // internally synchronized
   RedisChangeFeed feed_;
+  // install_mu_ orders local installs against reloads: a reload whose read
+  // began before a local write installed does not overwrite it (the write's
+  // own announcement brings it back through the feed anyway).
+  std::mutex install_mu_;
+  uint64_t installs_ = 0;  // GUARDED_BY(install_mu_): local writes installed
 };
 
 // ParseOverride: a user's override from the fields of its hash ([field,
