@@ -38,43 +38,7 @@ CHAT_BODY = json.dumps({"model": "gpt-4o-mini",
 STREAM_BODY = json.dumps({"model": "gpt-4o-mini", "stream": True,
                           "messages": [{"role": "user", "content": "stream me a few words please"}]})
 
-procs = []
-
-
-def start(cmd, **kw):
-    p = subprocess.Popen(cmd, **kw)
-    procs.append(p)
-    return p
-
-
-def stop_all():
-    for p in reversed(procs):
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
+from procs import free_port, start, stop_all, wait_port  # noqa: E402
 
 
 def cpu_seconds(pids):
