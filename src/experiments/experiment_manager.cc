@@ -1,6 +1,7 @@
 #include "agentgate/experiments/experiment_manager.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -719,6 +720,31 @@ Status ExperimentManager::flush_once() {
   return Status::Ok();
 }
 
+Status ExperimentManager::restore_definitions() {
+  struct Definition {
+    ExperimentSpec spec;
+    ExperimentStatus status;
+    std::string winner;
+  };
+  std::vector<Definition> known;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [name, e] : experiments_) {
+      std::lock_guard elock(e->mu);
+      known.push_back({e->spec, e->status,
+                       e->selected_winner
+                           ? e->spec.variants[static_cast<size_t>(*e->selected_winner)]
+                           : std::string()});
+    }
+  }
+  spdlog::warn("experiment store lost its data (version went back): writing back {} experiments",
+               known.size());
+  for (const Definition& d : known) {
+    if (Status s = store_->put_experiment(d.spec, d.status, d.winner); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 Status ExperimentManager::sync_once() {
   std::lock_guard slock(sync_mu_);
   auto version = store_->version();
@@ -727,12 +753,35 @@ Status ExperimentManager::sync_once() {
     return version.status();
   }
   if (*version == 0) return Status::Ok();  // one process owns the store
+  bool known = false;
+  {
+    std::shared_lock lock(mu_);
+    known = !experiments_.empty();
+  }
+  if (*version < synced_version_ || (*version == 1 && known)) {
+    // Versions only grow, and a store that ever held these experiments is
+    // past 1: the store lost its data (Redis restarted empty).
+    // Write back the definitions this instance knows rather than reading
+    // them as deleted; counts start again from what is written next.
+    if (Status s = restore_definitions(); !s.ok()) {
+      if (metrics_) metrics_->write_errors.inc();
+      return s;
+    }
+    auto now = store_->version();
+    if (!now.ok()) return now.status();
+    synced_version_ = *now;
+    return Status::Ok();
+  }
   const uint64_t changes = definition_changes_.load(std::memory_order_acquire);
   auto snaps = store_->load(false);
   if (!snaps.ok()) {
     if (metrics_) metrics_->write_errors.inc();
     return snaps.status();
   }
+  // The store changed while it was read (another instance's write, or Redis
+  // restarted empty in between): this snapshot may be torn; the next sync
+  // reads again.
+  if (auto after = store_->version(); !after.ok() || *after != *version) return Status::Ok();
   std::unique_lock lock(mu_);
   // A local change raced this read: keep memory, the next sync sees both.
   if (definition_changes_.load(std::memory_order_acquire) != changes) return Status::Ok();

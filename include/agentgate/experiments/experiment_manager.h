@@ -133,9 +133,10 @@ class ExperimentStore {
                                                              size_t limit) = 0;
   // load: every stored experiment; sticky assignments only with `with_sticky`.
   virtual Result<std::vector<Snapshot>> load(bool with_sticky = true) = 0;
-  // version: changes whenever a definition or status changes in the store,
-  // whoever changed it. 0: the store cannot tell (the manager then never
-  // re-reads it: one process owns it).
+  // version: grows whenever a definition or status changes in the store,
+  // whoever changed it; 1 while the store holds no definition ever written
+  // (new, or emptied by a Redis restart). 0: the store cannot tell (the
+  // manager then never re-reads it: one process owns it).
   virtual Result<uint64_t> version() { return uint64_t{0}; }
 };
 
@@ -274,6 +275,9 @@ class ExperimentManager {
   Result<std::vector<WriteBatch::Sticky>> write_now(const WriteBatch& batch);
   Status flush_once();                        // the background thread's batch
   Status sync_once();
+  // restore_definitions: writes every experiment in memory back to the
+  // store (after the store lost its data).
+  Status restore_definitions();
   void note_definition_change();
 
   ExperimentStore* const store_;  // may be null

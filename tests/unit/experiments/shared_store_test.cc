@@ -20,6 +20,7 @@ class SharedStore final : public ExperimentStore {
     std::lock_guard lock(mu_);
     if (failing_) return Unavailable("store away");
     specs_[spec.name] = {spec, status};
+    ++writes_;
     return Status::Ok();
   }
   Status erase_experiment(std::string_view) override { return Status::Ok(); }
@@ -52,7 +53,18 @@ class SharedStore final : public ExperimentStore {
   Result<uint64_t> version() override {
     std::lock_guard lock(mu_);
     if (failing_) return Unavailable("store away");
-    return uint64_t{1};
+    return uint64_t{specs_.empty() ? 1u : 2u + writes_};
+  }
+  // lose_everything: what a Redis restarted without its data looks like.
+  void lose_everything() {
+    std::lock_guard lock(mu_);
+    specs_.clear();
+    sticky_.clear();
+    writes_ = 0;
+  }
+  bool has(const std::string& name) {
+    std::lock_guard lock(mu_);
+    return specs_.contains(name);
   }
   void set_failing(bool f) {
     std::lock_guard lock(mu_);
@@ -64,6 +76,7 @@ class SharedStore final : public ExperimentStore {
   bool failing_ = false;
   std::map<std::string, std::pair<ExperimentSpec, ExperimentStatus>> specs_;
   std::map<std::string, int> sticky_;
+  uint64_t writes_ = 0;
 };
 
 ExperimentSpec Bandit() {
@@ -103,6 +116,18 @@ TEST(SharedExperimentStore, AStoreAwayStillServesAVariant) {
   Result<Assignment> again = m.assign("bandit", "u2");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->variant, fresh->variant) << "remembered here while the store is away";
+}
+
+TEST(SharedExperimentStore, AStoreThatLostItsDataGetsTheDefinitionsBack) {
+  SharedStore store;
+  ExperimentManager m(&store, {.seed = 1});
+  ASSERT_TRUE(m.load().ok());
+  ASSERT_TRUE(m.create(Bandit()).ok());
+  ASSERT_TRUE(m.sync().ok());
+  store.lose_everything();
+  ASSERT_TRUE(m.sync().ok());
+  EXPECT_TRUE(store.has("bandit")) << "written back, not read as deleted";
+  EXPECT_TRUE(m.assign("bandit", "u1").ok());
 }
 
 }  // namespace
