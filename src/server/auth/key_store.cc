@@ -45,7 +45,8 @@ Status KeyStore::load() {
   return Status::Ok();
 }
 
-Result<CreatedKey> KeyStore::create(const NewClientKey& request) {
+Result<std::pair<CreatedKey, KeyStore::Entry>> KeyStore::mint(
+    const NewClientKey& request) const {
   if (request.user_id.empty()) return InvalidArgument("missing required field 'user_id'");
   for (const auto* f : {&request.user_id, &request.tier, &request.tenant, &request.name}) {
     if (f->size() > kMaxField) return InvalidArgument("key fields are limited to 256 bytes");
@@ -60,7 +61,18 @@ Result<CreatedKey> KeyStore::create(const NewClientKey& request) {
   out.info.prefix = out.secret.substr(0, 10);
   out.info.created_at_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now()).count();
-  std::string hash = Sha256Hex(out.secret);
+  Entry e{Sha256Hex(out.secret), out.info};
+  return std::make_pair(std::move(out), std::move(e));
+}
+
+Result<CreatedKey> KeyStore::create(const NewClientKey& request) {
+  if (std::shared_lock lock(mu_); shared_) {
+    return Internal("client keys are shared through Redis");
+  }
+  auto minted = mint(request);
+  if (!minted.ok()) return minted.status();
+  CreatedKey out = std::move(minted->first);
+  std::string hash = std::move(minted->second.hash);
 
   auto st = db_.prepare(
       "INSERT INTO client_keys(id, hash, name, user_id, tier, tenant, prefix, created_at_ms) "
@@ -95,6 +107,9 @@ std::vector<ClientKeyInfo> KeyStore::list() const {
 }
 
 Status KeyStore::revoke(std::string_view id) {
+  if (std::shared_lock lock(mu_); shared_) {
+    return Internal("client keys are shared through Redis");
+  }
   std::string hash;
   {
     std::shared_lock lock(mu_);
@@ -127,7 +142,37 @@ std::optional<Principal> KeyStore::authenticate(std::string_view secret) const {
 
 bool KeyStore::empty() const {
   std::shared_lock lock(mu_);
-  return by_hash_.empty();
+  return loaded_ && by_hash_.empty();
+}
+
+void KeyStore::set_shared() {
+  std::unique_lock lock(mu_);
+  shared_ = true;
+  loaded_ = false;
+  by_hash_.clear();
+}
+
+void KeyStore::install(Entry e) {
+  std::unique_lock lock(mu_);
+  std::erase_if(by_hash_, [&](const auto& kv) { return kv.second.info.id == e.info.id; });
+  std::string hash = e.hash;
+  by_hash_[hash] = std::move(e);
+}
+
+void KeyStore::remove_id(std::string_view id) {
+  std::unique_lock lock(mu_);
+  std::erase_if(by_hash_, [&](const auto& kv) { return kv.second.info.id == id; });
+}
+
+void KeyStore::replace_all(std::vector<Entry> entries) {
+  std::unordered_map<std::string, Entry> next;
+  for (Entry& e : entries) {
+    std::string hash = e.hash;
+    next[hash] = std::move(e);
+  }
+  std::unique_lock lock(mu_);
+  by_hash_ = std::move(next);
+  loaded_ = true;
 }
 
 }  // namespace agentgate

@@ -9,6 +9,11 @@
 //   // give k->secret to alice; it is never retrievable again
 //   std::optional<Principal> p = keys.authenticate(k->secret);
 //
+// Shared mode (set_shared(), used with Redis by RedisKeyStore): the SQLite
+// table is not used; memory holds a copy of the fleet's keys that the owner
+// installs. Until the first replace_all() the store refuses every key and is
+// not empty(), so an instance that cannot read Redis at start never runs open.
+//
 // Thread-safety: internally synchronized; authenticate() takes a shared lock
 // and may run on every worker at once. Ownership: borrows the SqliteDb, which
 // must outlive the KeyStore.
@@ -75,6 +80,20 @@ class KeyStore {
   // empty: no client keys exist (the proxy then runs open).
   bool empty() const;
 
+  // A key as stored: never the secret.
+  struct Entry {
+    std::string hash;  // hex SHA-256 of the secret
+    ClientKeyInfo info;
+  };
+  // set_shared: switches to shared mode (drops what SQLite held). Once, before serving.
+  void set_shared();
+  // mint: a new key for `request` (validated as create() does), stored nowhere.
+  Result<std::pair<CreatedKey, Entry>> mint(const NewClientKey& request) const;
+  // install / remove_id / replace_all: memory only (shared mode's copy).
+  void install(Entry e);
+  void remove_id(std::string_view id);
+  void replace_all(std::vector<Entry> entries);
+
  private:
   KeyStore(SqliteDb& db, const Clock& clock) : db_(db), clock_(clock) {}
   Status load();
@@ -82,11 +101,9 @@ class KeyStore {
   SqliteDb& db_;
   const Clock& clock_;
   mutable std::shared_mutex mu_;
-  struct Entry {
-    std::string hash;  // hex SHA-256 of the secret
-    ClientKeyInfo info;
-  };
   std::unordered_map<std::string, Entry> by_hash_;  // GUARDED_BY(mu_)
+  bool shared_ = false;   // GUARDED_BY(mu_)
+  bool loaded_ = true;    // GUARDED_BY(mu_): false in shared mode until replace_all
 };
 
 }  // namespace agentgate
