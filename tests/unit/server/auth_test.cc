@@ -124,6 +124,35 @@ TEST_F(KeyStoreTest, BadRequestsStoreNothing) {
   EXPECT_TRUE((*keys)->list().empty());
 }
 
+TEST_F(KeyStoreTest, SharedModeRefusesEveryKeyUntilLoadedThenHoldsWhatIsInstalled) {
+  auto db = Open();
+  auto keys = KeyStore::Open(*db, clock_);
+  ASSERT_TRUE(keys.ok());
+  KeyStore& k = **keys;
+  auto local = k.create({.user_id = "old"});
+  ASSERT_TRUE(local.ok());
+  k.set_shared();
+  EXPECT_FALSE(k.empty()) << "never open before the first load";
+  EXPECT_FALSE(k.authenticate(local->secret).has_value()) << "SQLite keys are not used";
+  EXPECT_EQ(k.create({.user_id = "x"}).status().code(), StatusCode::kInternal);
+  k.replace_all({});
+  EXPECT_TRUE(k.empty());
+
+  auto minted = k.mint({.user_id = "alice", .tier = "pro"});
+  ASSERT_TRUE(minted.ok());
+  EXPECT_TRUE(k.empty()) << "mint stores nothing";
+  EXPECT_NE(minted->second.hash, minted->first.secret);
+  EXPECT_EQ(minted->second.hash.find(minted->first.secret), std::string::npos);
+  k.install(minted->second);
+  auto p = k.authenticate(minted->first.secret);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->user_id, "alice");
+  EXPECT_EQ(p->key_id, minted->first.info.id);
+  k.remove_id(minted->first.info.id);
+  EXPECT_FALSE(k.authenticate(minted->first.secret).has_value());
+  EXPECT_EQ(k.mint({}).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(KeyStoreTest, AuditLogListsNewestFirstWithPaging) {
   auto db = Open();
   auto audit = AuditLog::Open(*db, clock_);
