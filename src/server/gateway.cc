@@ -64,10 +64,7 @@ Status Gateway::open_stores() {
   if (config_.redis.enabled) {
     redis_ = std::make_unique<RedisConnections>(config_.redis, metrics_);
     redis_->start();
-    // Client keys: Redis is their truth; keys in this instance's SQLite are not used.
-    if (!keys_->empty()) {
-      spdlog::warn("client keys in the local SQLite store are not used with redis: (create them again)");
-    }
+    // Client keys: Redis is their truth; SQLite keeps this instance's copy.
     shared_keys_ = std::make_unique<RedisKeyStore>(*keys_, redis_->client("keys"),
                                                    redis_->concern_prefix("keys"), metrics_);
     shared_keys_->start();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "agentgate/core/hash.h"
 
 namespace agentgate {
@@ -142,17 +144,35 @@ std::optional<Principal> KeyStore::authenticate(std::string_view secret) const {
 
 bool KeyStore::empty() const {
   std::shared_lock lock(mu_);
-  return loaded_ && by_hash_.empty();
+  return by_hash_.empty();
 }
 
 void KeyStore::set_shared() {
   std::unique_lock lock(mu_);
   shared_ = true;
-  loaded_ = false;
-  by_hash_.clear();
+}
+
+Status KeyStore::store_row(const Entry& e) {
+  auto st = db_.prepare(
+      "INSERT OR REPLACE INTO client_keys(id, hash, name, user_id, tier, tenant, prefix, "
+      "created_at_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!st.ok()) return st.status();
+  Status b = st->bind_text(1, e.info.id);
+  if (b.ok()) b = st->bind_text(2, e.hash);
+  if (b.ok()) b = st->bind_text(3, e.info.name);
+  if (b.ok()) b = st->bind_text(4, e.info.user_id);
+  if (b.ok()) b = st->bind_text(5, e.info.tier);
+  if (b.ok()) b = st->bind_text(6, e.info.tenant);
+  if (b.ok()) b = st->bind_text(7, e.info.prefix);
+  if (b.ok()) b = st->bind_int64(8, e.info.created_at_ms);
+  if (b.ok()) b = st->run();
+  return b;
 }
 
 void KeyStore::install(Entry e) {
+  if (Status s = store_row(e); !s.ok()) {
+    spdlog::warn("client key {}: local copy not saved: {}", e.info.id, s.message());
+  }
   std::unique_lock lock(mu_);
   std::erase_if(by_hash_, [&](const auto& kv) { return kv.second.info.id == e.info.id; });
   std::string hash = e.hash;
@@ -160,11 +180,24 @@ void KeyStore::install(Entry e) {
 }
 
 void KeyStore::remove_id(std::string_view id) {
+  auto st = db_.prepare("DELETE FROM client_keys WHERE id = ?");
+  Status s = st.status();
+  if (s.ok()) s = st->bind_text(1, id);
+  if (s.ok()) s = st->run();
+  if (!s.ok()) spdlog::warn("client key {}: local copy not removed: {}", id, s.message());
   std::unique_lock lock(mu_);
   std::erase_if(by_hash_, [&](const auto& kv) { return kv.second.info.id == id; });
 }
 
 void KeyStore::replace_all(std::vector<Entry> entries) {
+  Status s = db_.transaction([&] {
+    Status d = db_.exec("DELETE FROM client_keys");
+    for (const Entry& e : entries) {
+      if (d.ok()) d = store_row(e);
+    }
+    return d;
+  });
+  if (!s.ok()) spdlog::warn("client keys: local copy not saved: {}", s.message());
   std::unordered_map<std::string, Entry> next;
   for (Entry& e : entries) {
     std::string hash = e.hash;
@@ -172,7 +205,6 @@ void KeyStore::replace_all(std::vector<Entry> entries) {
   }
   std::unique_lock lock(mu_);
   by_hash_ = std::move(next);
-  loaded_ = true;
 }
 
 }  // namespace agentgate

@@ -9,10 +9,11 @@
 //   // give k->secret to alice; it is never retrievable again
 //   std::optional<Principal> p = keys.authenticate(k->secret);
 //
-// Shared mode (set_shared(), used with Redis by RedisKeyStore): the SQLite
-// table is not used; memory holds a copy of the fleet's keys that the owner
-// installs. Until the first replace_all() the store refuses every key and is
-// not empty(), so an instance that cannot read Redis at start never runs open.
+// Shared mode (set_shared(), used with Redis by RedisKeyStore): create() and
+// revoke() are refused; the owner installs the fleet's keys, and each install
+// is mirrored into the SQLite table, so that an instance restarting while
+// Redis is away authenticates with the keys it last saw (and does not run
+// open if the fleet had keys).
 //
 // Thread-safety: internally synchronized; authenticate() takes a shared lock
 // and may run on every worker at once. Ownership: borrows the SqliteDb, which
@@ -85,11 +86,12 @@ class KeyStore {
     std::string hash;  // hex SHA-256 of the secret
     ClientKeyInfo info;
   };
-  // set_shared: switches to shared mode (drops what SQLite held). Once, before serving.
+  // set_shared: switches to shared mode. Once, before serving.
   void set_shared();
   // mint: a new key for `request` (validated as create() does), stored nowhere.
   Result<std::pair<CreatedKey, Entry>> mint(const NewClientKey& request) const;
-  // install / remove_id / replace_all: memory only (shared mode's copy).
+  // install / remove_id / replace_all: the shared mode's copy (memory, then
+  // SQLite, best effort: a failed SQLite write only weakens the next restart).
   void install(Entry e);
   void remove_id(std::string_view id);
   void replace_all(std::vector<Entry> entries);
@@ -97,13 +99,13 @@ class KeyStore {
  private:
   KeyStore(SqliteDb& db, const Clock& clock) : db_(db), clock_(clock) {}
   Status load();
+  Status store_row(const Entry& e);  // INSERT OR REPLACE
 
   SqliteDb& db_;
   const Clock& clock_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> by_hash_;  // GUARDED_BY(mu_)
   bool shared_ = false;   // GUARDED_BY(mu_)
-  bool loaded_ = true;    // GUARDED_BY(mu_): false in shared mode until replace_all
 };
 
 }  // namespace agentgate

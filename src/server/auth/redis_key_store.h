@@ -10,8 +10,8 @@
 // (KeyStore::authenticate) reads memory only.
 //
 // While Redis is away each instance authenticates with the keys it last saw,
-// and create/revoke answer kUnavailable, changing nothing. An instance that
-// has not read the keys once refuses every client key (KeyStore shared mode).
+// and create/revoke answer kUnavailable, changing nothing. An instance
+// (re)started while Redis is away uses the copy KeyStore keeps in SQLite.
 // A reload whose read began before a local write installed does not undo it.
 // Errors are counted in agentgate_keys_store_errors_total.
 //
