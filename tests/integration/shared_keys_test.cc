@@ -2,7 +2,8 @@
 // redis-server: a key created through A authenticates on B, a key revoked
 // through B is refused on A, either lists the fleet's keys; Redis holds the
 // digest, never the secret; bad input is 400 and writes nothing; while Redis
-// is away known keys still authenticate and create/revoke are 503.
+// is away known keys still authenticate (also after a restart) and
+// create/revoke are 503.
 //
 // Propagation (the change feed's 250 ms poll) is waited for by polling with a
 // deadline, never by sleeping a fixed time.
@@ -183,6 +184,14 @@ TEST_F(SharedKeysTest, WhileRedisIsAwayKnownKeysAuthenticateAndChangesAre503) {
   HttpResult revoke = Admin(a, "DELETE", "/api/v1/keys/" + id);
   EXPECT_EQ(revoke.status, 503) << revoke.body;
   EXPECT_EQ(ChatWith(a, secret), 200) << "a refused revoke changes nothing";
+
+  // B restarted while Redis is away authenticates with the copy it kept.
+  const std::string dir = b_->dir();
+  b_.reset();
+  b_ = GatewayProcess::Start(ConfigFor(mock_->port(), redis_.port()), {}, dir);
+  ASSERT_NE(b_, nullptr);
+  EXPECT_EQ(ChatWith(b_->port(), secret), 200);
+  EXPECT_EQ(ChatWith(b_->port(), "agk-not-a-key"), 401) << "not open after a restart";
 }
 
 }  // namespace
