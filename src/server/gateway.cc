@@ -27,6 +27,7 @@
 #include "mock/mock_upstream.h"
 #include "resilience/dead_letter_queue.h"
 #include "server/admin/admin_route.h"
+#include "server/auth/redis_key_store.h"
 #include "server/cache_admin.h"
 #include "ratelimit/redis_spend_store.h"
 #include "server/cost_services.h"
@@ -63,6 +64,10 @@ Status Gateway::open_stores() {
   if (config_.redis.enabled) {
     redis_ = std::make_unique<RedisConnections>(config_.redis, metrics_);
     redis_->start();
+    // Client keys: Redis is their truth; SQLite keeps this instance's copy.
+    shared_keys_ = std::make_unique<RedisKeyStore>(*keys_, redis_->client("keys"),
+                                                   redis_->concern_prefix("keys"), metrics_);
+    shared_keys_->start();
     // Redis away is "degraded", not "not ready": the gateway keeps serving.
     readiness_.add("redis", false, [this] {
       RedisConnections::Health h = redis_->health();
@@ -325,6 +330,7 @@ Status Gateway::start() {
                               keys_.get(),       audit_.get(), admin_auth_.get(), &readiness_,
                               model_router_.get(), usage_.get(), &clients_, profiler_.get(),
                               redis_.get()};
+  services_.shared_keys = shared_keys_.get();
   services_.breakers = breakers_.get();
   services_.dead_letters = dead_letters_.get();
   services_.ratelimit = ratelimit_.get();

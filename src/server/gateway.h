@@ -74,6 +74,7 @@ class Gateway {
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<AdminAuth> admin_auth_;
   std::unique_ptr<RedisConnections> redis_;  // null in embedded mode
+  std::unique_ptr<RedisKeyStore> shared_keys_;  // client keys via Redis; null without it
   Readiness readiness_;
   GatewayServices services_;
   std::unique_ptr<MockUpstream> demo_;            // --demo: the simulated upstream

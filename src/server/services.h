@@ -32,6 +32,7 @@ class EmbeddingCache;
 class SemanticCache;
 class CacheAdmin;
 class ExperimentManager;
+class RedisKeyStore;
 
 struct GatewayServices {
   const Config* config = nullptr;
@@ -58,6 +59,7 @@ struct GatewayServices {
   SemanticCache* semantic_cache = nullptr;    // nullptr when disabled
   CacheAdmin* cache_admin = nullptr;          // cache settings and history; nullptr when disabled
   ExperimentManager* experiments = nullptr;   // A/B testing; always built by the gateway
+  RedisKeyStore* shared_keys = nullptr;  // keys shared through Redis; null without Redis
 };
 
 }  // namespace agentgate

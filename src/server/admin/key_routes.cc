@@ -1,6 +1,7 @@
 // Admin routes for client keys: POST/GET /api/v1/keys, DELETE /api/v1/keys/{id}.
 #include "agentgate/core/json.h"
 #include "server/admin/admin_route.h"
+#include "server/auth/redis_key_store.h"
 #include "server/error_response.h"
 
 namespace agentgate {
@@ -53,16 +54,23 @@ void RegisterKeyRoutes(Router& router, GatewayServices& services) {
           SetError(res, request.status());
           co_return;
         }
-        auto created = call.services.keys->create(*request);
-        if (!created.ok()) {
-          SetError(res, created.status());
+        std::optional<Result<CreatedKey>> created;
+        if (RedisKeyStore* shared = call.services.shared_keys) {
+          NewClientKey n = std::move(*request);
+          Result<CreatedKey> r = co_await shared->create(std::move(n));
+          created.emplace(std::move(r));
+        } else {
+          created.emplace(call.services.keys->create(*request));
+        }
+        if (!created->ok()) {
+          SetError(res, created->status());
           co_return;
         }
-        Json j = KeyJson(created->info);
-        j["key"] = created->secret;
-        call.audit(req, "created client key " + created->info.id + " for user '" +
-                            created->info.user_id + "' tier '" + created->info.tier +
-                            "' tenant '" + created->info.tenant + "'");
+        const CreatedKey& k = **created;
+        Json j = KeyJson(k.info);
+        j["key"] = k.secret;
+        call.audit(req, "created client key " + k.info.id + " for user '" + k.info.user_id +
+                            "' tier '" + k.info.tier + "' tenant '" + k.info.tenant + "'");
         SetJson(res, DumpJson(j), 201);
       },
       "Create a client key (the secret is returned once)");
@@ -81,7 +89,14 @@ void RegisterKeyRoutes(Router& router, GatewayServices& services) {
       router, services, HttpMethod::kDelete, "/api/v1/keys/{id}",
       [](HttpRequest& req, HttpResponse& res, const AdminCall& call) -> boost::asio::awaitable<void> {
         std::string id(req.path_param("id"));
-        if (Status s = call.services.keys->revoke(id); !s.ok()) {
+        Status s = Status::Ok();
+        if (RedisKeyStore* shared = call.services.shared_keys) {
+          std::string copy = id;
+          s = co_await shared->revoke(std::move(copy));
+        } else {
+          s = call.services.keys->revoke(id);
+        }
+        if (!s.ok()) {
           SetError(res, s);
           co_return;
         }

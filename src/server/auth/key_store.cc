@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "agentgate/core/hash.h"
 
 namespace agentgate {
@@ -45,7 +47,8 @@ Status KeyStore::load() {
   return Status::Ok();
 }
 
-Result<CreatedKey> KeyStore::create(const NewClientKey& request) {
+Result<std::pair<CreatedKey, KeyStore::Entry>> KeyStore::mint(
+    const NewClientKey& request) const {
   if (request.user_id.empty()) return InvalidArgument("missing required field 'user_id'");
   for (const auto* f : {&request.user_id, &request.tier, &request.tenant, &request.name}) {
     if (f->size() > kMaxField) return InvalidArgument("key fields are limited to 256 bytes");
@@ -60,7 +63,18 @@ Result<CreatedKey> KeyStore::create(const NewClientKey& request) {
   out.info.prefix = out.secret.substr(0, 10);
   out.info.created_at_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now()).count();
-  std::string hash = Sha256Hex(out.secret);
+  Entry e{Sha256Hex(out.secret), out.info};
+  return std::make_pair(std::move(out), std::move(e));
+}
+
+Result<CreatedKey> KeyStore::create(const NewClientKey& request) {
+  if (std::shared_lock lock(mu_); shared_) {
+    return Internal("client keys are shared through Redis");
+  }
+  auto minted = mint(request);
+  if (!minted.ok()) return minted.status();
+  CreatedKey out = std::move(minted->first);
+  std::string hash = std::move(minted->second.hash);
 
   auto st = db_.prepare(
       "INSERT INTO client_keys(id, hash, name, user_id, tier, tenant, prefix, created_at_ms) "
@@ -95,6 +109,9 @@ std::vector<ClientKeyInfo> KeyStore::list() const {
 }
 
 Status KeyStore::revoke(std::string_view id) {
+  if (std::shared_lock lock(mu_); shared_) {
+    return Internal("client keys are shared through Redis");
+  }
   std::string hash;
   {
     std::shared_lock lock(mu_);
@@ -128,6 +145,66 @@ std::optional<Principal> KeyStore::authenticate(std::string_view secret) const {
 bool KeyStore::empty() const {
   std::shared_lock lock(mu_);
   return by_hash_.empty();
+}
+
+void KeyStore::set_shared() {
+  std::unique_lock lock(mu_);
+  shared_ = true;
+}
+
+Status KeyStore::store_row(const Entry& e) {
+  auto st = db_.prepare(
+      "INSERT OR REPLACE INTO client_keys(id, hash, name, user_id, tier, tenant, prefix, "
+      "created_at_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!st.ok()) return st.status();
+  Status b = st->bind_text(1, e.info.id);
+  if (b.ok()) b = st->bind_text(2, e.hash);
+  if (b.ok()) b = st->bind_text(3, e.info.name);
+  if (b.ok()) b = st->bind_text(4, e.info.user_id);
+  if (b.ok()) b = st->bind_text(5, e.info.tier);
+  if (b.ok()) b = st->bind_text(6, e.info.tenant);
+  if (b.ok()) b = st->bind_text(7, e.info.prefix);
+  if (b.ok()) b = st->bind_int64(8, e.info.created_at_ms);
+  if (b.ok()) b = st->run();
+  return b;
+}
+
+void KeyStore::install(Entry e) {
+  if (Status s = store_row(e); !s.ok()) {
+    spdlog::warn("client key {}: local copy not saved: {}", e.info.id, s.message());
+  }
+  std::unique_lock lock(mu_);
+  std::erase_if(by_hash_, [&](const auto& kv) { return kv.second.info.id == e.info.id; });
+  std::string hash = e.hash;
+  by_hash_[hash] = std::move(e);
+}
+
+void KeyStore::remove_id(std::string_view id) {
+  auto st = db_.prepare("DELETE FROM client_keys WHERE id = ?");
+  Status s = st.status();
+  if (s.ok()) s = st->bind_text(1, id);
+  if (s.ok()) s = st->run();
+  if (!s.ok()) spdlog::warn("client key {}: local copy not removed: {}", id, s.message());
+  std::unique_lock lock(mu_);
+  std::erase_if(by_hash_, [&](const auto& kv) { return kv.second.info.id == id; });
+}
+
+void KeyStore::replace_all(std::vector<Entry> entries) {
+  Status s = db_.transaction([&] {
+    Status d = db_.exec("DELETE FROM client_keys");
+    for (const Entry& e : entries) {
+      if (d.ok()) d = store_row(e);
+    }
+    return d;
+  });
+  if (!s.ok()) spdlog::warn("client keys: local copy not saved: {}", s.message());
+  std::unordered_map<std::string, Entry> next;
+  for (Entry& e : entries) {
+    std::string hash = e.hash;
+    next[hash] = std::move(e);
+  }
+  std::unique_lock lock(mu_);
+  by_hash_ = std::move(next);
 }
 
 }  // namespace agentgate

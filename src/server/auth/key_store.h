@@ -9,6 +9,12 @@
 //   // give k->secret to alice; it is never retrievable again
 //   std::optional<Principal> p = keys.authenticate(k->secret);
 //
+// Shared mode (set_shared(), used with Redis by RedisKeyStore): create() and
+// revoke() are refused; the owner installs the fleet's keys, and each install
+// is mirrored into the SQLite table, so that an instance restarting while
+// Redis is away authenticates with the keys it last saw (and does not run
+// open if the fleet had keys).
+//
 // Thread-safety: internally synchronized; authenticate() takes a shared lock
 // and may run on every worker at once. Ownership: borrows the SqliteDb, which
 // must outlive the KeyStore.
@@ -75,18 +81,31 @@ class KeyStore {
   // empty: no client keys exist (the proxy then runs open).
   bool empty() const;
 
- private:
-  KeyStore(SqliteDb& db, const Clock& clock) : db_(db), clock_(clock) {}
-  Status load();
-
-  SqliteDb& db_;
-  const Clock& clock_;
-  mutable std::shared_mutex mu_;
+  // A key as stored: never the secret.
   struct Entry {
     std::string hash;  // hex SHA-256 of the secret
     ClientKeyInfo info;
   };
+  // set_shared: switches to shared mode. Once, before serving.
+  void set_shared();
+  // mint: a new key for `request` (validated as create() does), stored nowhere.
+  Result<std::pair<CreatedKey, Entry>> mint(const NewClientKey& request) const;
+  // install / remove_id / replace_all: the shared mode's copy (memory, then
+  // SQLite, best effort: a failed SQLite write only weakens the next restart).
+  void install(Entry e);
+  void remove_id(std::string_view id);
+  void replace_all(std::vector<Entry> entries);
+
+ private:
+  KeyStore(SqliteDb& db, const Clock& clock) : db_(db), clock_(clock) {}
+  Status load();
+  Status store_row(const Entry& e);  // INSERT OR REPLACE
+
+  SqliteDb& db_;
+  const Clock& clock_;
+  mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> by_hash_;  // GUARDED_BY(mu_)
+  bool shared_ = false;   // GUARDED_BY(mu_)
 };
 
 }  // namespace agentgate

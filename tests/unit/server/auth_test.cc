@@ -124,6 +124,50 @@ TEST_F(KeyStoreTest, BadRequestsStoreNothing) {
   EXPECT_TRUE((*keys)->list().empty());
 }
 
+TEST_F(KeyStoreTest, SharedModeHoldsWhatIsInstalledAndKeepsACopyForTheNextStart) {
+  std::string secret, id;
+  {
+    auto db = Open();
+    auto keys = KeyStore::Open(*db, clock_);
+    ASSERT_TRUE(keys.ok());
+    KeyStore& k = **keys;
+    auto local = k.create({.user_id = "old"});
+    ASSERT_TRUE(local.ok());
+    k.set_shared();
+    EXPECT_TRUE(k.authenticate(local->secret).has_value()) << "the last copy until a load";
+    EXPECT_EQ(k.create({.user_id = "x"}).status().code(), StatusCode::kInternal);
+    EXPECT_EQ(k.revoke(local->info.id).code(), StatusCode::kInternal);
+    k.replace_all({});
+    EXPECT_TRUE(k.empty());
+    EXPECT_FALSE(k.authenticate(local->secret).has_value());
+
+    auto minted = k.mint({.user_id = "alice", .tier = "pro"});
+    ASSERT_TRUE(minted.ok());
+    EXPECT_TRUE(k.empty()) << "mint stores nothing";
+    EXPECT_EQ(minted->second.hash.find(minted->first.secret), std::string::npos);
+    k.install(minted->second);
+    auto p = k.authenticate(minted->first.secret);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->user_id, "alice");
+    EXPECT_EQ(p->key_id, minted->first.info.id);
+    secret = minted->first.secret;
+    id = minted->first.info.id;
+    auto gone = k.mint({.user_id = "bob"});
+    ASSERT_TRUE(gone.ok());
+    k.install(gone->second);
+    k.remove_id(gone->first.info.id);
+    EXPECT_FALSE(k.authenticate(gone->first.secret).has_value());
+    EXPECT_EQ(k.mint({}).status().code(), StatusCode::kInvalidArgument);
+  }
+  auto db = Open();
+  auto keys = KeyStore::Open(*db, clock_);
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ((*keys)->list().size(), 1u) << "the copy holds exactly the installed keys";
+  auto p = (*keys)->authenticate(secret);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->key_id, id);
+}
+
 TEST_F(KeyStoreTest, AuditLogListsNewestFirstWithPaging) {
   auto db = Open();
   auto audit = AuditLog::Open(*db, clock_);
