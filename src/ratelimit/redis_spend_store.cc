@@ -230,6 +230,23 @@ asio::awaitable<Status> WriteBudget(StatePtr st, std::string key, std::string na
   co_return Status::Ok();
 }
 
+// The change feed's callbacks hold the state weakly: the state owns the
+// feed, and a strong reference there would keep both alive forever.
+asio::awaitable<Status> ReloadBudgetIfAlive(std::weak_ptr<RedisSpendStore::State> weak,
+                                            std::string name) {
+  StatePtr st = weak.lock();
+  if (!st) co_return Status::Ok();
+  asio::awaitable<Status> reload = ReloadBudget(std::move(st), std::move(name));
+  co_return co_await std::move(reload);
+}
+
+asio::awaitable<Status> ReloadBudgetsIfAlive(std::weak_ptr<RedisSpendStore::State> weak) {
+  StatePtr st = weak.lock();
+  if (!st) co_return Status::Ok();
+  asio::awaitable<Status> reload = ReloadBudgets(std::move(st));
+  co_return co_await std::move(reload);
+}
+
 }  // namespace
 
 RedisSpendStore::RedisSpendStore(CostTracker& tracker, RedisClient& client, std::string prefix,
@@ -240,9 +257,10 @@ RedisSpendStore::RedisSpendStore(CostTracker& tracker, RedisClient& client, std:
 RedisSpendStore::~RedisSpendStore() { state_->feed.stop(); }
 
 void RedisSpendStore::start() {
-  StatePtr st = state_;
-  st->feed.start([st](std::string name) { return ReloadBudget(st, std::move(name)); },
-                 [st] { return ReloadBudgets(st); });
+  std::weak_ptr<State> weak = state_;
+  state_->feed.start(
+      [weak](std::string name) { return ReloadBudgetIfAlive(weak, std::move(name)); },
+      [weak] { return ReloadBudgetsIfAlive(weak); });
 }
 
 Result<int64_t> RedisSpendStore::charge(std::string_view user, std::string_view model,

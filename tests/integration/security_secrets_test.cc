@@ -136,7 +136,7 @@ TEST_P(SecuritySecretsTest, KeysAreNeverLoggedNorStoredInClear) {
 
   // Stop (flushes write-behind state), then search everything it wrote.
   gw_->process().signal(SIGTERM);
-  ASSERT_EQ(gw_->process().wait(20s), 0);
+  ASSERT_EQ(gw_->process().wait(20s), 0) << gw_->process().output();
   const std::string log = gw_->process().output();
   ASSERT_NE(log.find("POST /v1/chat/completions"), std::string::npos);  // the access log is there
   ASSERT_NE(log.find("refused our credentials"), std::string::npos);
