@@ -151,32 +151,15 @@ asio::awaitable<Status> RedisOverrideStore::reload_all() {
 
 asio::awaitable<Result<std::unordered_map<std::string, UserOverride>>>
 RedisOverrideStore::read_all() {
+  Result<std::vector<std::pair<std::string, RedisReply>>> hashes =
+      co_await ScanHashes(client_, prefix_ + "ovr:{");
+  if (!hashes.ok()) co_return hashes.status();
   std::unordered_map<std::string, UserOverride> all;
-  const std::string head = prefix_ + "ovr:{";
-  std::string cursor = "0";
-  do {
-    std::vector<std::string> cmd{"SCAN", cursor, "MATCH", head + "*", "COUNT", "1000"};
-    Result<RedisReply> r = co_await client_.command(std::move(cmd));
-    if (!r.ok()) co_return r.status();
-    if (r->type != RedisReply::Type::kArray || r->elements.size() != 2) {
-      co_return Unavailable("SCAN: " + DebugString(*r));
-    }
-    cursor = r->elements[0].str;
-    std::vector<std::vector<std::string>> reads;
-    std::vector<std::string> users;
-    for (const RedisReply& k : r->elements[1].elements) {
-      if (k.str.size() <= head.size() || k.str.back() != '}') continue;
-      users.push_back(k.str.substr(head.size(), k.str.size() - head.size() - 1));
-      reads.push_back({"HGETALL", k.str});
-    }
-    std::vector<Result<RedisReply>> replies = co_await RedisBatch(client_, std::move(reads));
-    for (size_t i = 0; i < replies.size(); ++i) {
-      if (!replies[i].ok()) co_return replies[i].status();
-      if (replies[i]->type != RedisReply::Type::kArray) continue;
-      UserOverride o = ParseOverride(*replies[i]);
-      all[users[i]] = std::move(o);
-    }
-  } while (cursor != "0");
+  for (auto& [tagged, reply] : *hashes) {  // "<user>}"
+    if (tagged.size() < 2 || tagged.back() != '}') continue;
+    tagged.pop_back();
+    all[std::move(tagged)] = ParseOverride(reply);
+  }
   co_return all;
 }
 

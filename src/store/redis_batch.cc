@@ -50,4 +50,33 @@ asio::awaitable<std::vector<Result<RedisReply>>> RedisBatch(
   co_return out;
 }
 
+boost::asio::awaitable<Result<std::vector<std::pair<std::string, RedisReply>>>> ScanHashes(
+    RedisClient& client, std::string head) {
+  std::vector<std::pair<std::string, RedisReply>> all;
+  std::string cursor = "0";
+  do {
+    std::vector<std::string> cmd{"SCAN", cursor, "MATCH", head + "*", "COUNT", "1000"};
+    Result<RedisReply> r = co_await client.command(std::move(cmd));
+    if (!r.ok()) co_return r.status();
+    if (r->type != RedisReply::Type::kArray || r->elements.size() != 2) {
+      co_return Unavailable("SCAN: " + DebugString(*r));
+    }
+    cursor = r->elements[0].str;
+    std::vector<std::vector<std::string>> reads;
+    std::vector<std::string> names;
+    for (const RedisReply& k : r->elements[1].elements) {
+      if (k.str.size() <= head.size()) continue;
+      names.push_back(k.str.substr(head.size()));
+      reads.push_back({"HGETALL", k.str});
+    }
+    std::vector<Result<RedisReply>> replies = co_await RedisBatch(client, std::move(reads));
+    for (size_t i = 0; i < replies.size(); ++i) {
+      if (!replies[i].ok()) co_return replies[i].status();
+      if (replies[i]->type != RedisReply::Type::kArray) continue;
+      all.emplace_back(std::move(names[i]), std::move(*replies[i]));
+    }
+  } while (cursor != "0");
+  co_return all;
+}
+
 }  // namespace agentgate

@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/redis_client.h"
@@ -21,5 +22,12 @@ namespace agentgate {
 
 boost::asio::awaitable<std::vector<Result<RedisReply>>> RedisBatch(
     RedisClient& client, std::vector<std::vector<std::string>> commands);
+
+// ScanHashes: every hash whose key starts with `head` (SCAN MATCH head*,
+// then HGETALL of each page's keys in one batch), as (key without `head`,
+// HGETALL reply) pairs; replies that are not arrays are skipped. The first
+// error ends the scan.
+boost::asio::awaitable<Result<std::vector<std::pair<std::string, RedisReply>>>> ScanHashes(
+    RedisClient& client, std::string head);
 
 }  // namespace agentgate

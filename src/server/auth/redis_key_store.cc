@@ -140,31 +140,13 @@ asio::awaitable<Status> RedisKeyStore::reload_all() {
 }
 
 asio::awaitable<Result<std::vector<KeyStore::Entry>>> RedisKeyStore::read_all() {
+  Result<std::vector<std::pair<std::string, RedisReply>>> hashes =
+      co_await ScanHashes(client_, prefix_ + "ck:id:");
+  if (!hashes.ok()) co_return hashes.status();
   std::vector<KeyStore::Entry> all;
-  const std::string head = prefix_ + "ck:id:";
-  std::string cursor = "0";
-  do {
-    std::vector<std::string> cmd{"SCAN", cursor, "MATCH", head + "*", "COUNT", "1000"};
-    Result<RedisReply> r = co_await client_.command(std::move(cmd));
-    if (!r.ok()) co_return r.status();
-    if (r->type != RedisReply::Type::kArray || r->elements.size() != 2) {
-      co_return Unavailable("SCAN: " + DebugString(*r));
-    }
-    cursor = r->elements[0].str;
-    std::vector<std::vector<std::string>> reads;
-    std::vector<std::string> ids;
-    for (const RedisReply& k : r->elements[1].elements) {
-      if (k.str.size() <= head.size()) continue;
-      ids.push_back(k.str.substr(head.size()));
-      reads.push_back({"HGETALL", k.str});
-    }
-    std::vector<Result<RedisReply>> replies = co_await RedisBatch(client_, std::move(reads));
-    for (size_t i = 0; i < replies.size(); ++i) {
-      if (!replies[i].ok()) co_return replies[i].status();
-      if (replies[i]->type != RedisReply::Type::kArray) continue;
-      if (auto e = ParseStoredKey(ids[i], *replies[i])) all.push_back(std::move(*e));
-    }
-  } while (cursor != "0");
+  for (const auto& [id, reply] : *hashes) {
+    if (auto e = ParseStoredKey(id, reply)) all.push_back(std::move(*e));
+  }
   co_return all;
 }
 
