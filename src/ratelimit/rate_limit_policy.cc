@@ -71,7 +71,17 @@ Nanos RateWindowWidth(RateWindow w) {
 }
 
 RateLimitPolicy::RateLimitPolicy(std::map<std::string, TierLimits> tiers, std::string default_tier)
-    : tiers_(std::move(tiers)), default_tier_(std::move(default_tier)) {}
+    : tiers_(std::move(tiers)), default_tier_(std::move(default_tier)) {
+  for (const auto& entry : tiers_) tier_index_.push_back(&entry);
+}
+
+const std::pair<const std::string, TierLimits>* RateLimitPolicy::find_tier(
+    std::string_view name) const {
+  for (const auto* entry : tier_index_) {
+    if (entry->first == name) return entry;
+  }
+  return nullptr;
+}
 
 Result<std::unique_ptr<RateLimitPolicy>> RateLimitPolicy::Open(
     SqliteDb& db, std::map<std::string, TierLimits> tiers, std::string default_tier) {
@@ -143,11 +153,11 @@ ResolvedLimits RateLimitPolicy::resolve(std::string_view key, std::string_view c
       }
     }
   }
-  auto tier = tiers_.end();
-  if (o && !o->tier.empty()) tier = tiers_.find(o->tier);
-  if (tier == tiers_.end() && !caller_tier.empty()) tier = tiers_.find(std::string(caller_tier));
-  if (tier == tiers_.end()) tier = tiers_.find(default_tier_);
-  if (tier != tiers_.end()) {
+  const std::pair<const std::string, TierLimits>* tier = nullptr;
+  if (o && !o->tier.empty()) tier = find_tier(o->tier);
+  if (tier == nullptr && !caller_tier.empty()) tier = find_tier(caller_tier);
+  if (tier == nullptr) tier = find_tier(default_tier_);
+  if (tier != nullptr) {
     r.tier = tier->first;
     r.requests = tier->second.requests;
     r.tokens_per_minute = tier->second.tokens_per_minute;

@@ -73,8 +73,7 @@ bool RunLogView::Valid(const uint8_t* bytes, size_t size) {
 
 uint32_t RunLogView::last_s() const { return LoadU32(header_); }
 
-void RunLogView::Move(int to, int from, int n) {
-  if (n <= 0 || to == from) return;
+void RunLogView::MoveRuns(int to, int from, int n) {
   if (n > 16) {
     std::memmove(runs_ + to * kRunBytes, runs_ + from * kRunBytes,
                  static_cast<size_t>(n) * kRunBytes);
@@ -85,39 +84,29 @@ void RunLogView::Move(int to, int from, int n) {
   }
 }
 
-void RunLogView::Drop(int w, int k) {
-  if (k <= 0) return;
-  const int o = offset(w);
-  Move(o, o + k, total() - o - k);
-  header_[4 + w] = static_cast<uint8_t>(size(w) - k);
-}
-
-void RunLogView::Append(int w, Run r) {
-  const int end = offset(w) + size(w);
-  Move(end + 1, end, total() - end);
-  Put(end, r);
-  header_[4 + w] = static_cast<uint8_t>(size(w) + 1);
-}
-
 void RunLogView::expire(const RunClock& c, int64_t (*used)[kRateWindowCount]) {
   const uint32_t elapsed = c.now_s - last_s();  // mod 2^32; >= 2^31: the call is earlier
   const bool later = elapsed < 0x80000000u;
-  int o = 0;
-  for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
+  // One pass in storage order: `from` reads each window's runs, `to` is
+  // where its remaining ones go (after what the longer windows kept).
+  int from = 0, to = 0;
+  for (int w = kRateWindowCount - 1; w >= 0; --w) {
     const int n = size(w);
     int k = 0;
     if (later && elapsed > kRunWindowSeconds[w]) {
       k = n;  // untouched for longer than the window: everything has left
     } else {
-      while (k < n && Expired(Age(c.cur[w], Get(o + k).tick))) ++k;
+      while (k < n && Expired(Age(c.cur[w], Get(from + k).tick))) ++k;
     }
     if (used != nullptr) {
       int64_t sum = 0;
-      for (int i = o + k; i < o + n; ++i) sum += Get(i).count;
+      for (int i = from + k; i < from + n; ++i) sum += Get(i).count;
       (*used)[w] = sum;
     }
-    Drop(w, k);
-    o += n - k;
+    Move(to, from + k, n - k);
+    header_[4 + w] = static_cast<uint8_t>(n - k);
+    from += n;
+    to += n - k;
   }
   if (later) StoreU32(header_, c.now_s);
 }
@@ -141,38 +130,44 @@ void RunLogView::counts(int64_t (&out)[kRateWindowCount]) const {
 int RunLogView::record(const RunClock& c, int64_t cost, const RunCaps& caps, bool* saturated) {
   if (cost <= 0) return 0;
   RecordPlan plans[kRateWindowCount];
+  int start[kRateWindowCount], n[kRateWindowCount];
   int needed = 0;
   int o = 0;
   for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
-    const int n = size(w);
-    o += n;
-    const Run last = n > 0 ? Get(o - 1) : Run{0, 0};
-    plans[w] = Plan(n > 0, last, n, c.cur[w], cost, caps.c[w]);
+    n[w] = size(w);
+    start[w] = o;
+    o += n[w];
+    const Run last = n[w] > 0 ? Get(o - 1) : Run{0, 0};
+    plans[w] = Plan(n[w] > 0, last, n[w], c.cur[w], cost, caps.c[w]);
     needed += plans[w].new_runs;
   }
-  const int total = o;
-  if (total + needed > capacity_) return total + needed;
+  if (o + needed > capacity_) return o + needed;
+  // A window's runs move right by the new runs of the windows stored before
+  // it; the last stored (the second window) moves first, into free room.
+  int shift = needed;
   bool sat = false;
   for (int w = 0; w < kRateWindowCount; ++w) {
     const RecordPlan& p = plans[w];
+    shift -= p.new_runs;
+    const int begin = start[w] + shift;
+    Move(begin, start[w], n[w]);
+    int end = begin + n[w];
     int64_t rest = cost;
     if (!p.join) {
-      // Its runs go after the window's last one; earlier windows' appends
-      // have moved it by what they added.
       for (int i = 0; i < p.new_runs; ++i) {
         const int64_t piece = std::min(rest, kMaxRunCount);
-        Append(w, {p.tick, static_cast<uint32_t>(piece)});
+        Put(end++, {p.tick, static_cast<uint32_t>(piece)});
         rest -= piece;
       }
-      if (rest == 0) continue;
+      header_[4 + w] = static_cast<uint8_t>(n[w] + p.new_runs);
     }
+    if (rest == 0) continue;
     // Join the newest run (or, out of runs, let it absorb the rest).
-    const int i = offset(w) + size(w) - 1;
-    Run r = Get(i);
+    Run r = Get(end - 1);
     const int64_t sum = static_cast<int64_t>(r.count) + rest;
     sat |= sum > kMaxRunCount;
     r.count = static_cast<uint32_t>(std::min(sum, kMaxRunCount));
-    Put(i, r);
+    Put(end - 1, r);
   }
   if (saturated != nullptr) *saturated = sat;
   return 0;

@@ -152,11 +152,10 @@ class RunLogView {
     std::memcpy(p + 4, &hi, 2);
   }
   // Move: runs [from, from + n) to [to, to + n) (overlapping).
-  void Move(int to, int from, int n);
-  // Drop: removes the first `k` runs of window w.
-  void Drop(int w, int k);
-  // Append: adds `r` after the runs of window w.
-  void Append(int w, Run r);
+  void Move(int to, int from, int n) {
+    if (n > 0 && to != from) MoveRuns(to, from, n);
+  }
+  void MoveRuns(int to, int from, int n);
 
   uint8_t* header_;
   uint8_t* runs_;

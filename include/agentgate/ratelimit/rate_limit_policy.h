@@ -29,6 +29,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "agentgate/core/clock.h"
 #include "agentgate/core/status.h"
@@ -132,7 +134,7 @@ class RateLimitPolicy {
 
   const std::map<std::string, TierLimits>& tiers() const { return tiers_; }
   const std::string& default_tier() const { return default_tier_; }
-  bool has_tier(std::string_view tier) const { return tiers_.find(std::string(tier)) != tiers_.end(); }
+  bool has_tier(std::string_view tier) const { return find_tier(tier) != nullptr; }
 
  private:
   Status persist(const std::string& user, const UserOverride& o);  // REQUIRES: mu_ held
@@ -140,9 +142,14 @@ class RateLimitPolicy {
   Status persist_endpoint(const std::string& user, std::string_view endpoint,
                           const std::array<int64_t, kRateWindowCount>& limits);  // REQUIRES: mu_ held
   void count_endpoints();  // REQUIRES: mu_ held (exclusive)
+  // find_tier: the entry of tiers_ named `name`, or null (a scan of
+  // tier_index_: no string is built, unlike std::map::find).
+  const std::pair<const std::string, TierLimits>* find_tier(std::string_view name) const;
 
   const std::map<std::string, TierLimits> tiers_;
   const std::string default_tier_;
+  // tier_index_: the entries of tiers_ (which never changes), for find_tier.
+  std::vector<const std::pair<const std::string, TierLimits>*> tier_index_;
   SqliteDb* db_ = nullptr;  // not owned; null: memory only
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, UserOverride> overrides_;  // GUARDED_BY(mu_)
