@@ -110,8 +110,9 @@ class SpinLock {
   std::atomic<bool> flag_{false};
 };
 
-// Shard: one cache line of its own (lock, table, hints).
-class alignas(64) Shard {
+// Shard: a pair of cache lines of its own (lock, table, hints): x86 cores
+// fetch lines in adjacent pairs, so 64 bytes would still share with a neighbour.
+class alignas(128) Shard {
  public:
   Shard() : slots_(AllocSlots(kMinSlots)), mask_(kMinSlots - 1) { publish(); }
   ~Shard() {

@@ -39,14 +39,20 @@ inline void FullFence() {
 #endif
 }
 
-struct alignas(64) EpochSlot {
+// kNoFalseSharing: the alignment that keeps two threads' data apart. 128,
+// not the 64-byte line: x86 cores fetch lines in adjacent pairs (the spatial
+// prefetcher), so data one thread writes on every call makes the other's
+// line in the same pair bounce too (folly and crossbeam use 128 for this).
+inline constexpr size_t kNoFalseSharing = 128;
+
+struct alignas(kNoFalseSharing) EpochSlot {
   std::atomic<uint64_t> epoch{kEpochIdle};  // pinned epoch, or kEpochIdle
   std::atomic<bool> used{false};            // owned by a live thread
 };
 
 struct EpochDomain {
   std::atomic<uint64_t> global{0};
-  alignas(64) std::atomic<size_t> high_water{0};  // slots ever used
+  alignas(kNoFalseSharing) std::atomic<size_t> high_water{0};  // slots ever used
   EpochSlot slots[kEpochSlots];
 };
 

@@ -329,13 +329,13 @@ class LruCache {
 
   // ThreadCounters: get() hits and misses of the thread holding one epoch
   // slot; written only by that thread, summed by stats().
-  struct alignas(64) ThreadCounters {
+  struct alignas(perf_detail::kNoFalseSharing) ThreadCounters {
     std::atomic<uint64_t> hits{0};
     std::atomic<uint64_t> misses{0};
   };
 
   // Shard: one lock and everything it guards, plus the published index.
-  struct alignas(64) Shard {
+  struct alignas(perf_detail::kNoFalseSharing) Shard {
     Shard() = default;
     ~Shard() {
       for (const RecencyEntry& e : recency_) {
@@ -356,14 +356,14 @@ class LruCache {
     Shard& operator=(const Shard&) = delete;
 
     // Read by every get() without the lock; written (under it) only when
-    // the index grows. Alone on its cache line.
+    // the index grows. Alone on its pair of cache lines.
     std::atomic<Table*> table_{nullptr};
     std::atomic<uint64_t> resize_seq_{0};  // odd while the index is rewired
 
     // Writer state, in the order a set() touches it: one cache line for
     // the lock and sizes, one for the recency heap and node memory (a set
     // on a shard last written by another core pulls as few lines as can be).
-    alignas(64) ShardMutex mu_;
+    alignas(perf_detail::kNoFalseSharing) ShardMutex mu_;
     size_t count_ = 0;                      // GUARDED_BY(mu_)
     size_t usage_ = 0;                      // GUARDED_BY(mu_) sum of charges
     size_t capacity_ = 0;                   // GUARDED_BY(mu_) (set_max_size)
