@@ -2,7 +2,6 @@
 // agentgate-mock: the admin API (/api/v1/ab-testing), assignment stability
 // across a restart and across instances, and the experiment stage.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <chrono>
@@ -14,9 +13,12 @@
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
 #include "integration/support/redis_server.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 constexpr const char* kAdminKey = "admin-secret-for-tests";
 const TestHeaders kAdmin = {{"Authorization", std::string("Bearer ") + kAdminKey}};
@@ -79,17 +81,6 @@ void StopGracefully(std::unique_ptr<GatewayProcess>& gw) {
   ASSERT_TRUE(gw->process().signal(SIGTERM));
   EXPECT_TRUE(gw->process().wait(std::chrono::seconds(30)).has_value());
   gw.reset();
-}
-
-// Eventually: polls `done` until it holds or a generous deadline passes
-// (another instance's change arrives within its sync interval).
-bool Eventually(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
 }
 
 int TotalImpressions(const Json& results) {
@@ -457,7 +448,7 @@ TEST(ExperimentRedisTest, InstancesShareExperimentsThroughRedis) {
     sticky[u] = assign(*a, "bandit", u);
   }
   // A writes its choices behind: wait until they are in Redis.
-  ASSERT_TRUE(Eventually([&] {
+  ASSERT_TRUE(WaitFor([&] {
     auto r = redis.command({"HLEN", "agentgate:exp:sticky:bandit"});
     return r.ok() && r->integer == 20;
   }));
@@ -474,7 +465,7 @@ TEST(ExperimentRedisTest, InstancesShareExperimentsThroughRedis) {
   ASSERT_NE(a, nullptr);
   // B's impressions arrive with B's next flush and A's next sync.
   Json results;
-  EXPECT_TRUE(Eventually([&] {
+  EXPECT_TRUE(WaitFor([&] {
     results = admin(*a, "GET", "/api/v1/ab-testing/results/model-test").json();
     return TotalImpressions(results) == 40;
   })) << results.dump();
@@ -512,7 +503,7 @@ TEST(ExperimentRedisTest, RunningInstancesSeeEachOthersChanges) {
   // Created on A: B finds it, and its stage uses it.
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(admin(*a, "POST", "/api/v1/ab-testing/experiments", kExperiment).status, 201);
-  ASSERT_TRUE(Eventually([&] { return admin(*b, "GET", get).status == 200; }));
+  ASSERT_TRUE(WaitFor([&] { return admin(*b, "GET", get).status == 200; }));
   const auto seen_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::steady_clock::now() - t0)
                            .count();
@@ -542,7 +533,7 @@ TEST(ExperimentRedisTest, RunningInstancesSeeEachOthersChanges) {
   }
   for (const GatewayProcess* gw : {a.get(), b.get()}) {
     Json results;
-    EXPECT_TRUE(Eventually([&] {
+    EXPECT_TRUE(WaitFor([&] {
       results = admin(*gw, "GET", "/api/v1/ab-testing/results/model-test").json();
       return TotalImpressions(results) == 11;  // 10 assigned + 1 proxied
     })) << results.dump();
@@ -553,7 +544,7 @@ TEST(ExperimentRedisTest, RunningInstancesSeeEachOthersChanges) {
 
   // Stopped on A: B refuses outcomes with 409.
   ASSERT_EQ(admin(*a, "POST", get + "/stop").status, 200);
-  ASSERT_TRUE(Eventually([&] { return admin(*b, "GET", get).json()["status"] == "stopped"; }));
+  ASSERT_TRUE(WaitFor([&] { return admin(*b, "GET", get).json()["status"] == "stopped"; }));
   EXPECT_EQ(admin(*b, "POST", "/api/v1/ab-testing/record",
                   R"({"experiment_id":"model-test","user_id":"both-1","success":true})")
                 .status,
@@ -561,7 +552,7 @@ TEST(ExperimentRedisTest, RunningInstancesSeeEachOthersChanges) {
 
   // Deleted on A: gone on B, and B's proxy no longer assigns.
   ASSERT_EQ(admin(*a, "DELETE", get).status, 200);
-  ASSERT_TRUE(Eventually([&] { return admin(*b, "GET", get).status == 404; }));
+  ASSERT_TRUE(WaitFor([&] { return admin(*b, "GET", get).status == 404; }));
   proxied = Request(b->port(), "POST", "/v1/chat/completions",
                     R"({"model":"ab-model","messages":[{"role":"user","content":"hi"}]})",
                     {{"X-User-Id", "via-b"}});

@@ -19,9 +19,12 @@
 
 #include "integration/support/fleet.h"
 #include "integration/support/load_generator.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -150,8 +153,7 @@ TEST(FleetFaultTest, RedisAwayTenSecondsUnderLoadEveryInstanceServesCountsAndRec
                         }
                       }});
   load.start();
-  ASSERT_TRUE(
-      Fleet::WaitUntil([&] { return hammer_429[0].load() > 0 && answers[0] > 300; }, seconds(20)))
+  ASSERT_TRUE(WaitFor([&] { return hammer_429[0].load() > 0 && answers[0] > 300; }, seconds(20)))
       << "limits apply with Redis up";
 
   // Redis away for 10 s of load.
@@ -161,7 +163,7 @@ TEST(FleetFaultTest, RedisAwayTenSecondsUnderLoadEveryInstanceServesCountsAndRec
   phase = 1;
   for (int i = 0; i < 3; ++i) {
     Json ready;
-    EXPECT_TRUE(Fleet::WaitUntil(
+    EXPECT_TRUE(WaitFor(
         [&] {
           ready = fleet->readyz(i);
           return ready.is_object() && ready["status"] == "degraded";
@@ -185,7 +187,7 @@ TEST(FleetFaultTest, RedisAwayTenSecondsUnderLoadEveryInstanceServesCountsAndRec
   ASSERT_TRUE(fleet->redis().start().ok());
   const auto returned_at = Steady::now();
   phase = 2;
-  EXPECT_TRUE(Fleet::WaitUntil(
+  EXPECT_TRUE(WaitFor(
       [&] {
         std::lock_guard lock(mu);
         for (int i = 0; i < 3; ++i) {
@@ -238,7 +240,7 @@ TEST(FleetFaultTest, RedisAwayTenSecondsUnderLoadEveryInstanceServesCountsAndRec
       EXPECT_GT(fleet->metric(i, sample), 0) << "instance " << i << ": " << sample;
     }
     Json ready;
-    EXPECT_TRUE(Fleet::WaitUntil(
+    EXPECT_TRUE(WaitFor(
         [&] {
           ready = fleet->readyz(i);
           return ready.is_object() && ready["status"] == "ready";
@@ -329,11 +331,11 @@ TEST(FleetFaultTest, AnInstanceKilledMidLoadLosesNoAcknowledgedOutcomeOrDeadLett
              }
            }});
   load.start();
-  ASSERT_TRUE(Fleet::WaitUntil([&] { return load.completed() >= 300; }, seconds(20)));
+  ASSERT_TRUE(WaitFor([&] { return load.completed() >= 300; }, seconds(20)));
   fleet->kill(0);
   killed = true;
   ASSERT_FALSE(fleet->alive(0));
-  EXPECT_TRUE(Fleet::WaitUntil(
+  EXPECT_TRUE(WaitFor(
       [&] {
         std::lock_guard lock(mu);
         return after_kill_ok[1] >= 100 && after_kill_ok[2] >= 100;
@@ -414,10 +416,10 @@ TEST(FleetFaultTest, RedisRestartedEmptyUnderLoadScriptsReloadAndServiceContinue
                         }
                       }});
   load.start();
-  ASSERT_TRUE(Fleet::WaitUntil([&] { return load.completed() >= 300; }, seconds(20)));
+  ASSERT_TRUE(WaitFor([&] { return load.completed() >= 300; }, seconds(20)));
   ASSERT_TRUE(fleet->redis().restart().ok());  // --save "": it comes back empty
   phase = 1;
-  EXPECT_TRUE(Fleet::WaitUntil(
+  EXPECT_TRUE(WaitFor(
       [&] {
         return hammer_429_after.load() > 0 && limited_after[0] > 0 && limited_after[1] > 0 &&
                limited_after[2] > 0;
@@ -425,7 +427,7 @@ TEST(FleetFaultTest, RedisRestartedEmptyUnderLoadScriptsReloadAndServiceContinue
       seconds(10)))
       << "the limit script runs again on every instance";
   const int64_t at_return = load.completed();
-  EXPECT_TRUE(Fleet::WaitUntil([&] { return load.completed() >= at_return + 300; }, seconds(10)));
+  EXPECT_TRUE(WaitFor([&] { return load.completed() >= at_return + 300; }, seconds(10)));
   load.stop();
 
   // The new server saw NOSCRIPT answered by SCRIPT LOAD, then EVALSHA runs.
@@ -470,7 +472,7 @@ TEST(FleetFaultTest, AnInstanceStartedWhileRedisIsAwayServesAndJoinsWhenRedisRet
   EXPECT_EQ(r.status, 200) << r.body;
   ASSERT_TRUE(fleet->redis().start().ok());
   for (int i = 0; i < 2; ++i) {
-    EXPECT_TRUE(Fleet::WaitUntil(
+    EXPECT_TRUE(WaitFor(
         [&] {
           ready = fleet->readyz(i);
           return ready.is_object() && ready["status"] == "ready";

@@ -16,6 +16,7 @@
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
 #include "integration/support/redis_server.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
@@ -189,20 +190,15 @@ TEST_F(RateLimitRedisTest, RedisDownMidLoadFailsOpenAndLimitsComeBackWithoutARes
       }
     });
   }
-  // WaitUntil: polls the counters a bounded number of times.
-  auto wait_until = [&](auto pred) {
-    for (int i = 0; i < 6000 && !pred(); ++i) std::this_thread::sleep_for(milliseconds(5));
-    return pred();
-  };
-
-  EXPECT_TRUE(wait_until([&] { return counts[0][1].load() > 0; })) << "limits apply with Redis up";
+  EXPECT_TRUE(testing::WaitFor([&] { return counts[0][1].load() > 0; }, std::chrono::seconds(30)))
+      << "limits apply with Redis up";
   ASSERT_TRUE(redis_.stop().ok());
   phase = 1;
-  EXPECT_TRUE(wait_until([&] { return counts[1][2].load() >= 50; }))
+  EXPECT_TRUE(testing::WaitFor([&] { return counts[1][2].load() >= 50; }, std::chrono::seconds(30)))
       << "served while Redis is down (more than the minute limit)";
   ASSERT_TRUE(redis_.restart().ok());  // same port, empty dataset: the script must be reloaded
   phase = 2;
-  EXPECT_TRUE(wait_until([&] { return counts[2][1].load() > 0; }))
+  EXPECT_TRUE(testing::WaitFor([&] { return counts[2][1].load() > 0; }, std::chrono::seconds(30)))
       << "limits apply again once Redis is back";
   stop = true;
   for (auto& t : clients) t.join();

@@ -8,22 +8,24 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <functional>
-#include <optional>
-#include <set>
-#include <thread>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <optional>
+#include <set>
+#include <thread>
 
 #include "integration/support/redis_server.h"
+#include "support/wait_for.h"
 
 namespace agentgate {
 namespace {
+
+using testing::WaitFor;
 
 namespace asio = boost::asio;
 using agentgate::testing::RedisServer;
@@ -64,16 +66,6 @@ Result<RedisReply> Command(RedisClient& client, std::vector<std::string> args) {
     out.emplace(co_await client.command(std::move(args)));
   });
   return std::move(*out);
-}
-
-// WaitFor: polls `pred` (state of a real server/connection) up to `timeout`.
-bool WaitFor(const std::function<bool()>& pred, milliseconds timeout = milliseconds(5000)) {
-  const auto deadline = Steady::now() + timeout;
-  while (Steady::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return pred();
 }
 
 std::vector<std::string> Args(std::initializer_list<std::string> a) { return a; }

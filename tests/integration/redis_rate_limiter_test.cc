@@ -5,22 +5,24 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <functional>
 #include <optional>
 #include <random>
 #include <thread>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include "agentgate/ratelimit/rate_limiter.h"
 #include "integration/support/redis_server.h"
 #include "ratelimit/redis_rate_limit_script.h"
 #include "store/redis_client.h"
+#include "support/wait_for.h"
 
 namespace agentgate {
 namespace {
+
+using testing::WaitFor;
 
 namespace asio = boost::asio;
 using agentgate::testing::RedisServer;
@@ -43,15 +45,6 @@ class IoThread {
   asio::executor_work_guard<asio::io_context::executor_type> guard_;
   std::thread thread_;
 };
-
-// WaitFor: polls real state (a connection) a bounded number of times.
-bool WaitFor(const std::function<bool()>& pred) {
-  for (int i = 0; i < 2000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return pred();
-}
 
 int64_t Integer(const Result<RedisReply>& r) { return r.ok() ? r->integer : -1; }
 

@@ -6,11 +6,10 @@
 // follow Redis (nothing crashes).
 #include <gtest/gtest.h>
 
-#include <functional>
-#include <thread>
-
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <functional>
+#include <thread>
 
 #include "agentgate/ratelimit/cost_tracker.h"
 #include "integration/support/redis_server.h"
@@ -19,9 +18,12 @@
 #include "ratelimit/redis_spend_store.h"
 #include "store/redis_client.h"
 #include "store/run_sync.h"
+#include "support/wait_for.h"
 
 namespace agentgate {
 namespace {
+
+using testing::WaitFor;
 
 namespace asio = boost::asio;
 using agentgate::testing::RedisServer;
@@ -29,14 +31,6 @@ using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
-
-bool WaitFor(const std::function<bool()>& pred) {
-  for (int i = 0; i < 2000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return pred();
-}
 
 std::map<std::string, TierLimits> Tiers() {
   std::map<std::string, TierLimits> t;

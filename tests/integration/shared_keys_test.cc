@@ -17,9 +17,12 @@
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
 #include "integration/support/redis_server.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -39,16 +42,6 @@ std::string ConfigFor(uint16_t mock_port, int redis_port) {
          "cache:\n  enabled: false\n"
          "redis:\n  host: 127.0.0.1\n  port: " + std::to_string(redis_port) +
          "\n  connect_timeout_ms: 500\n  command_timeout_ms: 500\n";
-}
-
-// WaitFor: polls `ok` until it holds or 10 s pass.
-bool WaitFor(const std::function<bool()>& ok) {
-  const auto deadline = Steady::now() + 10s;
-  while (Steady::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return ok();
 }
 
 // StoredFields: every field and value of hash `key` in database `db`.

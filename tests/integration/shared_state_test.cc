@@ -21,9 +21,12 @@
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
 #include "integration/support/redis_server.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -56,16 +59,6 @@ std::string ConfigFor(uint16_t mock_port, int redis_port, const std::string& red
 double CostOf(const Json& usage) {
   return (usage["prompt_tokens"].get<double>() * kIn +
           usage["completion_tokens"].get<double>() * kOut) / 1e6;
-}
-
-// WaitFor: polls `ok` until it holds or 10 s pass.
-bool WaitFor(const std::function<bool()>& ok) {
-  const auto deadline = Steady::now() + 10s;
-  while (Steady::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return ok();
 }
 
 // Keys: every key of logical database `db`.

@@ -134,14 +134,4 @@ int64_t Fleet::redis_calls(const std::string& command) {
   return std::stoll(r->str.substr(at + tag.size()));
 }
 
-bool Fleet::WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
-                      std::chrono::milliseconds every) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= end) return pred();
-    std::this_thread::sleep_for(every);
-  }
-  return true;
-}
-
 }  // namespace agentgate::test

@@ -107,11 +107,6 @@ class Fleet {
   // Redis server since it (re)started, from INFO commandstats.
   int64_t redis_calls(const std::string& command);
 
-  // WaitUntil: polls `pred` every `every` until it holds or `timeout`
-  // passes; its last value.
-  static bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
-                        std::chrono::milliseconds every = std::chrono::milliseconds(20));
-
  private:
   explicit Fleet(const FleetOptions& options);
 
