@@ -366,7 +366,8 @@ class MemoryRateLimiter final : public RateLimiter {
     shard.prefetch(key);  // overlaps the likely cache miss with resolving the limits
     ResolvedLimits limits = policy_.resolve(user, tier);
     const RunClock c = RunClock::At(now());
-    RateDecision d;
+    Result<RateDecision> out(std::in_place);  // filled where it is returned from
+    RateDecision& d = *out;
     {
       std::lock_guard lock(shard.mu);
       Slot* s = mode == Mode::kCheck ? shard.find(key) : shard.find_or_add(key, c);
@@ -403,7 +404,7 @@ class MemoryRateLimiter final : public RateLimiter {
       }
     }
     d.tier = std::move(limits.tier);
-    return d;
+    return out;
   }
 
   const RateLimitPolicy& policy_;
