@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "integration/support/redis_server.h"
+#include "support/io_thread.h"
 #include "support/wait_for.h"
 
 namespace agentgate {
@@ -28,27 +29,11 @@ namespace {
 using testing::WaitFor;
 
 namespace asio = boost::asio;
+using agentgate::testing::IoThread;
 using agentgate::testing::RedisServer;
 using agentgate::testing::RedisServerOptions;
 using std::chrono::milliseconds;
 using Steady = std::chrono::steady_clock;
-
-// An io_context run by its own thread until destroyed.
-class IoThread {
- public:
-  IoThread() : guard_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
-  ~IoThread() {
-    guard_.reset();
-    thread_.join();
-  }
-  asio::io_context& io() { return io_; }
-  asio::any_io_executor executor() { return io_.get_executor(); }
-
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
 
 // Runs `fn` as a coroutine on a fresh io_context in this thread until done.
 void RunCoro(std::function<asio::awaitable<void>()> fn) {

@@ -6,13 +6,13 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-
 #include <csignal>
 #include <thread>
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
 #include "integration/support/redis_server.h"
+#include "support/io_thread.h"
 #include "unit/resilience/dead_letter_queue_contract.h"
 
 namespace agentgate::test {
@@ -31,13 +31,12 @@ class RedisDeadLetterQueueTest : public ::testing::Test {
     RedisOptions o;
     o.port = server_.port();
     o.concern = "default";
-    client_ = std::make_unique<RedisClient>(io_.get_executor(), o, metrics_);
+    client_ = std::make_unique<RedisClient>(io_.executor(), o, metrics_);
     client_->start();
   }
   void TearDown() override {
     if (client_) client_->stop();
-    guard_.reset();
-    thread_.join();
+    io_.join();
   }
   std::unique_ptr<DeadLetterQueue> Open(int64_t max_entries = 100, std::string prefix = "") {
     return NewRedisDeadLetterQueue(*client_, std::move(prefix), clock_, &metrics_,
@@ -47,10 +46,7 @@ class RedisDeadLetterQueueTest : public ::testing::Test {
   RedisServer server_;
   ManualClock clock_;
   MetricsRegistry metrics_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_ =
-      boost::asio::make_work_guard(io_);
-  std::thread thread_{[this] { io_.run(); }};
+  agentgate::testing::IoThread io_;
   std::unique_ptr<RedisClient> client_;
 };
 

@@ -5,11 +5,11 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-
 #include <thread>
 
 #include "integration/support/redis_server.h"
 #include "store/redis_cache_stores.h"
+#include "support/io_thread.h"
 
 namespace agentgate::test {
 namespace {
@@ -27,13 +27,12 @@ class RedisEmbeddingStoreTest : public ::testing::Test {
     RedisOptions o;
     o.port = server_.port();
     o.concern = "embedding";
-    client_ = std::make_unique<RedisClient>(io_.get_executor(), o, metrics_);
+    client_ = std::make_unique<RedisClient>(io_.executor(), o, metrics_);
     client_->start();
   }
   void TearDown() override {
     if (client_) client_->stop();
-    guard_.reset();
-    thread_.join();
+    io_.join();
   }
   std::unique_ptr<EmbeddingStore> Open(size_t max_size, Nanos ttl = Nanos(0)) {
     return NewRedisEmbeddingStore(*client_, "", ttl, max_size, metrics_, clock_);
@@ -55,10 +54,7 @@ class RedisEmbeddingStoreTest : public ::testing::Test {
   RedisServer server_;
   ManualClock clock_;
   MetricsRegistry metrics_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_ =
-      boost::asio::make_work_guard(io_);
-  std::thread thread_{[this] { io_.run(); }};
+  agentgate::testing::IoThread io_;
   std::unique_ptr<RedisClient> client_;
 };
 

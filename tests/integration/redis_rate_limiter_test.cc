@@ -17,6 +17,7 @@
 #include "integration/support/redis_server.h"
 #include "ratelimit/redis_rate_limit_script.h"
 #include "store/redis_client.h"
+#include "support/io_thread.h"
 #include "support/wait_for.h"
 
 namespace agentgate {
@@ -25,26 +26,12 @@ namespace {
 using testing::WaitFor;
 
 namespace asio = boost::asio;
+using agentgate::testing::IoThread;
 using agentgate::testing::RedisServer;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
-
-class IoThread {
- public:
-  IoThread() : guard_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
-  ~IoThread() {
-    guard_.reset();
-    thread_.join();
-  }
-  asio::any_io_executor executor() { return io_.get_executor(); }
-
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
 
 int64_t Integer(const Result<RedisReply>& r) { return r.ok() ? r->integer : -1; }
 

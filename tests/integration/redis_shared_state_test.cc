@@ -18,6 +18,7 @@
 #include "ratelimit/redis_spend_store.h"
 #include "store/redis_client.h"
 #include "store/run_sync.h"
+#include "support/io_thread.h"
 #include "support/wait_for.h"
 
 namespace agentgate {
@@ -48,9 +49,8 @@ class RedisSharedStateTest : public ::testing::Test {
     o.port = server_.port();
     o.reconnect_min_backoff = milliseconds(20);
     o.reconnect_max_backoff = milliseconds(100);
-    client_ = std::make_unique<RedisClient>(io_.get_executor(), o, metrics_);
+    client_ = std::make_unique<RedisClient>(io_.executor(), o, metrics_);
     client_->start();
-    thread_ = std::thread([this] { io_.run(); });
     ASSERT_TRUE(WaitFor([&] { return client_->healthy(); }));
   }
   void TearDown() override { Halt(); }
@@ -58,19 +58,15 @@ class RedisSharedStateTest : public ::testing::Test {
   // run again. Each test calls it before its stores go out of scope.
   void Halt() {
     if (client_) client_->stop();
-    guard_.reset();
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
+    io_.halt();
   }
   Result<RedisReply> Cmd(std::vector<std::string> args) { return server_.command(args); }
 
   RedisServer server_;
   MetricsRegistry metrics_;
   ManualClock clock_;  // 2026-01-01T00:00:00Z
-  asio::io_context io_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> guard_{io_.get_executor()};
+  testing::IoThread io_;
   std::unique_ptr<RedisClient> client_;
-  std::thread thread_;
 };
 
 // HaltOnExit: declared after a test's stores, halts the client's thread
