@@ -57,9 +57,13 @@
 // full, on 2 MB pages once that large; a busier log moves to a heap block
 // and back once it fits with room to spare. The slot is prefetched while the
 // limits resolve. Users with nothing counted are dropped each time a shard
-// has doubled. Measured (bench/ratelimit_bench.cc, 1 M users): ~140 B per
-// user (table and spills); `acquire` 0.32-0.34 us of CPU per call, uniform
-// or Zipf (about half of it the user's cache line and its TLB walk).
+// has doubled. Measured (bench/ratelimit_bench.cc, 1 M users, each with a
+// few requests counted): ~140-165 B per user (table and spills); `acquire`
+// 0.27-0.34 us of CPU per call, uniform or Zipf (about half of it the
+// user's cache line). After a minute of every user at 3 requests/s
+// (Uniform1MSteady: 3 runs in the second window, 16 in the minute's), every
+// log has spilled: 338 B per user and 0.69 us per call (a second dependent
+// cache miss, and the runs to sum).
 //
 // Redis backend (NewRedisRateLimiter; src/ratelimit/redis_rate_limiter.cc,
 // the script in redis_rate_limit_script.{h,cc}):
