@@ -61,6 +61,23 @@ std::map<std::string, TierLimits> BenchTiers() {
   return t;
 }
 
+// MeasureAcquire: the timed loop (`next()` is each call's user) and the
+// counters: users, memory per user, share of calls allowed.
+template <typename NextUser>
+void MeasureAcquire(benchmark::State& state, RateLimiter& rl, NextUser next) {
+  char buf[24];
+  int64_t allowed = 0;
+  for (auto _ : state) {
+    auto d = rl.acquire(UserId(next(), buf), "enterprise");
+    allowed += d->allowed;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["users"] = static_cast<double>(rl.users());
+  state.counters["bytes_per_user"] = rl.bytes_per_user();
+  state.counters["allowed_ratio"] =
+      static_cast<double>(allowed) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
+}
+
 void RunAcquire(benchmark::State& state, bool zipf, size_t users = kUsers) {
   static RateLimitPolicy policy(BenchTiers(), "free");
   std::vector<uint32_t> draws = Draws(zipf, users);
@@ -70,16 +87,7 @@ void RunAcquire(benchmark::State& state, bool zipf, size_t users = kUsers) {
     (void)rl->acquire(UserId(static_cast<uint32_t>(i), buf), "enterprise");
   }
   size_t i = 0;
-  int64_t allowed = 0;
-  for (auto _ : state) {
-    auto d = rl->acquire(UserId(draws[i++ & (kDraws - 1)], buf), "enterprise");
-    allowed += d->allowed;
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.counters["users"] = static_cast<double>(rl->users());
-  state.counters["bytes_per_user"] = rl->bytes_per_user();
-  state.counters["allowed_ratio"] =
-      static_cast<double>(allowed) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
+  MeasureAcquire(state, *rl, [&] { return draws[i++ & (kDraws - 1)]; });
 }
 
 // WarmableClock: a virtual time that the warm-up moves, then (after
@@ -122,16 +130,7 @@ void BM_RateLimitAcquireUniform1MSteady(benchmark::State& state) {
     (void)rl->acquire(UserId(next_user(), buf), "enterprise");
   }
   clock.go_real();
-  int64_t allowed = 0;
-  for (auto _ : state) {
-    auto d = rl->acquire(UserId(next_user(), buf), "enterprise");
-    allowed += d->allowed;
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.counters["users"] = static_cast<double>(rl->users());
-  state.counters["bytes_per_user"] = rl->bytes_per_user();
-  state.counters["allowed_ratio"] =
-      static_cast<double>(allowed) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
+  MeasureAcquire(state, *rl, next_user);
 }
 
 void BM_RateLimitAcquireUniform1M(benchmark::State& state) { RunAcquire(state, false); }
