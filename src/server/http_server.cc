@@ -9,8 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <spdlog/spdlog.h>
@@ -301,6 +301,54 @@ struct HttpServer::Impl {
     }
   }
 
+  // ReadRequest: parses the buffered bytes and reads more only when the
+  // parser needs them. A request that is already in the buffer (the usual
+  // case: it came with the first read) completes without a trip through the
+  // event loop, where Beast's async_read/async_read_header post their
+  // completion (one epoll_wait each). Same errors as Beast's read:
+  // http::error::end_of_stream when the peer closed before a byte of the
+  // request, the parser's errors (header_limit, body_limit, partial_message,
+  // ...) otherwise. Answers "Expect: 100-continue" once the header is in and
+  // before the body is read. Moves the connection's phase and deadline from
+  // header to body.
+  net::awaitable<boost::system::error_code> ReadRequest(
+      Connection& c, boost::beast::flat_buffer& buffer,
+      http::request_parser<http::string_body>& parser) {
+    parser.eager(true);
+    bool header_seen = false;
+    for (;;) {
+      boost::system::error_code ec;
+      if (buffer.size() > 0) {
+        size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == http::error::need_more) ec = {};
+        if (ec || parser.is_done()) co_return ec;
+        if (used > 0 && buffer.size() > 0 && !parser.is_header_done()) continue;
+      }
+      if (parser.is_header_done() && !header_seen) {
+        header_seen = true;
+        if (parser.get()[http::field::expect] == "100-continue") {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          if (!co_await WriteAll(c, std::array<net::const_buffer, 1>{net::buffer(kContinue)})) {
+            co_return net::error::connection_reset;
+          }
+        }
+        c.phase = Phase::kBody;
+        c.deadline = clock().coarse_monotonic() + options.body_timeout;
+      }
+      size_t size = boost::beast::read_size(buffer, 65536);
+      if (size == 0) co_return http::error::buffer_overflow;
+      auto [rec, n] = co_await c.socket.async_read_some(buffer.prepare(size), kNoThrow);
+      if (rec == net::error::eof) {
+        if (!parser.got_some()) co_return http::error::end_of_stream;
+        parser.put_eof(ec);
+        co_return ec;
+      }
+      if (rec) co_return rec;
+      buffer.commit(n);
+    }
+  }
+
   // SendSimple: a complete response with no handler involved (parse errors).
   net::awaitable<void> SendError(Connection& c, const Status& s, std::string_view request_id) {
     HttpErrorKind k = HttpErrorKindFor(s.code());
@@ -422,23 +470,8 @@ struct HttpServer::Impl {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
-      auto [hec, hn] = co_await http::async_read_header(c.socket, buffer, parser, kNoThrow);
-      (void)hn;
+      boost::system::error_code hec = co_await ReadRequest(c, buffer, parser);
       std::string generated_id;
-      if (!hec && parser.is_header_done()) {
-        auto& m = parser.get();
-        if (m[http::field::expect] == "100-continue" && !parser.is_done()) {
-          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          if (!co_await WriteAll(c, std::array<net::const_buffer, 1>{net::buffer(kContinue)})) break;
-        }
-        if (!parser.is_done()) {
-          c.phase = Phase::kBody;
-          c.deadline = clock().coarse_monotonic() + options.body_timeout;
-          auto [bec, bn] = co_await http::async_read(c.socket, buffer, parser, kNoThrow);
-          (void)bn;
-          hec = bec;
-        }
-      }
       if (hec) {
         if (c.timed_out || hec == http::error::end_of_stream || hec == net::error::eof ||
             hec == net::error::connection_reset || hec == net::error::operation_aborted ||
