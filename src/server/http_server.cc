@@ -11,8 +11,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -23,6 +22,7 @@
 
 #include "agentgate/core/hash.h"
 #include "server/error_response.h"
+#include "server/request_parser.h"
 
 namespace agentgate {
 
@@ -53,9 +53,10 @@ HttpMethod ToMethod(http::verb v) {
   }
 }
 
-// NewRequestId: 16 hex digits from a per-thread generator seeded once from
-// the OS CSPRNG. Unique enough to correlate logs; not a secret.
-std::string NewRequestId() {
+// AssignNewRequestId: 16 hex digits from a per-thread generator seeded once
+// from the OS CSPRNG, written over `id` (reusing its buffer). Unique enough to
+// correlate logs; not a secret.
+void AssignNewRequestId(std::string& id) {
   thread_local uint64_t state = [] {
     uint64_t seed = 0;
     std::string t = RandomToken(8);
@@ -68,9 +69,8 @@ std::string NewRequestId() {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   z ^= z >> 31;
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(16, '0');
+  id.assign(16, '0');
   for (int i = 15; i >= 0; --i, z >>= 4) id[static_cast<size_t>(i)] = kHex[z & 0xf];
-  return id;
 }
 
 // ValidRequestId: a client's X-Request-Id is echoed only if short and printable.
@@ -312,8 +312,7 @@ struct HttpServer::Impl {
   // before the body is read. Moves the connection's phase and deadline from
   // header to body.
   net::awaitable<boost::system::error_code> ReadRequest(
-      Connection& c, boost::beast::flat_buffer& buffer,
-      http::request_parser<http::string_body>& parser) {
+      Connection& c, boost::beast::flat_buffer& buffer, RequestParser& parser) {
     parser.eager(true);
     bool header_seen = false;
     for (;;) {
@@ -327,7 +326,7 @@ struct HttpServer::Impl {
       }
       if (parser.is_header_done() && !header_seen) {
         header_seen = true;
-        if (parser.get()[http::field::expect] == "100-continue") {
+        if (parser.field("expect") == "100-continue") {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
           if (!co_await WriteAll(c, std::array<net::const_buffer, 1>{net::buffer(kContinue)})) {
             co_return net::error::connection_reset;
@@ -448,6 +447,9 @@ struct HttpServer::Impl {
 
     boost::beast::flat_buffer buffer;
     buffer.reserve(16 * 1024);
+    // Reused from one request to the next, so that a warm connection parses
+    // a request without allocating.
+    RequestStorage storage;
     HttpRequest req;
     HttpResponse res;
     std::string head;
@@ -467,7 +469,7 @@ struct HttpServer::Impl {
       c.phase = Phase::kHeader;
       Nanos started = Clock::system().monotonic();
       c.deadline = clock().coarse_monotonic() + options.header_timeout;
-      http::request_parser<http::string_body> parser;
+      RequestParser parser(storage, req.body);
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
       boost::system::error_code hec = co_await ReadRequest(c, buffer, parser);
@@ -488,29 +490,30 @@ struct HttpServer::Impl {
                                 fmt::format("request headers exceed the limit of {} bytes",
                                             options.max_header_bytes))
                        : InvalidArgument("malformed HTTP request: " + hec.message());
-        generated_id = NewRequestId();
+        AssignNewRequestId(generated_id);
         co_await SendError(c, s, generated_id);
         break;
       }
 
       // Build the handler's view of the request.
-      auto& msg = parser.get();
-      req.method = ToMethod(msg.method());
-      req.method_name = msg.method_string();
-      req.target = msg.target();
+      req.method = ToMethod(parser.method());
+      req.method_name = parser.method_string();
+      req.target = parser.target();
       size_t q = req.target.find('?');
       req.path = req.target.substr(0, q);
       req.query = q == std::string_view::npos ? std::string_view() : req.target.substr(q + 1);
-      req.headers.clear();
-      for (const auto& f : msg) req.headers.emplace_back(f.name_string(), f.value());
-      req.body = std::move(msg.body());
+      parser.headers(req.headers);  // the body is already in req.body
       req.remote_address = remote;
       req.remote_is_loopback = loopback;
       req.path_params.clear();
-      std::string_view client_id = msg["X-Request-Id"];
-      req.request_id = ValidRequestId(client_id) ? std::string(client_id) : NewRequestId();
-      bool keep_alive = msg.keep_alive() && !server.stopping();
-      bool http11 = msg.version() >= 11;
+      std::string_view client_id = parser.field("x-request-id");
+      if (ValidRequestId(client_id)) {
+        req.request_id.assign(client_id);
+      } else {
+        AssignNewRequestId(req.request_id);
+      }
+      bool keep_alive = parser.keep_alive() && !server.stopping();
+      bool http11 = parser.version() >= 11;
 
       res.status = 200;
       res.content_type = "application/json";
