@@ -38,6 +38,7 @@ namespace {
 
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;  // per-connection read buffer (grows for big headers)
+constexpr size_t kParsePadding = 64;      // spare capacity after a whole body (see on_body_init_impl)
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -294,7 +295,9 @@ class ResponseParser final : public http::basic_parser<false> {
     }
   }
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, ErrorCode&) override {
-    if (!pieces_ && length) out_.body.reserve(static_cast<size_t>(*length));
+    // Room past the end for a consumer that parses the body in place with
+    // simdjson (its SIMDJSON_PADDING, 64 bytes), so that it need not copy it.
+    if (!pieces_ && length) out_.body.reserve(static_cast<size_t>(*length) + kParsePadding);
   }
   size_t on_body_impl(BeastView body, ErrorCode&) override {
     Take(std::string_view(body.data(), body.size()));

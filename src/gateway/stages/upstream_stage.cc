@@ -45,6 +45,13 @@ void CopyHeaders(const UpstreamResponse& from, HttpResponse& to) {
   }
 }
 
+// MoveHeaders: CopyHeaders for an answer that is not needed afterwards.
+void MoveHeaders(UpstreamResponse& from, HttpResponse& to) {
+  for (auto& [k, v] : from.headers) {
+    if (!OwnResponseHeader(k)) to.headers.emplace_back(std::move(k), std::move(v));
+  }
+}
+
 // StreamToClient: passes the upstream's SSE bytes to the client as they
 // come, reading usage on the way; a non-2xx answer is collected whole and
 // answered as an ordinary error response instead.
@@ -133,7 +140,7 @@ boost::asio::awaitable<Status> UpstreamStage::send_whole(RequestContext& ctx,
   if (!r.ok()) co_return r.status();
   UpstreamResponse& up = *r;
   HttpResponse& res = ctx.response;
-  CopyHeaders(up, res);
+  MoveHeaders(up, res);
   if (up.status / 100 != 2) {
     AnswerUpstreamError(res, up.status, std::move(up.body), client.endpoint().name);
     co_return Status::Ok();
