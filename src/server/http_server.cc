@@ -273,7 +273,10 @@ struct HttpServer::Impl {
 
   net::awaitable<void> Accept(Worker& w) {
     for (;;) {
-      auto [ec, socket] = co_await w.acceptor->async_accept(kNoThrow);
+      // accept() fills in the peer's address: no getpeername() in Session.
+      tcp::socket socket(w.ioc);
+      tcp::endpoint peer;
+      auto [ec] = co_await w.acceptor->async_accept(socket, peer, kNoThrow);
       if (ec) {
         if (ec == net::error::operation_aborted || server.stopping()) co_return;
         // Out of descriptors and the like: back off briefly rather than spin.
@@ -297,7 +300,7 @@ struct HttpServer::Impl {
         socket.close(wec);
         continue;
       }
-      net::co_spawn(w.ioc, Session(w, std::move(socket)), net::detached);
+      net::co_spawn(w.ioc, Session(w, std::move(socket), peer), net::detached);
     }
   }
 
@@ -429,7 +432,7 @@ struct HttpServer::Impl {
     size_t bytes_ = 0;
   };
 
-  net::awaitable<void> Session(Worker& w, tcp::socket socket) {
+  net::awaitable<void> Session(Worker& w, tcp::socket socket, tcp::endpoint peer) {
     server.active_.fetch_add(1, std::memory_order_relaxed);
     if (open_connections) open_connections->add(1);
     Connection c(std::move(socket));
@@ -438,12 +441,8 @@ struct HttpServer::Impl {
     boost::system::error_code ec;
     c.socket.set_option(tcp::no_delay(true), ec);
     c.socket.non_blocking(true, ec);
-    std::string remote;
-    bool loopback = false;
-    if (auto ep = c.socket.remote_endpoint(ec); !ec) {
-      remote = ep.address().to_string();
-      loopback = ep.address().is_loopback();
-    }
+    std::string remote = peer.address().to_string();
+    bool loopback = peer.address().is_loopback();
 
     boost::beast::flat_buffer buffer;
     buffer.reserve(16 * 1024);
