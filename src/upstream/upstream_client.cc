@@ -712,19 +712,25 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
   }
 }
 
-// Run: Exchange with the request metrics around it.
-net::awaitable<Status> Run(const std::shared_ptr<Shared>& sp, const UpstreamRequest& req,
-                           UpstreamResponse& out, StreamSink* sink, bool* cancelled) {
-  Shared& s = *sp;
-  if (s.requests) s.requests->inc();
-  auto start = s.latency ? SteadyClock::now() : SteadyClock::time_point{};
-  Status st = co_await Exchange(sp, req, out, sink, cancelled);
-  if (!st.ok()) s.CountError(st.code());
-  if (s.latency) {
-    s.latency->observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
+// ExchangeMetrics: the request metrics around one Exchange (a plain object
+// rather than a wrapping coroutine: one coroutine frame less per request).
+class ExchangeMetrics {
+ public:
+  explicit ExchangeMetrics(const Shared& s) : s_(s) {
+    if (s_.requests) s_.requests->inc();
+    if (s_.latency) start_ = SteadyClock::now();
   }
-  co_return st;
-}
+  void done(const Status& st) const {
+    if (!st.ok()) s_.CountError(st.code());
+    if (s_.latency) {
+      s_.latency->observe(std::chrono::duration<double>(SteadyClock::now() - start_).count());
+    }
+  }
+
+ private:
+  const Shared& s_;
+  SteadyClock::time_point start_{};
+};
 
 uint16_t DefaultPort(bool tls) { return tls ? 443 : 80; }
 
@@ -895,7 +901,9 @@ Result<std::unique_ptr<UpstreamClient>> UpstreamClient::Create(UpstreamEndpoint 
 
 net::awaitable<Result<UpstreamResponse>> UpstreamClient::send(const UpstreamRequest& request) {
   UpstreamResponse out;
-  Status st = co_await Run(shared_, request, out, nullptr, nullptr);
+  const ExchangeMetrics metrics(*shared_);
+  Status st = co_await Exchange(shared_, request, out, nullptr, nullptr);
+  metrics.done(st);
   if (!st.ok()) co_return st;
   co_return Result<UpstreamResponse>(std::move(out));
 }
@@ -904,7 +912,9 @@ net::awaitable<Result<int>> UpstreamClient::send_streaming(const UpstreamRequest
                                                            StreamSink& sink) {
   UpstreamResponse head;
   bool cancelled = false;
-  Status st = co_await Run(shared_, request, head, &sink, &cancelled);
+  const ExchangeMetrics metrics(*shared_);
+  Status st = co_await Exchange(shared_, request, head, &sink, &cancelled);
+  metrics.done(st);
   if (!st.ok()) co_return st;
   co_return Result<int>(head.status);
 }
