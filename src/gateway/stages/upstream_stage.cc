@@ -151,7 +151,12 @@ boost::asio::awaitable<Status> UpstreamStage::send_whole(RequestContext& ctx,
     co_return Status::Ok();
   }
   res.status = up.status;
-  res.content_type = up.content_type.empty() ? "application/json" : up.content_type;
+  // Assigned in place (a ?: here would build a temporary string).
+  if (up.content_type.empty()) {
+    res.content_type = "application/json";
+  } else {
+    res.content_type = up.content_type;
+  }
   res.body = std::move(up.body);
   co_return Status::Ok();
 }
@@ -228,8 +233,13 @@ boost::asio::awaitable<void> UpstreamStage::handle(RequestContext& ctx, Next) {
   }
 
   if (policy_ != nullptr) {
-    UpstreamPolicy::Attempt attempt_target = [this, &ctx, &request](const RouteTarget& t) {
-      return attempt(ctx, t, request);
+    // Two pointers, so that std::function keeps the lambda inline (no allocation).
+    struct Call {
+      RequestContext& ctx;
+      UpstreamRequest& request;
+    } call{ctx, request};
+    UpstreamPolicy::Attempt attempt_target = [this, &call](const RouteTarget& t) {
+      return attempt(call.ctx, t, call.request);
     };
     std::optional<size_t> answered = co_await policy_->run(ctx, plan, attempt_target);
     if (answered) {
