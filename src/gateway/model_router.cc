@@ -17,7 +17,9 @@ std::vector<size_t> ModelRouter::group(std::string_view model) const {
       else if (m == kAnyModel) wildcard.push_back(i);
     }
   }
-  return named.empty() ? wildcard : named;
+  // Two returns rather than ?: so that the chosen vector is moved, not copied.
+  if (named.empty()) return wildcard;
+  return named;
 }
 
 void ModelRouter::append_group(std::string_view model, bool fallback, uint64_t random,
@@ -48,6 +50,7 @@ void ModelRouter::append_group(std::string_view model, bool fallback, uint64_t r
 
 std::vector<RouteTarget> ModelRouter::plan(std::string_view model, uint64_t random) const {
   std::vector<RouteTarget> out;
+  out.reserve(2);  // the usual plan: one target, perhaps one fallback
   append_group(model, false, random, &out);
   auto fb = routing_.fallbacks.find(std::string(model));
   if (fb != routing_.fallbacks.end()) {

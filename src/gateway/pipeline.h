@@ -21,7 +21,9 @@ class Pipeline {
   // REQUIRES: `profiler` (may be null) outlives the pipeline.
   explicit Pipeline(std::vector<std::shared_ptr<Stage>> stages, Profiler* profiler = nullptr);
 
-  boost::asio::awaitable<void> run(RequestContext& ctx) const { co_await Next(this, 0)(ctx); }
+  // run: the whole pipeline for one request (Next is not a coroutine, so the
+  // temporary may go once the first stage's coroutine is made).
+  boost::asio::awaitable<void> run(RequestContext& ctx) const { return Next(this, 0)(ctx); }
 
   const std::vector<std::shared_ptr<Stage>>& stages() const { return stages_; }
 

@@ -9,10 +9,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -23,6 +22,7 @@
 
 #include "agentgate/core/hash.h"
 #include "server/error_response.h"
+#include "server/request_parser.h"
 
 namespace agentgate {
 
@@ -53,9 +53,10 @@ HttpMethod ToMethod(http::verb v) {
   }
 }
 
-// NewRequestId: 16 hex digits from a per-thread generator seeded once from
-// the OS CSPRNG. Unique enough to correlate logs; not a secret.
-std::string NewRequestId() {
+// AssignNewRequestId: 16 hex digits from a per-thread generator seeded once
+// from the OS CSPRNG, written over `id` (reusing its buffer). Unique enough to
+// correlate logs; not a secret.
+void AssignNewRequestId(std::string& id) {
   thread_local uint64_t state = [] {
     uint64_t seed = 0;
     std::string t = RandomToken(8);
@@ -68,9 +69,8 @@ std::string NewRequestId() {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   z ^= z >> 31;
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(16, '0');
+  id.assign(16, '0');
   for (int i = 15; i >= 0; --i, z >>= 4) id[static_cast<size_t>(i)] = kHex[z & 0xf];
-  return id;
 }
 
 // ValidRequestId: a client's X-Request-Id is echoed only if short and printable.
@@ -273,7 +273,10 @@ struct HttpServer::Impl {
 
   net::awaitable<void> Accept(Worker& w) {
     for (;;) {
-      auto [ec, socket] = co_await w.acceptor->async_accept(kNoThrow);
+      // accept() fills in the peer's address: no getpeername() in Session.
+      tcp::socket socket(w.ioc);
+      tcp::endpoint peer;
+      auto [ec] = co_await w.acceptor->async_accept(socket, peer, kNoThrow);
       if (ec) {
         if (ec == net::error::operation_aborted || server.stopping()) co_return;
         // Out of descriptors and the like: back off briefly rather than spin.
@@ -297,7 +300,54 @@ struct HttpServer::Impl {
         socket.close(wec);
         continue;
       }
-      net::co_spawn(w.ioc, Session(w, std::move(socket)), net::detached);
+      net::co_spawn(w.ioc, Session(w, std::move(socket), peer), net::detached);
+    }
+  }
+
+  // ReadRequest: parses the buffered bytes and reads more only when the
+  // parser needs them. A request that is already in the buffer (the usual
+  // case: it came with the first read) completes without a trip through the
+  // event loop, where Beast's async_read/async_read_header post their
+  // completion (one epoll_wait each). Same errors as Beast's read:
+  // http::error::end_of_stream when the peer closed before a byte of the
+  // request, the parser's errors (header_limit, body_limit, partial_message,
+  // ...) otherwise. Answers "Expect: 100-continue" once the header is in and
+  // before the body is read. Moves the connection's phase and deadline from
+  // header to body.
+  net::awaitable<boost::system::error_code> ReadRequest(
+      Connection& c, boost::beast::flat_buffer& buffer, RequestParser& parser) {
+    parser.eager(true);
+    bool header_seen = false;
+    for (;;) {
+      boost::system::error_code ec;
+      if (buffer.size() > 0) {
+        size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == http::error::need_more) ec = {};
+        if (ec || parser.is_done()) co_return ec;
+        if (used > 0 && buffer.size() > 0 && !parser.is_header_done()) continue;
+      }
+      if (parser.is_header_done() && !header_seen) {
+        header_seen = true;
+        if (parser.field("expect") == "100-continue") {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          if (!co_await WriteAll(c, std::array<net::const_buffer, 1>{net::buffer(kContinue)})) {
+            co_return net::error::connection_reset;
+          }
+        }
+        c.phase = Phase::kBody;
+        c.deadline = clock().coarse_monotonic() + options.body_timeout;
+      }
+      size_t size = boost::beast::read_size(buffer, 65536);
+      if (size == 0) co_return http::error::buffer_overflow;
+      auto [rec, n] = co_await c.socket.async_read_some(buffer.prepare(size), kNoThrow);
+      if (rec == net::error::eof) {
+        if (!parser.got_some()) co_return http::error::end_of_stream;
+        parser.put_eof(ec);
+        co_return ec;
+      }
+      if (rec) co_return rec;
+      buffer.commit(n);
     }
   }
 
@@ -382,7 +432,7 @@ struct HttpServer::Impl {
     size_t bytes_ = 0;
   };
 
-  net::awaitable<void> Session(Worker& w, tcp::socket socket) {
+  net::awaitable<void> Session(Worker& w, tcp::socket socket, tcp::endpoint peer) {
     server.active_.fetch_add(1, std::memory_order_relaxed);
     if (open_connections) open_connections->add(1);
     Connection c(std::move(socket));
@@ -391,15 +441,14 @@ struct HttpServer::Impl {
     boost::system::error_code ec;
     c.socket.set_option(tcp::no_delay(true), ec);
     c.socket.non_blocking(true, ec);
-    std::string remote;
-    bool loopback = false;
-    if (auto ep = c.socket.remote_endpoint(ec); !ec) {
-      remote = ep.address().to_string();
-      loopback = ep.address().is_loopback();
-    }
+    std::string remote = peer.address().to_string();
+    bool loopback = peer.address().is_loopback();
 
     boost::beast::flat_buffer buffer;
     buffer.reserve(16 * 1024);
+    // Reused from one request to the next, so that a warm connection parses
+    // a request without allocating.
+    RequestStorage storage;
     HttpRequest req;
     HttpResponse res;
     std::string head;
@@ -419,26 +468,11 @@ struct HttpServer::Impl {
       c.phase = Phase::kHeader;
       Nanos started = Clock::system().monotonic();
       c.deadline = clock().coarse_monotonic() + options.header_timeout;
-      http::request_parser<http::string_body> parser;
+      RequestParser parser(storage, req.body);
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
-      auto [hec, hn] = co_await http::async_read_header(c.socket, buffer, parser, kNoThrow);
-      (void)hn;
+      boost::system::error_code hec = co_await ReadRequest(c, buffer, parser);
       std::string generated_id;
-      if (!hec && parser.is_header_done()) {
-        auto& m = parser.get();
-        if (m[http::field::expect] == "100-continue" && !parser.is_done()) {
-          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          if (!co_await WriteAll(c, std::array<net::const_buffer, 1>{net::buffer(kContinue)})) break;
-        }
-        if (!parser.is_done()) {
-          c.phase = Phase::kBody;
-          c.deadline = clock().coarse_monotonic() + options.body_timeout;
-          auto [bec, bn] = co_await http::async_read(c.socket, buffer, parser, kNoThrow);
-          (void)bn;
-          hec = bec;
-        }
-      }
       if (hec) {
         if (c.timed_out || hec == http::error::end_of_stream || hec == net::error::eof ||
             hec == net::error::connection_reset || hec == net::error::operation_aborted ||
@@ -455,29 +489,30 @@ struct HttpServer::Impl {
                                 fmt::format("request headers exceed the limit of {} bytes",
                                             options.max_header_bytes))
                        : InvalidArgument("malformed HTTP request: " + hec.message());
-        generated_id = NewRequestId();
+        AssignNewRequestId(generated_id);
         co_await SendError(c, s, generated_id);
         break;
       }
 
       // Build the handler's view of the request.
-      auto& msg = parser.get();
-      req.method = ToMethod(msg.method());
-      req.method_name = msg.method_string();
-      req.target = msg.target();
+      req.method = ToMethod(parser.method());
+      req.method_name = parser.method_string();
+      req.target = parser.target();
       size_t q = req.target.find('?');
       req.path = req.target.substr(0, q);
       req.query = q == std::string_view::npos ? std::string_view() : req.target.substr(q + 1);
-      req.headers.clear();
-      for (const auto& f : msg) req.headers.emplace_back(f.name_string(), f.value());
-      req.body = std::move(msg.body());
+      parser.headers(req.headers);  // the body is already in req.body
       req.remote_address = remote;
       req.remote_is_loopback = loopback;
       req.path_params.clear();
-      std::string_view client_id = msg["X-Request-Id"];
-      req.request_id = ValidRequestId(client_id) ? std::string(client_id) : NewRequestId();
-      bool keep_alive = msg.keep_alive() && !server.stopping();
-      bool http11 = msg.version() >= 11;
+      std::string_view client_id = parser.field("x-request-id");
+      if (ValidRequestId(client_id)) {
+        req.request_id.assign(client_id);
+      } else {
+        AssignNewRequestId(req.request_id);
+      }
+      bool keep_alive = parser.keep_alive() && !server.stopping();
+      bool http11 = parser.version() >= 11;
 
       res.status = 200;
       res.content_type = "application/json";

@@ -89,6 +89,15 @@ const Router::Route* Router::match(HttpMethod method, std::string_view path, Htt
   return nullptr;
 }
 
+namespace {
+
+// Answered: an awaitable for a response already set (no route, wrong method).
+boost::asio::awaitable<void> Answered() { co_return; }
+
+}  // namespace
+
+// Not a coroutine itself: it hands back the route handler's coroutine, so that
+// routing costs no coroutine frame of its own.
 boost::asio::awaitable<void> Router::dispatch(HttpRequest& req, HttpResponse& res) const {
   std::string allow;
   const Route* r = match(req.method, req.path, &req, &allow);
@@ -104,10 +113,10 @@ boost::asio::awaitable<void> Router::dispatch(HttpRequest& req, HttpResponse& re
       SetError(res, NotFound("no route for " + std::string(req.method_name) + " " +
                              std::string(req.path)));
     }
-    co_return;
+    return Answered();
   }
   res.route = r->pattern;
-  co_await r->handler(req, res);
+  return r->handler(req, res);
 }
 
 std::vector<Router::RouteInfo> Router::routes() const {

@@ -45,6 +45,13 @@ void CopyHeaders(const UpstreamResponse& from, HttpResponse& to) {
   }
 }
 
+// MoveHeaders: CopyHeaders for an answer that is not needed afterwards.
+void MoveHeaders(UpstreamResponse& from, HttpResponse& to) {
+  for (auto& [k, v] : from.headers) {
+    if (!OwnResponseHeader(k)) to.headers.emplace_back(std::move(k), std::move(v));
+  }
+}
+
 // StreamToClient: passes the upstream's SSE bytes to the client as they
 // come, reading usage on the way; a non-2xx answer is collected whole and
 // answered as an ordinary error response instead.
@@ -133,7 +140,7 @@ boost::asio::awaitable<Status> UpstreamStage::send_whole(RequestContext& ctx,
   if (!r.ok()) co_return r.status();
   UpstreamResponse& up = *r;
   HttpResponse& res = ctx.response;
-  CopyHeaders(up, res);
+  MoveHeaders(up, res);
   if (up.status / 100 != 2) {
     AnswerUpstreamError(res, up.status, std::move(up.body), client.endpoint().name);
     co_return Status::Ok();
@@ -144,7 +151,12 @@ boost::asio::awaitable<Status> UpstreamStage::send_whole(RequestContext& ctx,
     co_return Status::Ok();
   }
   res.status = up.status;
-  res.content_type = up.content_type.empty() ? "application/json" : up.content_type;
+  // Assigned in place (a ?: here would build a temporary string).
+  if (up.content_type.empty()) {
+    res.content_type = "application/json";
+  } else {
+    res.content_type = up.content_type;
+  }
   res.body = std::move(up.body);
   co_return Status::Ok();
 }
@@ -221,8 +233,13 @@ boost::asio::awaitable<void> UpstreamStage::handle(RequestContext& ctx, Next) {
   }
 
   if (policy_ != nullptr) {
-    UpstreamPolicy::Attempt attempt_target = [this, &ctx, &request](const RouteTarget& t) {
-      return attempt(ctx, t, request);
+    // Two pointers, so that std::function keeps the lambda inline (no allocation).
+    struct Call {
+      RequestContext& ctx;
+      UpstreamRequest& request;
+    } call{ctx, request};
+    UpstreamPolicy::Attempt attempt_target = [this, &call](const RouteTarget& t) {
+      return attempt(call.ctx, t, call.request);
     };
     std::optional<size_t> answered = co_await policy_->run(ctx, plan, attempt_target);
     if (answered) {

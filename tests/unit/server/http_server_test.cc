@@ -150,6 +150,74 @@ TEST_F(HttpServerTest, OversizedBodyGets413AndServerKeepsServing) {
   EXPECT_NE(r.find("\r\n\r\nabc"), std::string::npos);
 }
 
+TEST_F(HttpServerTest, ExpectContinueGets100BeforeTheBodyIsSent) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     "Content-Length: 3\r\n\r\n"));
+  EXPECT_EQ(c.read_response(), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(c.send("abc"));
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_NE(r.find("\r\n\r\nabc"), std::string::npos) << r;
+}
+
+TEST_F(HttpServerTest, ExpectContinueWithTheBodyAlreadySentGetsNo100) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     "Content-Length: 3\r\n\r\nabc"));
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsWithBodiesAreAnsweredInOrder) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst" +
+                     Get("/hello", "X-Name: second\r\n") +
+                     "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthird"));
+  std::string r1 = c.read_response();
+  std::string r2 = c.read_response();
+  std::string r3 = c.read_response();
+  EXPECT_NE(r1.find("\r\n\r\nfirst"), std::string::npos) << r1;
+  EXPECT_NE(r2.find("\r\n\r\nhello second"), std::string::npos) << r2;
+  EXPECT_NE(r3.find("\r\n\r\nthird"), std::string::npos) << r3;
+}
+
+TEST_F(HttpServerTest, ARequestSentInPiecesIsReassembled) {
+  Start();
+  RawClient c(server_->port());
+  const std::string request =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: piecewise-1\r\n"
+      "Content-Length: 10\r\n\r\n0123456789";
+  for (size_t at = 0; at < request.size(); at += 7) {
+    ASSERT_TRUE(c.send(std::string_view(request).substr(at, 7)));
+    std::this_thread::sleep_for(1ms);
+  }
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_NE(r.find("X-Request-Id: piecewise-1\r\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("\r\n\r\n0123456789"), std::string::npos) << r;
+}
+
+TEST_F(HttpServerTest, AKeepAliveConnectionSeesOnlyEachRequestsOwnHeadersAndBody) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nlong body 1"));
+  EXPECT_NE(c.read_response().find("\r\n\r\nlong body 1"), std::string::npos);
+  ASSERT_TRUE(c.send(Get("/hello", "x-NAME: again\r\n")));
+  std::string r = c.read_response();
+  EXPECT_NE(r.find("\r\n\r\nhello again"), std::string::npos) << r;
+  ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"));
+  r = c.read_response();
+  EXPECT_NE(r.find("Content-Length: 2\r\n"), std::string::npos) << r;
+  ASSERT_TRUE(c.send(Get("/hello")));
+  r = c.read_response();
+  EXPECT_NE(r.find("\r\n\r\nhello "), std::string::npos) << r;
+  EXPECT_EQ(r.find("again"), std::string::npos) << r;
+}
+
 TEST_F(HttpServerTest, ChunkedBodyOverLimitGets413) {
   HttpServerOptions o;
   o.max_body_bytes = 10;
