@@ -11,6 +11,7 @@
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
+#include "server/http_types.h"
 
 namespace agentgate::test {
 namespace {
@@ -100,6 +101,15 @@ TEST_F(GatewayTest, StreamsChunkByChunkWithUsage) {
   ASSERT_EQ(r.status, 200) << r.error;
   EXPECT_TRUE(r.done());
   EXPECT_GE(r.http_chunks, 4u);
+  // One Cache-Control, the gateway's (the mock sends its own too).
+  int cache_control = 0;
+  for (const auto& [name, value] : r.headers) {
+    if (EqualsIgnoreCase(name, "Cache-Control")) {
+      ++cache_control;
+      EXPECT_EQ(value, "no-cache");
+    }
+  }
+  EXPECT_EQ(cache_control, 1);
   // Usage is recorded once the stream's last write completed: the client may ask first.
   Json usage;
   for (int i = 0; i < 100; ++i) {

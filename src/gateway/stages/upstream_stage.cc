@@ -67,9 +67,10 @@ class StreamToClient final : public StreamSink {
     }
     std::vector<std::pair<std::string, std::string>> headers;
     for (const auto& [k, v] : head.headers) {
-      if (!OwnResponseHeader(k)) headers.emplace_back(k, v);
+      if (!OwnResponseHeader(k) && !EqualsIgnoreCase(k, "cache-control"))
+        headers.emplace_back(k, v);
     }
-    headers.emplace_back("Cache-Control", "no-cache");
+    headers.emplace_back("Cache-Control", "no-cache");  // the stream's, in place of the upstream's
     // Headers earlier stages set on ctx.response (X-Cache, RateLimit, ...) go on the stream too.
     for (const auto& h : ctx_.response.headers) headers.push_back(h);
     ctx_.streamed = true;
