@@ -10,9 +10,12 @@
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 using namespace std::chrono_literals;
 
@@ -140,11 +143,8 @@ TEST_F(BudgetTest, StreamedCallIsChargedFromTheUsageChunkAtTheEnd) {
   ASSERT_TRUE(usage.is_object()) << s.body;
   // The charge follows the stream's last write, so the client may ask
   // before it is made: poll for it (briefly).
-  Json spend = Spend("carol");
-  for (int i = 0; i < 200 && spend["requests_today"] == 0; ++i) {
-    std::this_thread::sleep_for(10ms);
-    spend = Spend("carol");
-  }
+  Json spend;
+  WaitFor([&] { return (spend = Spend("carol"))["requests_today"] != 0; }, 2s);
   EXPECT_NEAR(spend["today_usd"].get<double>(), CostOf(usage), 1e-9);
   EXPECT_EQ(spend["requests_today"], 1);
 }

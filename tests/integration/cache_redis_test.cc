@@ -10,9 +10,12 @@
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
 #include "integration/support/redis_server.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 constexpr const char* kAdminKey = "admin-secret-for-tests";
 const TestHeaders kAdmin = {{"Authorization", std::string("Bearer ") + kAdminKey}};
@@ -167,24 +170,21 @@ TEST_F(CacheRedisTest, RedisAwayIsAMissNeverAnError) {
 
   ASSERT_TRUE(redis_.restart().ok());
   // Once reconnected, it caches again (bounded polling: each try is a round trip).
-  bool hit = false;
-  for (int i = 0; i < 200 && !hit; ++i) {
-    Post(*a_, Chat("after the outage"));
-    hit = Post(*b_, Chat("after the outage")).header("x-cache") == "HIT";
-    if (!hit) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_TRUE(hit);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Post(*a_, Chat("after the outage"));
+        return Post(*b_, Chat("after the outage")).header("x-cache") == "HIT";
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50)));
 }
 
 // Replicated: polls `gw`'s /metrics until it has inserted `n` semantic
 // entries from other instances (bounded; each poll is a loopback round trip).
 bool Replicated(GatewayProcess& gw, int n) {
   const std::string line = "agentgate_cache_replicated_total{cache=\"semantic\"} " + std::to_string(n) + "\n";
-  for (int i = 0; i < 200; ++i) {
-    if (Request(gw.port(), "GET", "/metrics").body.find(line) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return false;
+  return WaitFor(
+      [&] { return Request(gw.port(), "GET", "/metrics").body.find(line) != std::string::npos; },
+      std::chrono::seconds(5), std::chrono::milliseconds(25));
 }
 
 TEST_F(CacheRedisTest, SemanticEntriesAreSharedThroughRedis) {
@@ -312,10 +312,7 @@ TEST_F(CacheRedisTest, StreamingFollowersOnTheOtherInstanceReceiveTheLeadersChun
   std::thread leader_thread(
       [&] { leader = RequestSse(a_->port(), "POST", "/v1/chat/completions", body); });
   // Followers join once the leader's upstream call is under way.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (Calls() == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  WaitFor([&] { return Calls() != 0; }, std::chrono::seconds(10));
   constexpr int kFollowers = 6;  // 4 on the other instance, 2 beside the leader
   std::vector<SseResult> followers(kFollowers);
   std::vector<std::thread> threads;
@@ -364,10 +361,7 @@ TEST_F(CacheRedisTest, ABrokenLeaderStreamEndsTheRemoteFollowersStreamWithAnErro
   SseResult leader;
   std::thread leader_thread(
       [&] { leader = RequestSse(a_->port(), "POST", "/v1/chat/completions", body); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (Calls() == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  WaitFor([&] { return Calls() != 0; }, std::chrono::seconds(10));
   SseResult follower = RequestSse(b_->port(), "POST", "/v1/chat/completions", body);
   leader_thread.join();
   ASSERT_EQ(leader.status, 200) << leader.error;

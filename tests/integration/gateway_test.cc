@@ -12,9 +12,12 @@
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
 #include "server/http_types.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 using namespace std::chrono_literals;
 
@@ -112,11 +115,12 @@ TEST_F(GatewayTest, StreamsChunkByChunkWithUsage) {
   EXPECT_EQ(cache_control, 1);
   // Usage is recorded once the stream's last write completed: the client may ask first.
   Json usage;
-  for (int i = 0; i < 100; ++i) {
-    usage = Request(gw_->port(), "GET", "/api/v1/usage/streamer", "", kAdmin).json();
-    if (usage["requests"] == 1) break;
-    std::this_thread::sleep_for(10ms);
-  }
+  WaitFor(
+      [&] {
+        usage = Request(gw_->port(), "GET", "/api/v1/usage/streamer", "", kAdmin).json();
+        return usage["requests"] == 1;
+      },
+      1s);
   EXPECT_EQ(usage["requests"], 1);
   EXPECT_GT(usage["completion_tokens"].get<int>(), 0);
 }

@@ -8,9 +8,12 @@
 
 #include "integration/support/child_process.h"
 #include "integration/support/http_client.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -390,10 +393,7 @@ TEST(MockUpstreamProcessTest, SigtermExitsZeroEvenWithAHungRequest) {
   ASSERT_NE(m.port, 0);
   std::thread hung([&] { (void)Request(m.port, "GET", "/v1/models", {}, {}, 30s); });
   // Wait until the hung request has reached the mock.
-  for (int i = 0; i < 200; ++i) {
-    if (Request(m.port, "GET", "/_mock/stats").json()["total"] == 1) break;
-    std::this_thread::sleep_for(10ms);
-  }
+  WaitFor([&] { return Request(m.port, "GET", "/_mock/stats").json()["total"] == 1; }, 2s);
   ASSERT_TRUE(m.process->signal(SIGTERM));
   std::optional<int> status = m.process->wait(20s);
   ASSERT_TRUE(status.has_value()) << "agentgate-mock did not exit after SIGTERM";

@@ -8,9 +8,12 @@
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 using namespace std::chrono_literals;
 
@@ -139,7 +142,7 @@ TEST_F(ResilienceTest, ServerErrorsAreRetriedAndSucceedWhenTheUpstreamRecovers) 
   SetFaults(R"({"error_rate":1,"status":500})");
   auto pending = std::async(std::launch::async, [this] { return Chat(); });
   // The first attempt fails at once; the retry waits 1 s: recover meanwhile.
-  for (int i = 0; i < 100 && MockCalls() < 1; ++i) std::this_thread::sleep_for(10ms);
+  WaitFor([&] { return MockCalls() >= 1; }, 1s);
   SetFaults("{}");
   HttpResult r = pending.get();
   EXPECT_EQ(r.status, 200) << r.body;

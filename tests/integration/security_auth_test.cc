@@ -10,9 +10,12 @@
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 using namespace std::chrono_literals;
 
@@ -141,9 +144,7 @@ TEST_F(SecurityAuthTest, AClientKeyActsOnlyAsItsOwnUser) {
                          Chat("alice pretending", R"("user":"bob",)"),
                          {{"Authorization", "Bearer " + alice}, {"X-User-Id", "bob"}});
   ASSERT_EQ(r.status, 200) << r.body;
-  for (int i = 0; i < 100 && Usage("alice").value("requests", 0) < 1; ++i) {
-    std::this_thread::sleep_for(10ms);
-  }
+  WaitFor([&] { return Usage("alice").value("requests", 0) >= 1; }, 1s);
   EXPECT_EQ(Usage("alice")["requests"], 1);
   EXPECT_EQ(Usage("bob")["requests"], 1);  // only bob's own request
   // Rate limits too: each request counted once, against its key's user.

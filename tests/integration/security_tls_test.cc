@@ -18,9 +18,12 @@
 #include "integration/support/child_process.h"
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
+
+using testing::WaitFor;
 
 using namespace std::chrono_literals;
 
@@ -47,8 +50,7 @@ class SecurityTlsTest : public ::testing::Test {
          "-key", dir_ + "/key.pem", "-www", "-quiet"},
         {.merge_stderr = true}, &error);
     ASSERT_NE(server_, nullptr) << error;
-    for (int i = 0; i < 200 && !Listening(); ++i) std::this_thread::sleep_for(10ms);
-    ASSERT_TRUE(Listening()) << server_->output();
+    ASSERT_TRUE(WaitFor([&] { return Listening(); }, 2s)) << server_->output();
   }
   bool Listening() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -16,6 +16,7 @@
 #include "server/router.h"
 #include "unit/upstream/upstream_test_util.h"
 #include "upstream/sse_parser.h"
+#include "support/wait_for.h"
 
 namespace agentgate {
 namespace {
@@ -25,21 +26,11 @@ using namespace std::chrono_literals;
 using testing::ClientLoop;
 using testing::FreePort;
 using testing::RawUpstream;
+using testing::WaitFor;
 
 net::awaitable<void> SleepMs(int ms) {
   net::steady_timer t(co_await net::this_coro::executor, std::chrono::milliseconds(ms));
   co_await t.async_wait(net::use_awaitable);
-}
-
-// WaitFor: polls `pred` for up to `limit`.
-template <typename P>
-bool WaitFor(P pred, std::chrono::milliseconds limit = 3000ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
 }
 
 class UpstreamClientTest : public ::testing::Test {
