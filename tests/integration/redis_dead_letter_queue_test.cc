@@ -14,6 +14,7 @@
 #include "integration/support/redis_server.h"
 #include "support/io_thread.h"
 #include "unit/resilience/dead_letter_queue_contract.h"
+#include "support/wait_for.h"
 
 namespace agentgate::test {
 namespace {
@@ -93,10 +94,8 @@ TEST_F(RedisDeadLetterQueueTest, RedisAwayIsAnErrorNotACrashAndTheQueueComesBack
   // empty too, so this also exercises the NOSCRIPT reload.
   ASSERT_TRUE(server_.restart().ok());
   Result<int64_t> id = Unavailable("not yet");
-  for (int i = 0; i < 2000 && !id.ok(); ++i) {
-    id = Await(q->add(Letter("after")));
-    if (!id.ok()) std::this_thread::sleep_for(5ms);  // reconnect backoff of a real client
-  }
+  // Retried through the real client's reconnect backoff.
+  testing::WaitFor([&] { return (id = Await(q->add(Letter("after")))).ok(); }, 10s, 5ms);
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   EXPECT_EQ(Await(q->get(*id))->user, "after");
 }
