@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <thread>
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"

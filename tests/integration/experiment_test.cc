@@ -5,10 +5,8 @@
 #include <signal.h>
 
 #include <chrono>
-#include <functional>
 #include <map>
 #include <string>
-#include <thread>
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"

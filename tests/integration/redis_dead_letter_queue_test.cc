@@ -7,7 +7,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <csignal>
-#include <thread>
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"

@@ -5,7 +5,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <thread>
 
 #include "integration/support/redis_server.h"
 #include "store/redis_cache_stores.h"

@@ -8,10 +8,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <functional>
 #include <optional>
 #include <random>
-#include <thread>
 
 #include "agentgate/ratelimit/rate_limiter.h"
 #include "integration/support/redis_server.h"

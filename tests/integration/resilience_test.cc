@@ -4,7 +4,6 @@
 
 #include <csignal>
 #include <future>
-#include <thread>
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"

@@ -13,7 +13,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <thread>
 
 #include "integration/support/child_process.h"
 #include "integration/support/gateway_process.h"

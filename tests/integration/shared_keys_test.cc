@@ -11,8 +11,6 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
-#include <functional>
-#include <thread>
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
@@ -24,7 +22,6 @@ namespace {
 
 using testing::WaitFor;
 
-using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr const char* kAdminKey = "admin-secret-for-key-tests";

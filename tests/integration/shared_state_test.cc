@@ -14,9 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
-#include <functional>
 #include <set>
-#include <thread>
 
 #include "integration/support/gateway_process.h"
 #include "integration/support/http_client.h"
@@ -28,7 +26,6 @@ namespace {
 
 using testing::WaitFor;
 
-using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr const char* kAdminKey = "admin-secret-for-tests";

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
-#include <thread>
 
 namespace agentgate::test {
 
