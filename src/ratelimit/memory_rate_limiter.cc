@@ -379,32 +379,49 @@ class MemoryRateLimiter final : public RateLimiter {
         FillRateDecision(log, c, limits.requests, used, cost, Admits(used, limits.requests, cost),
                          /*acquire=*/false, &d);
       } else {
+        const RunCaps caps = RunCaps::Of(limits.requests);
         RunLogView log = shard.view(*s);
-        int64_t used[kRateWindowCount];
-        log.expire(c, &used);
-        const bool allowed = mode == Mode::kRecord || Admits(used, limits.requests, cost);
-        if (mode != Mode::kCheck && allowed && cost > 0) {
-          const RunCaps caps = RunCaps::Of(limits.requests);
-          bool saturated = false;
-          if (const int need = log.record(c, cost, caps, &saturated); need > 0) {
-            log = shard.make_room(*s, need);
-            (void)log.record(c, cost, caps, &saturated);
-          }
-          if (saturated) {
-            log.counts(used);
-          } else {
-            for (int64_t& u : used) u += cost;
+        int fast = RunLogView::kAdmitGeneral;
+        if (mode == Mode::kAcquire) {
+          fast = log.admit(c, limits.requests, caps, cost, &d);
+          if (fast > 0) {
+            log = shard.make_room(*s, fast);
+            fast = log.admit(c, limits.requests, caps, cost, &d);
           }
         }
-        if (mode != Mode::kRecord) {
-          FillRateDecision(log, c, limits.requests, used, cost, allowed, mode == Mode::kAcquire,
-                           &d);
+        if (fast == RunLogView::kAdmitGeneral) {
+          decide_general(shard, *s, log, c, limits, caps, cost, mode, &d);
         }
         shard.settle(*s);
       }
     }
     d.tier = std::move(limits.tier);
     return out;
+  }
+
+  // decide_general: decide's steps for what RunLogView::admit leaves: expire,
+  // check, record, fill. REQUIRES: shard.mu held; `log` is shard.view(s).
+  static void decide_general(Shard& shard, Slot& s, RunLogView log, const RunClock& c,
+                             const ResolvedLimits& limits, const RunCaps& caps, int64_t cost,
+                             Mode mode, RateDecision* d) {
+    int64_t used[kRateWindowCount];
+    log.expire(c, &used);
+    const bool allowed = mode == Mode::kRecord || Admits(used, limits.requests, cost);
+    if (mode != Mode::kCheck && allowed && cost > 0) {
+      bool saturated = false;
+      if (const int need = log.record(c, cost, caps, &saturated); need > 0) {
+        log = shard.make_room(s, need);
+        (void)log.record(c, cost, caps, &saturated);
+      }
+      if (saturated) {
+        log.counts(used);
+      } else {
+        for (int64_t& u : used) u += cost;
+      }
+    }
+    if (mode != Mode::kRecord) {
+      FillRateDecision(log, c, limits.requests, used, cost, allowed, mode == Mode::kAcquire, d);
+    }
   }
 
   const RateLimitPolicy& policy_;

@@ -73,17 +73,6 @@ bool RunLogView::Valid(const uint8_t* bytes, size_t size) {
 
 uint32_t RunLogView::last_s() const { return LoadU32(header_); }
 
-void RunLogView::MoveRuns(int to, int from, int n) {
-  if (n > 16) {
-    std::memmove(runs_ + to * kRunBytes, runs_ + from * kRunBytes,
-                 static_cast<size_t>(n) * kRunBytes);
-  } else if (to < from) {
-    for (int i = 0; i < n; ++i) Put(to + i, Get(from + i));
-  } else {
-    for (int i = n - 1; i >= 0; --i) Put(to + i, Get(from + i));
-  }
-}
-
 void RunLogView::expire(const RunClock& c, int64_t (*used)[kRateWindowCount]) {
   const uint32_t elapsed = c.now_s - last_s();  // mod 2^32; >= 2^31: the call is earlier
   const bool later = elapsed < 0x80000000u;
@@ -96,11 +85,11 @@ void RunLogView::expire(const RunClock& c, int64_t (*used)[kRateWindowCount]) {
     if (later && elapsed > kRunWindowSeconds[w]) {
       k = n;  // untouched for longer than the window: everything has left
     } else {
-      while (k < n && Expired(Age(c.cur[w], Get(from + k).tick))) ++k;
+      while (k < n && Expired(Age(c.cur[w], TickAt(from + k)))) ++k;
     }
     if (used != nullptr) {
       int64_t sum = 0;
-      for (int i = from + k; i < from + n; ++i) sum += Get(i).count;
+      for (int i = from + k; i < from + n; ++i) sum += CountAt(i);
       (*used)[w] = sum;
     }
     Move(to, from + k, n - k);
@@ -114,7 +103,7 @@ void RunLogView::expire(const RunClock& c, int64_t (*used)[kRateWindowCount]) {
 int64_t RunLogView::count(int w) const {
   int64_t sum = 0;
   const int o = offset(w);
-  for (int i = 0; i < size(w); ++i) sum += Get(o + i).count;
+  for (int i = 0; i < size(w); ++i) sum += CountAt(o + i);
   return sum;
 }
 
@@ -122,7 +111,7 @@ void RunLogView::counts(int64_t (&out)[kRateWindowCount]) const {
   int i = 0;
   for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
     int64_t sum = 0;
-    for (const int end = i + size(w); i < end; ++i) sum += Get(i).count;
+    for (const int end = i + size(w); i < end; ++i) sum += CountAt(i);
     out[w] = sum;
   }
 }
@@ -170,6 +159,50 @@ int RunLogView::record(const RunClock& c, int64_t cost, const RunCaps& caps, boo
     Put(end - 1, r);
   }
   if (saturated != nullptr) *saturated = sat;
+  return 0;
+}
+
+int RunLogView::admit(const RunClock& c, const std::array<int64_t, kRateWindowCount>& limits,
+                      const RunCaps& caps, int64_t cost, RateDecision* d) {
+  if (cost <= 0 || cost > kMaxRunCount) return kAdmitGeneral;
+  int64_t used[kRateWindowCount];
+  expire(c, &used);
+  if (!Admits(used, limits, cost)) return kAdmitGeneral;
+  // Each window joins its newest run or starts one (record()'s plan, when
+  // no run saturates and every window takes one run at most).
+  int start[kRateWindowCount], n[kRateWindowCount];
+  bool join[kRateWindowCount];
+  int total = 0, needed = 0;
+  for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
+    n[w] = size(w);
+    start[w] = total;
+    total += n[w];
+    join[w] = false;
+    if (n[w] > 0) {
+      const uint32_t age = Age(c.cur[w], TickAt(total - 1));
+      if (age >= kRunTickHalf || n[w] >= kMaxRunsPerWindow) return kAdmitGeneral;
+      const int64_t after = static_cast<int64_t>(CountAt(total - 1)) + cost;
+      join[w] =
+          caps.c[w] > 0 ? after <= caps.c[w] : age < kRunTimeClosureTicks && after <= kMaxRunCount;
+    }
+    needed += !join[w];
+  }
+  if (total + needed > capacity_) return total + needed;
+  int shift = needed;
+  for (int w = 0; w < kRateWindowCount; ++w) {  // the last stored moves first, into free room
+    shift -= !join[w];
+    const int begin = start[w] + shift;
+    Move(begin, start[w], n[w]);
+    const int end = begin + n[w];
+    if (join[w]) {
+      Put(end - 1, {TickAt(end - 1), CountAt(end - 1) + static_cast<uint32_t>(cost)});
+    } else {
+      Put(end, {c.cur[w], static_cast<uint32_t>(cost)});
+      header_[4 + w] = static_cast<uint8_t>(n[w] + 1);
+    }
+    used[w] += cost;
+  }
+  FillRateDecision(*this, c, limits, used, cost, /*allowed=*/true, /*acquire=*/true, d);
   return 0;
 }
 

@@ -128,6 +128,18 @@ class RunLogView {
   // -1 if it never will (need exceeds the count).
   int64_t time_to_free(const RunClock& c, int w, int64_t need) const;
 
+  // admit: acquire's common case, in one pass after expire(c): if every
+  // window has room for `cost` under `limits`, records it as record() would
+  // and fills *d (but its tier) as FillRateDecision(acquire = true) would.
+  // Returns 0 when done; the total of runs needed (> 0) when that exceeds
+  // capacity(), changing nothing but the expiry; kAdmitGeneral when the call
+  // is not the common case (a denial, cost <= 0 or above kMaxRunCount, a
+  // window at kMaxRunsPerWindow, a newest run ahead of c), changing nothing
+  // but the expiry: the caller then takes the general steps.
+  static constexpr int kAdmitGeneral = -1;
+  int admit(const RunClock& c, const std::array<int64_t, kRateWindowCount>& limits,
+            const RunCaps& caps, int64_t cost, RateDecision* d);
+
  private:
   // offset: the index of window w's first run (longer windows come first).
   int offset(int w) const {
@@ -151,11 +163,24 @@ class RunLogView {
     std::memcpy(p, &lo, 4);
     std::memcpy(p + 4, &hi, 2);
   }
+  // TickAt / CountAt: one field of run i, in one load (4 bytes within the run).
+  uint32_t TickAt(int i) const {
+    uint32_t v;
+    std::memcpy(&v, runs_ + i * kRunBytes, 4);
+    return v & 0xFFFFFFu;
+  }
+  uint32_t CountAt(int i) const {
+    uint32_t v;
+    std::memcpy(&v, runs_ + i * kRunBytes + 2, 4);
+    return v >> 8;
+  }
   // Move: runs [from, from + n) to [to, to + n) (overlapping).
   void Move(int to, int from, int n) {
-    if (n > 0 && to != from) MoveRuns(to, from, n);
+    if (n > 0 && to != from) {
+      std::memmove(runs_ + to * kRunBytes, runs_ + from * kRunBytes,
+                   static_cast<size_t>(n) * kRunBytes);
+    }
   }
-  void MoveRuns(int to, int from, int n);
 
   uint8_t* header_;
   uint8_t* runs_;

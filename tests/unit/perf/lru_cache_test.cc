@@ -389,20 +389,20 @@ TEST(LruCacheConcurrencyTest, LockFreeReadsDuringGrowReplaceEvictAndClear) {
   for (int t = 0; t < 2; ++t) {
     readers.emplace_back([&, t] {
       std::mt19937 rng(static_cast<uint32_t>(100 + t));
-      uint64_t local = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         const int key = static_cast<int>(rng() % 4096);
         if (auto v = cache.get(key)) {
           // Whatever version it is, it belongs to this key.
           EXPECT_EQ(v->substr(0, v->find(':')), std::to_string(key));
         }
-        ++local;
+        reads.fetch_add(1, std::memory_order_relaxed);
       }
-      reads += local;
     });
   }
   std::mt19937 rng(7);
-  for (int round = 0; round < 6; ++round) {
+  // At least 6 rounds, and on until the readers have read during them (on a
+  // loaded machine they may start late).
+  for (int round = 0; round < 6 || reads.load(std::memory_order_relaxed) < 10'000; ++round) {
     // Grows each shard's index from empty to ~1000 entries.
     for (int i = 0; i < 3000; ++i) {
       const int key = static_cast<int>(rng() % 4096);

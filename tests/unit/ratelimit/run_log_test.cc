@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <vector>
 
 #include "agentgate/ratelimit/rate_limiter.h"
@@ -138,6 +140,74 @@ TEST(RunLogTest, TimeGoingBackCountsConservatively) {
   const size_t bytes = kRunHeaderBytes + static_cast<size_t>(log.view().total()) * kRunBytes;
   EXPECT_TRUE(RunLogView::Valid(log.buf.data(), bytes));
   EXPECT_FALSE(RunLogView::Valid(log.buf.data(), bytes + 1));
+}
+
+// admit (acquire's one-pass common case) leaves the same bytes and the same
+// decision as the general steps (expire, record, FillRateDecision), or
+// declines before changing more than the expiry. Random traces: limits from
+// tiny to unlimited, costs of 1 to above a run's maximum, time mostly going
+// forward, sometimes back, sometimes idle for days; a small capacity too.
+TEST(RunLogTest, AdmitMatchesTheGeneralSteps) {
+  std::mt19937_64 rng(11);
+  const int64_t choices[] = {0, 1, 2, 10, 60, 100, 1000, 50000, 500000, int64_t{1} << 40};
+  int admitted = 0;
+  for (int trace = 0; trace < 60; ++trace) {
+    const int capacity = trace % 4 == 0 ? 12 : 4 * kMaxRunsPerWindow;
+    std::array<int64_t, kRateWindowCount> limits{};
+    for (int64_t& l : limits) {  // every other trace roomy: mostly admitted
+      l = trace % 2 == 0 ? choices[rng() % std::size(choices)] : choices[6 + rng() % 4];
+    }
+    const RunCaps caps = RunCaps::Of(limits);
+    Log fast(capacity), general(capacity);
+    int64_t t = kS;
+    const int64_t step = int64_t{1} << (10 + rng() % 28);  // ~1 us to ~4.5 min
+    for (int i = 0; i < 2000; ++i) {
+      t += rng() % 20 == 0 ? -static_cast<int64_t>(rng() % step) : static_cast<int64_t>(rng() % (2 * step));
+      if (rng() % 500 == 0) t += 2 * 86400 * kS;
+      t = std::max<int64_t>(t, 0);
+      const int64_t cost = rng() % 50 == 0 ? static_cast<int64_t>(rng() % (2 * kMaxRunCount)) : 1;
+      const RunClock c = RunClock::At(t);
+      RateDecision a;
+      RunLogView fv = fast.view();
+      const int r = fv.admit(c, limits, caps, cost, &a);
+      // The general steps, as the memory backend takes them.
+      RunLogView gv = general.view();
+      int64_t used[kRateWindowCount];
+      gv.expire(c, &used);
+      const bool allowed = Admits(used, limits, cost);
+      int need = 0;
+      bool saturated = false;
+      if (allowed && cost > 0) need = gv.record(c, cost, caps, &saturated);
+      if (r == 0) {
+        ++admitted;
+        ASSERT_TRUE(allowed);
+        ASSERT_EQ(need, 0);
+        ASSERT_FALSE(saturated);
+        for (int64_t& u : used) u += cost;
+        RateDecision b;
+        FillRateDecision(gv, c, limits, used, cost, true, true, &b);
+        ASSERT_EQ(a.retry_after, b.retry_after);
+        ASSERT_EQ(a.most_restrictive, b.most_restrictive);
+        for (int w = 0; w < kRateWindowCount; ++w) {
+          ASSERT_EQ(a.windows[w].used, b.windows[w].used);
+          ASSERT_EQ(a.windows[w].remaining, b.windows[w].remaining);
+          ASSERT_EQ(a.windows[w].reset, b.windows[w].reset);
+        }
+      } else if (r > 0) {
+        ASSERT_EQ(r, need);
+      } else {
+        ASSERT_EQ(r, RunLogView::kAdmitGeneral);
+        fv = fast.view();  // the general steps, as the memory backend then takes them
+        fv.expire(c);
+        if (allowed && cost > 0) {
+          ASSERT_EQ(fv.record(c, cost, caps), need);
+        }
+      }
+      ASSERT_EQ(fast.buf, general.buf) << "trace " << trace << " step " << i;
+      if (need > 0) break;  // out of room: next trace
+    }
+  }
+  EXPECT_GT(admitted, 20000);  // the common case was exercised
 }
 
 // The memory backend: a user admitted 50 times in a second (more runs than
