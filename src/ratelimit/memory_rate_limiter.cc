@@ -2,9 +2,8 @@
 // open-addressing table (linear probing) of 64-byte slots, one cache line
 // per user: the 64-bit hash of the user id and the user's RunLog inline (up
 // to kInlineRuns runs, enough for a user well under the limits). A busier
-// user's log moves to a heap block (a "spill") and back when it shrinks.
-#include <sys/mman.h>
-
+// user's log moves to a block of the limiter's huge-page arena (a "spill")
+// and back when it shrinks.
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -18,6 +17,7 @@
 
 #include "agentgate/core/hash.h"
 #include "agentgate/ratelimit/rate_limiter.h"
+#include "ratelimit/huge_page_arena.h"
 #include "ratelimit/run_log.h"
 
 namespace agentgate {
@@ -25,10 +25,10 @@ namespace agentgate {
 namespace {
 
 constexpr int kInlineRuns = 8;
+constexpr int kMaxRunsPerLog = kRateWindowCount * kMaxRunsPerWindow;
 constexpr uint8_t kSpilled = 0xFF;  // in header[4] (n[0] <= kMaxRunsPerWindow otherwise)
 constexpr size_t kMinSlots = 16;
 constexpr size_t kMinSweep = 1024;  // a shard sweeps idle users from this size on
-constexpr size_t kHugePage = size_t{2} << 20;
 
 struct alignas(64) Slot {
   uint64_t key;                            // Hash64 of the user id, never 0; 0: empty
@@ -37,7 +37,7 @@ struct alignas(64) Slot {
 };
 static_assert(sizeof(Slot) == 64);
 
-// Spill: a heap block: this header, then `capacity` runs.
+// Spill: a block of the limiter's HugePageArena: this header, then `capacity` runs.
 struct Spill {
   int32_t capacity;
   uint8_t header[kRunHeaderBytes];
@@ -52,35 +52,26 @@ Spill* SpillOf(const Slot& s) {
   return p;
 }
 
-// AllocSlots: a zeroed table. From 2 MB on, fresh pages of its own (mmap),
-// 2 MB aligned and on huge pages: one TLB entry covers 32768 users. (From
-// the heap it could reuse memory already mapped in 4 KB pages.)
+// AllocSlots: a zeroed table. From 2 MB on, huge pages of its own: one TLB
+// entry covers 32768 users. (From the heap it could reuse memory already
+// mapped in 4 KB pages.)
 Slot* AllocSlots(size_t n) {
   const size_t bytes = n * sizeof(Slot);
-  if (bytes < kHugePage) {
+  if (bytes < kHugePageBytes) {
     void* p = std::aligned_alloc(alignof(Slot), bytes);
     if (p == nullptr) throw std::bad_alloc();
     std::memset(p, 0, bytes);
     return static_cast<Slot*>(p);
   }
-  void* m = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
-  if (m == MAP_FAILED) throw std::bad_alloc();
-  const uintptr_t start = reinterpret_cast<uintptr_t>(m);
-  const uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
-  if (aligned > start) munmap(m, aligned - start);
-  const uintptr_t end = start + bytes + kHugePage;
-  if (end > aligned + bytes) munmap(reinterpret_cast<void*>(aligned + bytes), end - aligned - bytes);
-  (void)madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);
-  return reinterpret_cast<Slot*>(aligned);  // mmap's pages are zero
+  return static_cast<Slot*>(MapHugePages(bytes));  // a power of two: whole huge pages
 }
 
 void FreeSlots(Slot* p, size_t n) {
   const size_t bytes = n * sizeof(Slot);
-  if (bytes < kHugePage) {
+  if (bytes < kHugePageBytes) {
     std::free(p);
   } else {
-    munmap(p, bytes);
+    UnmapHugePages(p, bytes);
   }
 }
 
@@ -182,9 +173,8 @@ class alignas(128) Shard {
   RunLogView make_room(Slot& s, int runs) {
     RunLogView old = view(s);
     const int total = old.total();
-    const int capacity = std::max({runs, 16, 2 * old.capacity()});
-    Spill* p = static_cast<Spill*>(::operator new(Spill::Bytes(capacity)));
-    spill_bytes_ += Spill::Bytes(capacity);
+    const int capacity = std::max(runs, std::min(std::max(16, 2 * old.capacity()), kMaxRunsPerLog));
+    Spill* p = static_cast<Spill*>(arena_->allocate(Spill::Bytes(capacity)));
     p->capacity = capacity;
     if (IsSpilled(s)) {
       Spill* q = SpillOf(s);
@@ -220,7 +210,10 @@ class alignas(128) Shard {
   }
 
   size_t size() const { return used_; }
-  size_t bytes() const { return (mask_ + 1) * sizeof(Slot) + spill_bytes_; }
+  // table_bytes: the table's memory (spills are the arena's).
+  size_t table_bytes() const { return (mask_ + 1) * sizeof(Slot); }
+  // set_arena: where spills go. REQUIRES: called once, before any use.
+  void set_arena(HugePageArena* arena) { arena_ = arena; }
 
   mutable SpinLock mu;
 
@@ -228,10 +221,7 @@ class alignas(128) Shard {
   // Overloaded: `users` in `slots` exceed the maximum load, 0.6.
   static bool Overloaded(size_t users, size_t slots) { return users * 10 > slots * 6; }
 
-  void FreeSpill(Spill* p) {
-    spill_bytes_ -= Spill::Bytes(p->capacity);
-    ::operator delete(p);
-  }
+  void FreeSpill(Spill* p) { arena_->free(p, Spill::Bytes(p->capacity)); }
 
   // Idle: nothing of `s` counts any more at `c` (expires it).
   bool Idle(Slot& s, const RunClock& c) {
@@ -280,7 +270,7 @@ class alignas(128) Shard {
   Slot* slots_;        // GUARDED_BY(mu): mask_ + 1 slots
   size_t mask_;        // GUARDED_BY(mu)
   size_t used_ = 0;    // GUARDED_BY(mu)
-  size_t spill_bytes_ = 0;         // GUARDED_BY(mu)
+  HugePageArena* arena_ = nullptr;  // the limiter's, for spills
   size_t next_sweep_ = kMinSweep;  // GUARDED_BY(mu): sweep idle users before growing from here
   std::atomic<const Slot*> hint_slots_{nullptr};  // slots_ and mask_ for prefetch()
   std::atomic<size_t> hint_mask_{0};
@@ -294,6 +284,7 @@ class MemoryRateLimiter final : public RateLimiter {
     const size_t n = std::bit_ceil(static_cast<size_t>(std::max(1, options.shards)));
     shard_shift_ = 64 - std::countr_zero(n);
     shards_ = std::make_unique<Shard[]>(n);
+    for (size_t i = 0; i < n; ++i) shards_[i].set_arena(&arena_);
     shard_count_ = n;
     for (int w = 0; w < kRateWindowCount; ++w) {
       if (RateWindowWidth(static_cast<RateWindow>(w)).count() != kRunWindowTicks * kRunTickNs[w]) {
@@ -337,8 +328,9 @@ class MemoryRateLimiter final : public RateLimiter {
     for (size_t i = 0; i < shard_count_; ++i) {
       std::lock_guard lock(shards_[i].mu);
       n += shards_[i].size();
-      bytes += shards_[i].bytes();
+      bytes += shards_[i].table_bytes();
     }
+    bytes += arena_.bytes_in_use();
     return n == 0 ? static_cast<double>(sizeof(Slot)) : static_cast<double>(bytes) / n;
   }
 
@@ -429,6 +421,7 @@ class MemoryRateLimiter final : public RateLimiter {
   const int64_t epoch_;  // monotonic ns at construction: times are relative to it
   int shard_shift_ = 64;
   size_t shard_count_ = 0;
+  HugePageArena arena_;              // the shards' spills (outlives them)
   std::unique_ptr<Shard[]> shards_;  // constant; each shard locks itself
 };
 
