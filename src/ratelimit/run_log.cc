@@ -167,7 +167,10 @@ int RunLogView::admit(const RunClock& c, const std::array<int64_t, kRateWindowCo
   if (cost <= 0 || cost > kMaxRunCount) return kAdmitGeneral;
   int64_t used[kRateWindowCount];
   expire(c, &used);
-  if (!Admits(used, limits, cost)) return kAdmitGeneral;
+  if (!Admits(used, limits, cost)) {
+    FillRateDecision(*this, c, limits, used, cost, /*allowed=*/false, /*acquire=*/true, d);
+    return 0;
+  }
   // Each window joins its newest run or starts one (record()'s plan, when
   // no run saturates and every window takes one run at most).
   int start[kRateWindowCount], n[kRateWindowCount];

@@ -128,12 +128,12 @@ class RunLogView {
   // -1 if it never will (need exceeds the count).
   int64_t time_to_free(const RunClock& c, int w, int64_t need) const;
 
-  // admit: acquire's common case, in one pass after expire(c): if every
-  // window has room for `cost` under `limits`, records it as record() would
-  // and fills *d (but its tier) as FillRateDecision(acquire = true) would.
+  // admit: acquire in one pass after expire(c): if every window has room
+  // for `cost` under `limits`, records it as record() would; fills *d (but
+  // its tier) as FillRateDecision(acquire = true) would, allowed or denied.
   // Returns 0 when done; the total of runs needed (> 0) when that exceeds
-  // capacity(), changing nothing but the expiry; kAdmitGeneral when the call
-  // is not the common case (a denial, cost <= 0 or above kMaxRunCount, a
+  // capacity(), changing nothing but the expiry; kAdmitGeneral when the
+  // record is not the common case (cost <= 0 or above kMaxRunCount, a
   // window at kMaxRunsPerWindow, a newest run ahead of c), changing nothing
   // but the expiry: the caller then takes the general steps.
   static constexpr int kAdmitGeneral = -1;

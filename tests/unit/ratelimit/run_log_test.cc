@@ -142,15 +142,15 @@ TEST(RunLogTest, TimeGoingBackCountsConservatively) {
   EXPECT_FALSE(RunLogView::Valid(log.buf.data(), bytes + 1));
 }
 
-// admit (acquire's one-pass common case) leaves the same bytes and the same
-// decision as the general steps (expire, record, FillRateDecision), or
-// declines before changing more than the expiry. Random traces: limits from
+// admit (acquire in one pass) leaves the same bytes and the same decision
+// as the general steps (expire, record, FillRateDecision), allowed or
+// denied, or declines before changing more than the expiry. Random traces: limits from
 // tiny to unlimited, costs of 1 to above a run's maximum, time mostly going
 // forward, sometimes back, sometimes idle for days; a small capacity too.
 TEST(RunLogTest, AdmitMatchesTheGeneralSteps) {
   std::mt19937_64 rng(11);
   const int64_t choices[] = {0, 1, 2, 10, 60, 100, 1000, 50000, 500000, int64_t{1} << 40};
-  int admitted = 0;
+  int admitted = 0, denied = 0;
   for (int trace = 0; trace < 60; ++trace) {
     const int capacity = trace % 4 == 0 ? 12 : 4 * kMaxRunsPerWindow;
     std::array<int64_t, kRateWindowCount> limits{};
@@ -179,13 +179,16 @@ TEST(RunLogTest, AdmitMatchesTheGeneralSteps) {
       bool saturated = false;
       if (allowed && cost > 0) need = gv.record(c, cost, caps, &saturated);
       if (r == 0) {
-        ++admitted;
-        ASSERT_TRUE(allowed);
+        admitted += allowed;
+        denied += !allowed;
         ASSERT_EQ(need, 0);
         ASSERT_FALSE(saturated);
-        for (int64_t& u : used) u += cost;
+        if (allowed) {
+          for (int64_t& u : used) u += cost;
+        }
         RateDecision b;
-        FillRateDecision(gv, c, limits, used, cost, true, true, &b);
+        FillRateDecision(gv, c, limits, used, cost, allowed, true, &b);
+        ASSERT_EQ(a.allowed, b.allowed);
         ASSERT_EQ(a.retry_after, b.retry_after);
         ASSERT_EQ(a.most_restrictive, b.most_restrictive);
         for (int w = 0; w < kRateWindowCount; ++w) {
@@ -207,7 +210,8 @@ TEST(RunLogTest, AdmitMatchesTheGeneralSteps) {
       if (need > 0) break;  // out of room: next trace
     }
   }
-  EXPECT_GT(admitted, 20000);  // the common case was exercised
+  EXPECT_GT(admitted, 20000);  // both outcomes were exercised
+  EXPECT_GT(denied, 5000);
 }
 
 // The memory backend: a user admitted 50 times in a second (more runs than
