@@ -54,16 +54,19 @@
 // Memory backend (NewMemoryRateLimiter): users sharded by hash (a one-byte
 // spin lock per shard); each shard a flat open-addressing table of 64-byte
 // slots (the user id's 64-bit hash and up to 8 runs inline), at most 60%
-// full, on 2 MB pages once that large; a busier log moves to a heap block
-// and back once it fits with room to spare. The slot is prefetched while the
-// limits resolve. Users with nothing counted are dropped each time a shard
-// has doubled. Measured (bench/ratelimit_bench.cc, 1 M users, each with a
-// few requests counted): ~140-165 B per user (table and spills); `acquire`
-// 0.27-0.34 us of CPU per call, uniform or Zipf (about half of it the
-// user's cache line). After a minute of every user at 3 requests/s
-// (Uniform1MSteady: 3 runs in the second window, 16 in the minute's), every
-// log has spilled: 338 B per user and 0.69 us per call (a second dependent
-// cache miss, and the runs to sum).
+// full, on 2 MB pages once that large; a busier log moves to a block of the
+// limiter's huge-page arena (src/ratelimit/huge_page_arena.h) and back once
+// it fits with room to spare. The slot is prefetched while the limits
+// resolve; an acquire is one pass over the log (RunLogView::admit). Users
+// with nothing counted are dropped each time a shard has doubled. Measured
+// (bench/ratelimit_bench.cc, 1 M users, each with a few requests counted):
+// ~150-170 B per user (table and spills); `acquire` 0.29-0.33 us of CPU per
+// call, uniform or Zipf (about half of it the user's cache line). After a
+// minute of every user at 3 requests/s (Uniform1MSteady: 3 runs in the
+// second window, 16 in the minute's), every log has spilled: 342 B per user
+// and 0.52 us per call (a second dependent cache miss). Memory grows with
+// use because exactness to 1% does: a window at utilization u holds about
+// 100 u runs.
 //
 // Redis backend (NewRedisRateLimiter; src/ratelimit/redis_rate_limiter.cc,
 // the script in redis_rate_limit_script.{h,cc}):
