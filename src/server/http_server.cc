@@ -20,6 +20,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "agentgate/core/drained_read.h"
 #include "agentgate/core/hash.h"
 #include "server/error_response.h"
 #include "server/request_parser.h"
@@ -340,7 +341,8 @@ struct HttpServer::Impl {
       }
       size_t size = boost::beast::read_size(buffer, 65536);
       if (size == 0) co_return http::error::buffer_overflow;
-      auto [rec, n] = co_await c.socket.async_read_some(buffer.prepare(size), kNoThrow);
+      auto [rec, n] =
+          co_await c.socket.async_read_some(DrainedRead{buffer.prepare(size)}, kNoThrow);
       if (rec == net::error::eof) {
         if (!parser.got_some()) co_return http::error::end_of_stream;
         parser.put_eof(ec);
@@ -441,6 +443,7 @@ struct HttpServer::Impl {
     boost::system::error_code ec;
     c.socket.set_option(tcp::no_delay(true), ec);
     c.socket.non_blocking(true, ec);
+    EnableDrainedReads(c.socket);
     std::string remote = peer.address().to_string();
     bool loopback = peer.address().is_loopback();
 
@@ -460,7 +463,8 @@ struct HttpServer::Impl {
         if (server.stopping()) break;
         c.phase = Phase::kIdle;
         c.deadline = clock().coarse_monotonic() + options.idle_timeout;
-        auto [rec, n] = co_await c.socket.async_read_some(buffer.prepare(16 * 1024), kNoThrow);
+        auto [rec, n] =
+            co_await c.socket.async_read_some(DrainedRead{buffer.prepare(16 * 1024)}, kNoThrow);
         if (rec) break;
         buffer.commit(n);
       }

@@ -23,7 +23,10 @@
 #include <charconv>
 #include <cstring>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
+
+#include "agentgate/core/drained_read.h"
 
 namespace agentgate {
 
@@ -467,6 +470,7 @@ net::awaitable<Result<std::shared_ptr<Connection>>> Connect(const std::shared_pt
   if (ec) co_return Unavailable(fmt::format("{}: cannot connect: {}", Where(s), ec.message()));
   c->socket.set_option(tcp::no_delay(true), ec);
   c->socket.non_blocking(true, ec);
+  if (!s.ep.tls) EnableDrainedReads(c->socket);  // TLS reads go through OpenSSL's buffer
 
   if (s.ep.tls) {
     c->tls.emplace(c->socket, *s.ssl_ctx);
@@ -639,8 +643,13 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
         c->rbuf.resize(c->rbuf.size() * 2);
       }
       net::mutable_buffer into(c->rbuf.data() + c->rlen, c->rbuf.size() - c->rlen);
-      auto [rec, n] = c->tls ? co_await c->tls->async_read_some(into, kNoThrow)
-                             : co_await c->socket.async_read_some(into, kNoThrow);
+      ErrorCode rec;
+      size_t n = 0;
+      if (c->tls) {
+        std::tie(rec, n) = co_await c->tls->async_read_some(into, kNoThrow);
+      } else {
+        std::tie(rec, n) = co_await c->socket.async_read_some(DrainedRead{into}, kNoThrow);
+      }
       if (rec) {
         if (c->timed_out) {
           failure = TimeoutStatus(s, *c, request_deadline);
