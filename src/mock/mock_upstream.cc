@@ -318,7 +318,10 @@ static net::awaitable<void> StreamEvents(HttpResponse& res, const std::vector<st
   HeaderPairs headers;
   headers.emplace_back("Cache-Control", "no-cache");
   ResponseStream& s = res.stream();
-  if (!co_await s.begin(200, "text/event-stream", headers)) co_return;
+  // The head goes out with the first event (as a provider behind nginx
+  // sends it), unless the stream is cut before that event.
+  const bool hold = cut > 0 && !events.empty();
+  if (!co_await s.begin(200, "text/event-stream", headers, hold)) co_return;
   for (size_t i = 0; i < events.size(); ++i) {
     if (i == cut) {
       res.abort = true;

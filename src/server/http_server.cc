@@ -372,21 +372,22 @@ struct HttpServer::Impl {
         : impl_(impl), c_(c), req_(req), chunked_(chunked) {}
 
     net::awaitable<bool> begin(int status, std::string_view content_type,
-                               const std::vector<std::pair<std::string, std::string>>& headers)
-        override {
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               bool hold) override {
       started_ = true;
       status_ = status;
-      std::string head = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nX-Request-Id: {}\r\n",
-                                     status, ReasonPhrase(status), content_type, req_.request_id);
-      head += chunked_ ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n";
+      head_ = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nX-Request-Id: {}\r\n", status,
+                          ReasonPhrase(status), content_type, req_.request_id);
+      head_ += chunked_ ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n";
       for (const auto& [k, v] : headers) {
-        head += k;
-        head += ": ";
-        head += v;
-        head += "\r\n";
+        head_ += k;
+        head_ += ": ";
+        head_ += v;
+        head_ += "\r\n";
       }
-      head += "\r\n";
-      co_return co_await Send(std::array<net::const_buffer, 1>{net::buffer(head)});
+      head_ += "\r\n";
+      if (hold) co_return true;  // goes out with the first write() or finish()
+      co_return co_await Send(std::array<net::const_buffer, 0>{});
     }
 
     net::awaitable<bool> write(std::string_view data) override {
@@ -402,7 +403,8 @@ struct HttpServer::Impl {
     net::awaitable<bool> finish() override {
       if (finished_) co_return ok_;
       finished_ = true;
-      if (!ok_ || !chunked_) co_return ok_;
+      if (!ok_) co_return ok_;
+      if (!chunked_) co_return co_await Send(std::array<net::const_buffer, 0>{});
       co_return co_await Send(std::array<net::const_buffer, 1>{net::buffer("0\r\n\r\n", 5)});
     }
 
@@ -413,13 +415,18 @@ struct HttpServer::Impl {
     size_t bytes() const { return bytes_; }
 
    private:
+    // Send: `bufs`, after the head if it is still unsent, in one write.
     template <size_t N>
     net::awaitable<bool> Send(const std::array<net::const_buffer, N>& bufs) {
+      std::array<net::const_buffer, N + 1> all;
+      all[0] = net::buffer(head_);  // empty once sent
+      for (size_t i = 0; i < N; ++i) all[i + 1] = bufs[i];
       Phase before = c_.phase;
       c_.phase = Phase::kWriting;
       c_.deadline = impl_.clock().coarse_monotonic() + impl_.options.body_timeout;
-      ok_ = co_await WriteAll(c_, bufs);
+      ok_ = co_await WriteAll(c_, all);
       c_.phase = before;
+      head_.clear();
       co_return ok_;
     }
 
@@ -432,6 +439,7 @@ struct HttpServer::Impl {
     bool ok_ = true;
     int status_ = 0;
     size_t bytes_ = 0;
+    std::string head_;  // the status line and headers until they are sent
   };
 
   net::awaitable<void> Session(Worker& w, tcp::socket socket, tcp::endpoint peer) {

@@ -57,9 +57,13 @@ struct HttpRequest {
 class ResponseStream {
  public:
   virtual ~ResponseStream() = default;
-  // begin: sends the status line and headers. REQUIRES: called once, first.
-  virtual boost::asio::awaitable<bool> begin(int status, std::string_view content_type,
-                                             const std::vector<std::pair<std::string, std::string>>& headers) = 0;
+  // begin: sends the status line and headers. With `hold`, keeps them until
+  // the first write() or finish(), which sends them in the same write (one
+  // send, one wakeup of the client, instead of two): for a caller whose
+  // first bytes are already in hand. REQUIRES: called once, first.
+  virtual boost::asio::awaitable<bool> begin(
+      int status, std::string_view content_type,
+      const std::vector<std::pair<std::string, std::string>>& headers, bool hold = false) = 0;
   // write: sends one chunk now (not buffered until later).
   virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
   // finish: ends the stream. The connection may be reused afterwards.

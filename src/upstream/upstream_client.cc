@@ -605,7 +605,8 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
         if (sink) {
           if (!head_delivered && parser->is_header_done() && !Informational(out.status)) {
             head_delivered = true;
-            if (!co_await sink->on_head(out)) outcome = Outcome::kCancelled;
+            const bool body_in_hand = c->rpos + used < c->rlen || !c->pieces.empty();
+            if (!co_await sink->on_head(out, body_in_hand)) outcome = Outcome::kCancelled;
           }
           for (size_t i = 0; i < c->pieces.size() && outcome != Outcome::kCancelled; ++i) {
             if (!co_await sink->on_data(c->pieces[i])) outcome = Outcome::kCancelled;
@@ -705,7 +706,7 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
     }
     if (sink && !head_delivered) {
       // Defensive: every complete response has a head.
-      if (!co_await sink->on_head(out)) {
+      if (!co_await sink->on_head(out, /*body_in_hand=*/false)) {
         if (cancelled) *cancelled = true;
         co_return Status::Ok();
       }

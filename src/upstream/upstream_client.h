@@ -105,7 +105,10 @@ class StreamSink {
  public:
   virtual ~StreamSink() = default;
   // on_head: status and headers, before any body byte. Called once.
-  virtual boost::asio::awaitable<bool> on_head(const UpstreamResponse& head_without_body) = 0;
+  // `body_in_hand`: body bytes arrived with the head (on_data follows at
+  // once), so the sink may send its own head together with them.
+  virtual boost::asio::awaitable<bool> on_head(const UpstreamResponse& head_without_body,
+                                               bool body_in_hand) = 0;
   // on_data: the next decoded body bytes (chunked framing removed), as soon
   // as they arrive. `bytes` is valid only during the call.
   virtual boost::asio::awaitable<bool> on_data(std::string_view bytes) = 0;

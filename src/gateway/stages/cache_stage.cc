@@ -130,7 +130,7 @@ boost::asio::awaitable<void> CacheStage::answer(RequestContext& ctx, const Cache
   headers.emplace_back("X-Cache-Kind", std::string(kind));
   ResponseStream& out = res.stream();
   ctx.streamed = true;
-  if (!co_await out.begin(entry.status, entry.content_type, headers)) co_return;
+  if (!co_await out.begin(entry.status, entry.content_type, headers, /*hold=*/true)) co_return;
   for (const std::string& event : entry.events) {
     std::string frame = SseFrame(event);
     if (!co_await out.write(frame)) co_return;

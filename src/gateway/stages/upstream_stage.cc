@@ -59,7 +59,7 @@ class StreamToClient final : public StreamSink {
  public:
   explicit StreamToClient(RequestContext& ctx) : ctx_(ctx) {}
 
-  boost::asio::awaitable<bool> on_head(const UpstreamResponse& head) override {
+  boost::asio::awaitable<bool> on_head(const UpstreamResponse& head, bool body_in_hand) override {
     status_ = head.status;
     if (head.status / 100 != 2) {
       error_head_ = head;
@@ -77,7 +77,8 @@ class StreamToClient final : public StreamSink {
     // Built before the co_await: g++ 12 mishandles temporaries inside one.
     std::string_view type =
         head.content_type.empty() ? std::string_view("text/event-stream") : head.content_type;
-    bool ok = co_await ctx_.response.stream().begin(head.status, type, headers);
+    // With body bytes in hand, the head goes out with them (one send).
+    bool ok = co_await ctx_.response.stream().begin(head.status, type, headers, body_in_hand);
     co_return ok;
   }
 

@@ -16,7 +16,8 @@ using namespace std::chrono_literals;
 class RecordingStream final : public ResponseStream {
  public:
   net::awaitable<bool> begin(int s, std::string_view type,
-                             const std::vector<std::pair<std::string, std::string>>&) override {
+                             const std::vector<std::pair<std::string, std::string>>&,
+                             bool) override {
     started_ = true;
     status = s;
     content_type = std::string(type);

@@ -56,6 +56,22 @@ class HttpServerTest : public ::testing::Test {
       co_await res.stream().write("data: 2\n\n");
       co_await res.stream().finish();
     });
+    // The head held back, the first chunk 20 ms later (as an upstream's).
+    router_.add(HttpMethod::kGet, "/stream-held",
+                [](HttpRequest&, HttpResponse& res) -> net::awaitable<void> {
+                  std::vector<std::pair<std::string, std::string>> headers;
+                  co_await res.stream().begin(200, "text/event-stream", headers, /*hold=*/true);
+                  net::steady_timer t(co_await net::this_coro::executor, 20ms);
+                  co_await t.async_wait(net::use_awaitable);
+                  co_await res.stream().write("data: 1\n\n");
+                  co_await res.stream().finish();
+                });
+    // Held, then nothing written: the server's own finish() sends the head.
+    router_.add(HttpMethod::kGet, "/stream-held-empty",
+                [](HttpRequest&, HttpResponse& res) -> net::awaitable<void> {
+                  std::vector<std::pair<std::string, std::string>> headers;
+                  co_await res.stream().begin(200, "text/event-stream", headers, /*hold=*/true);
+                });
     router_.add(HttpMethod::kGet, "/slow", [this](HttpRequest&, HttpResponse& res) -> net::awaitable<void> {
       slow_entered_ = true;
       net::steady_timer t(co_await net::this_coro::executor);
@@ -265,6 +281,29 @@ TEST_F(HttpServerTest, StreamsChunkedResponses) {
   EXPECT_NE(r.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
   EXPECT_NE(r.find("9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n"), std::string::npos) << r;
   ASSERT_TRUE(c.send(Get("/hello")));  // still usable afterwards
+  EXPECT_EQ(c.read_response().rfind("HTTP/1.1 200", 0), 0u);
+}
+
+// A held head goes out with the first chunk: the first read holds both,
+// although the chunk was written 20 ms after begin().
+TEST_F(HttpServerTest, AHeldHeadIsSentWithTheFirstChunk) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send(Get("/stream-held")));
+  std::string first = c.read_some();
+  EXPECT_EQ(first.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << first;
+  EXPECT_NE(first.find("\r\n\r\n9\r\ndata: 1\n\n\r\n"), std::string::npos) << first;
+  for (std::string more = first; more.find("\r\n0\r\n\r\n") == std::string::npos;) {
+    std::string got = c.read_some();  // the rest of the stream: its last chunk
+    ASSERT_FALSE(got.empty());
+    more += got;
+  }
+  ASSERT_TRUE(c.send(Get("/stream-held-empty")));  // same connection: the stream ended cleanly
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_NE(r.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("\r\n\r\n0\r\n\r\n"), std::string::npos) << r;
+  ASSERT_TRUE(c.send(Get("/hello")));
   EXPECT_EQ(c.read_response().rfind("HTTP/1.1 200", 0), 0u);
 }
 

@@ -46,6 +46,13 @@ class RawClient {
     return true;
   }
 
+  // read_some: what one recv() returns (after anything already buffered);
+  // "" on close or timeout.
+  std::string read_some() {
+    if (buffer_.empty() && !fill()) return "";
+    return Take(buffer_.size());
+  }
+
   // read_response: one HTTP response with a Content-Length or chunked body,
   // or everything until the peer closes. "" if nothing arrived.
   std::string read_response() {

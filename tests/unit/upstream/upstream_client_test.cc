@@ -398,7 +398,7 @@ TEST_F(UpstreamClientTest, ConnectionCapFailsFastWithUnavailable) {
 // RecordingSink: records the head and each on_data call.
 class RecordingSink : public StreamSink {
  public:
-  net::awaitable<bool> on_head(const UpstreamResponse& head) override {
+  net::awaitable<bool> on_head(const UpstreamResponse& head, bool) override {
     status = head.status;
     content_type = head.content_type;
     ++heads;
