@@ -66,6 +66,19 @@ ReadResult RunOn(net::io_context& io, net::awaitable<ReadResult> a) {
   return std::move(*out);
 }
 
+// ExpectTextThenEnd: the writer sends `text` and shuts down; one read gets
+// the text, the next the end of the stream.
+void ExpectTextThenEnd(net::io_context& io, Pair& p, const std::string& text) {
+  net::write(p.writer, net::buffer(text));
+  p.writer.shutdown(tcp::socket::shutdown_send);
+  auto [ec1, got1] = RunOn(io, ReadOnce(p.reader, 64));
+  EXPECT_FALSE(ec1);
+  EXPECT_EQ(got1, text);
+  auto [ec2, got2] = RunOn(io, ReadOnce(p.reader, 64));
+  EXPECT_EQ(ec2, net::error::eof);
+  EXPECT_EQ(got2, "");
+}
+
 TEST(DrainedReadTest, ReadsWhatArrivesAfterTheSocketWasDrained) {
   net::io_context io;
   Pair p(io);
@@ -100,14 +113,7 @@ TEST(DrainedReadTest, DataFollowedByEndOfStreamReadsTheEndAtOnce) {
   // so the next read is tried at once and sees EOF (no epoll event would come).
   net::io_context io;
   Pair p(io);
-  net::write(p.writer, net::buffer(std::string("last words")));
-  p.writer.shutdown(tcp::socket::shutdown_send);
-  auto [ec1, got1] = RunOn(io, ReadOnce(p.reader, 64));
-  EXPECT_FALSE(ec1);
-  EXPECT_EQ(got1, "last words");
-  auto [ec2, got2] = RunOn(io, ReadOnce(p.reader, 64));
-  EXPECT_EQ(ec2, net::error::eof);
-  EXPECT_EQ(got2, "");
+  ExpectTextThenEnd(io, p, "last words");
 }
 
 TEST(DrainedReadTest, MoreThanTheBufferIsReadInPieces) {
@@ -133,13 +139,7 @@ TEST(DrainedReadTest, MoreThanTheBufferIsReadInPieces) {
 TEST(DrainedReadTest, WithoutEnablingItIsAPlainRead) {
   net::io_context io;
   Pair p(io, /*enable=*/false);
-  net::write(p.writer, net::buffer(std::string("plain")));
-  p.writer.shutdown(tcp::socket::shutdown_send);
-  auto [ec1, got1] = RunOn(io, ReadOnce(p.reader, 64));
-  EXPECT_FALSE(ec1);
-  EXPECT_EQ(got1, "plain");
-  auto [ec2, got2] = RunOn(io, ReadOnce(p.reader, 64));
-  EXPECT_EQ(ec2, net::error::eof);
+  ExpectTextThenEnd(io, p, "plain");
 }
 
 TEST(DrainedReadTest, PeerResetIsAnError) {
