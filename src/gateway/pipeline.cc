@@ -20,23 +20,24 @@ boost::asio::awaitable<void> PipelineEnded(RequestContext& ctx) {
   co_return;
 }
 
-// Profiled: one stage inside its profile site.
-boost::asio::awaitable<void> Profiled(ProfileSite& site, Stage& stage, RequestContext& ctx,
-                                      Next next) {
-  ScopedProfile profile(site);
-  co_await stage.handle(ctx, next);
-  if (ctx.response.status >= 500) profile.set_error();
-}
-
 }  // namespace
 
-// Not a coroutine itself: it hands back the stage's own coroutine (or the
-// profiled wrapper), so that each stage costs one coroutine frame, not two.
+// Not a coroutine itself: it hands back the stage's own coroutine, so that
+// each stage costs one coroutine frame, profiled or not.
 boost::asio::awaitable<void> Next::operator()(RequestContext& ctx) const {
   const auto& stages = pipeline_->stages_;
   if (index_ >= stages.size()) return PipelineEnded(ctx);
-  if (pipeline_->sites_.empty()) return stages[index_]->handle(ctx, Next(pipeline_, index_ + 1));
-  return Profiled(*pipeline_->sites_[index_], *stages[index_], ctx, Next(pipeline_, index_ + 1));
+  Next rest(pipeline_, index_ + 1);
+  if (!pipeline_->sites_.empty()) {
+    ProfileSite& site = *pipeline_->sites_[index_];
+    if (site.enabled()) rest.timing_ = Timing{&site, &ctx, site.clock().monotonic()};
+  }
+  return stages[index_]->handle(ctx, std::move(rest));
+}
+
+void Next::record_stage() noexcept {
+  const Nanos end = timing_.site->clock().monotonic();
+  timing_.site->record_ended(end - timing_.start, timing_.ctx->response.status >= 500, end);
 }
 
 }  // namespace agentgate
