@@ -9,28 +9,29 @@ ModelRouter::ModelRouter(const std::vector<UpstreamConfig>& upstreams,
                          const RoutingConfig& routing)
     : upstreams_(upstreams), routing_(routing) {}
 
-std::vector<size_t> ModelRouter::group(std::string_view model) const {
-  std::vector<size_t> named, wildcard;
-  for (size_t i = 0; i < upstreams_.size(); ++i) {
-    for (const auto& m : upstreams_[i].models) {
-      if (m == model) named.push_back(i);
-      else if (m == kAnyModel) wildcard.push_back(i);
-    }
-  }
-  // Two returns rather than ?: so that the chosen vector is moved, not copied.
-  if (named.empty()) return wildcard;
-  return named;
+bool ModelRouter::in_group(size_t i, std::string_view model, bool named) const {
+  const std::vector<std::string>& models = upstreams_[i].models;
+  return std::find(models.begin(), models.end(), named ? model : kAnyModel) != models.end();
 }
 
+// Allocates only when the group has more than one upstream.
 void ModelRouter::append_group(std::string_view model, bool fallback, uint64_t random,
                                std::vector<RouteTarget>* out) const {
-  std::vector<size_t> g = group(model);
-  if (g.empty()) return;
+  bool named = false;
+  for (size_t i = 0; i < upstreams_.size() && !named; ++i) named = in_group(i, model, true);
   int64_t total = 0;
-  for (size_t i : g) total += upstreams_[i].weight;
+  size_t members = 0;
+  for (size_t i = 0; i < upstreams_.size(); ++i) {
+    if (!in_group(i, model, named)) continue;
+    total += upstreams_[i].weight;
+    ++members;
+  }
+  if (members == 0) return;
   int64_t pick = static_cast<int64_t>(random % static_cast<uint64_t>(total));
-  size_t first = g.front();
-  for (size_t i : g) {
+  size_t first = upstreams_.size();
+  for (size_t i = 0; i < upstreams_.size(); ++i) {
+    if (!in_group(i, model, named)) continue;
+    if (first == upstreams_.size()) first = i;  // weights of 0 everywhere: the first
     if (pick < upstreams_[i].weight) {
       first = i;
       break;
@@ -38,9 +39,12 @@ void ModelRouter::append_group(std::string_view model, bool fallback, uint64_t r
     pick -= upstreams_[i].weight;
   }
   out->push_back({first, std::string(model), fallback});
+  if (members == 1) return;
+  // The others, heaviest first, ties in configuration order.
   std::vector<size_t> rest;
-  for (size_t i : g) {
-    if (i != first) rest.push_back(i);
+  rest.reserve(members - 1);
+  for (size_t i = 0; i < upstreams_.size(); ++i) {
+    if (i != first && in_group(i, model, named)) rest.push_back(i);
   }
   std::stable_sort(rest.begin(), rest.end(), [&](size_t a, size_t b) {
     return upstreams_[a].weight > upstreams_[b].weight;

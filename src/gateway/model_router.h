@@ -36,7 +36,9 @@ class ModelRouter {
   std::vector<std::string> models() const;
 
  private:
-  std::vector<size_t> group(std::string_view model) const;
+  // in_group: whether upstream `i` serves `model`'s group: it names the model
+  // (`named`: some upstream does), or it serves every model (none does).
+  bool in_group(size_t i, std::string_view model, bool named) const;
   void append_group(std::string_view model, bool fallback, uint64_t random,
                     std::vector<RouteTarget>* out) const;
 

@@ -27,6 +27,8 @@
 
 namespace agentgate {
 
+using namespace std::string_view_literals;
+
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 using tcp = net::ip::tcp;
@@ -96,11 +98,11 @@ void AppendDecimal(std::string& out, size_t v) {
 }
 
 void AppendStatusLine(std::string& out, int status) {
-  out += "HTTP/1.1 ";
+  out += "HTTP/1.1 "sv;
   AppendDecimal(out, static_cast<size_t>(status));
   out += ' ';
   out += ReasonPhrase(status);
-  out += "\r\n";
+  out += "\r\n"sv;
 }
 
 // Phase of a connection, for the timeout sweep.
@@ -381,11 +383,11 @@ struct HttpServer::Impl {
       head_ += chunked_ ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n";
       for (const auto& [k, v] : headers) {
         head_ += k;
-        head_ += ": ";
+        head_ += ": "sv;
         head_ += v;
-        head_ += "\r\n";
+        head_ += "\r\n"sv;
       }
-      head_ += "\r\n";
+      head_ += "\r\n"sv;
       if (hold) co_return true;  // goes out with the first write() or finish()
       co_return co_await Send(std::array<net::const_buffer, 0>{});
     }
@@ -556,21 +558,21 @@ struct HttpServer::Impl {
         keep_alive = keep_alive && !res.close && !server.stopping();
         head.clear();
         AppendStatusLine(head, res.status);
-        head += "Content-Type: ";
+        head += "Content-Type: "sv;
         head += res.content_type;
-        head += "\r\nContent-Length: ";
+        head += "\r\nContent-Length: "sv;
         AppendDecimal(head, res.body.size());
-        head += "\r\nX-Request-Id: ";
+        head += "\r\nX-Request-Id: "sv;
         head += req.request_id;
-        head += "\r\n";
-        if (!keep_alive) head += "Connection: close\r\n";
+        head += "\r\n"sv;
+        if (!keep_alive) head += "Connection: close\r\n"sv;
         for (const auto& [k, v] : res.headers) {
           head += k;
-          head += ": ";
+          head += ": "sv;
           head += v;
-          head += "\r\n";
+          head += "\r\n"sv;
         }
-        head += "\r\n";
+        head += "\r\n"sv;
         bool head_only = req.method == HttpMethod::kHead;
         c.phase = Phase::kWriting;
         c.deadline = clock().coarse_monotonic() + options.body_timeout;

@@ -27,7 +27,15 @@ namespace agentgate {
 using HeaderList = std::vector<std::pair<std::string_view, std::string_view>>;
 
 // EqualsIgnoreCase: ASCII case-insensitive comparison (header names).
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// Inline: most calls end at the size check.
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
 
 struct HttpRequest {
   HttpMethod method = HttpMethod::kOther;

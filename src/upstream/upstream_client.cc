@@ -30,6 +30,8 @@
 
 namespace agentgate {
 
+using namespace std::string_view_literals;
+
 namespace net = boost::asio;
 namespace ssl = net::ssl;
 namespace http = boost::beast::http;
@@ -363,14 +365,14 @@ void SerializeHead(const Shared& s, const UpstreamRequest& req, bool streaming, 
   out += ' ';
   out += s.ep.path_prefix;
   out += req.path;
-  out += " HTTP/1.1\r\n";
+  out += " HTTP/1.1\r\n"sv;
   out += s.fixed_head;
   bool has_body = !req.body.empty() || req.method == HttpMethod::kPost ||
                   req.method == HttpMethod::kPut || req.method == HttpMethod::kPatch;
   if (has_body) {
-    out += "Content-Type: application/json\r\nContent-Length: ";
+    out += "Content-Type: application/json\r\nContent-Length: "sv;
     AppendNumber(out, req.body.size());
-    out += "\r\n";
+    out += "\r\n"sv;
   }
   bool accept_given = false;
   for (const auto& [k, v] : req.headers) {
@@ -380,14 +382,14 @@ void SerializeHead(const Shared& s, const UpstreamRequest& req, bool streaming, 
     }
     if (IEquals(k, "accept")) accept_given = true;
     out += k;
-    out += ": ";
+    out += ": "sv;
     out += v;
-    out += "\r\n";
+    out += "\r\n"sv;
   }
   if (!accept_given) {
     out += streaming ? "Accept: text/event-stream\r\n\r\n" : "Accept: application/json\r\n\r\n";
   } else {
-    out += "\r\n";
+    out += "\r\n"sv;
   }
 }
 
@@ -516,7 +518,8 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
   if (Status v = ValidateRequest(s, req); !v.ok()) co_return v;
   net::any_io_executor ex = co_await net::this_coro::executor;
   auto& pool = net::use_service<PoolService>(net::query(ex, net::execution::context)).idle(s.id);
-  const auto request_deadline = SteadyClock::now() + s.ep.request_timeout;
+  const auto started = SteadyClock::now();
+  const auto request_deadline = started + s.ep.request_timeout;
 
   for (int attempt = 0;; ++attempt) {
     std::shared_ptr<Connection> c;
@@ -533,7 +536,9 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
     }
     c->busy = true;
     c->phase = Phase::kFirstByte;
-    SetDeadline(c, std::min(SteadyClock::now() + s.ep.first_byte_timeout, request_deadline));
+    // A pooled connection came without a wait: the exchange's start will do.
+    const auto waited_from = reused ? started : SteadyClock::now();
+    SetDeadline(c, std::min(waited_from + s.ep.first_byte_timeout, request_deadline));
 
     // Write the request: head and body together, at once when the socket
     // takes it (the usual case), else asynchronously.
@@ -849,7 +854,7 @@ Result<std::unique_ptr<UpstreamClient>> UpstreamClient::Create(UpstreamEndpoint 
   std::string host = s->address.is_v6() && s->numeric_host ? "[" + ep.host + "]" : ep.host;
   s->fixed_head = "Host: " + host;
   if (ep.port != DefaultPort(ep.tls)) s->fixed_head += ":" + std::to_string(ep.port);
-  s->fixed_head += "\r\n";
+  s->fixed_head += "\r\n"sv;
   if (!ep.api_key.empty()) s->fixed_head += "Authorization: Bearer " + ep.api_key + "\r\n";
 
   if (ep.tls) {

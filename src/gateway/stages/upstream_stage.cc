@@ -1,5 +1,6 @@
 #include "gateway/stages/upstream_stage.h"
 
+#include <iterator>
 #include <optional>
 #include <random>
 
@@ -15,6 +16,7 @@ namespace {
 constexpr std::string_view kForwardedRequestHeaders[] = {
     "openai-organization", "openai-project", "openai-beta", "x-request-id", "user-agent",
 };
+constexpr size_t kRequestIdHeader = 3;  // the client's X-Request-Id, or the gateway's
 
 // Response headers the gateway sets itself, never copied from the upstream.
 bool OwnResponseHeader(std::string_view name) {
@@ -226,13 +228,19 @@ boost::asio::awaitable<void> UpstreamStage::handle(RequestContext& ctx, Next) {
   UpstreamRequest request;
   request.method = HttpMethod::kPost;
   request.path = ProxyEndpointPath(ctx.endpoint);
-  for (std::string_view h : kForwardedRequestHeaders) {
-    std::string_view v = ctx.request.header(h);
-    if (!v.empty()) request.headers.emplace_back(std::string(h), std::string(v));
+  // One pass over the client's headers; the first of each forwarded name.
+  constexpr size_t kForwarded = std::size(kForwardedRequestHeaders);
+  request.headers.reserve(kForwarded + 1);
+  bool seen[kForwarded] = {};
+  for (const auto& [name, value] : ctx.request.headers) {
+    for (size_t i = 0; i < kForwarded; ++i) {
+      if (seen[i] || value.empty() || !EqualsIgnoreCase(name, kForwardedRequestHeaders[i]))
+        continue;
+      seen[i] = true;
+      request.headers.emplace_back(std::string(kForwardedRequestHeaders[i]), std::string(value));
+    }
   }
-  if (ctx.request.header("x-request-id").empty()) {
-    request.headers.emplace_back("X-Request-Id", ctx.request.request_id);
-  }
+  if (!seen[kRequestIdHeader]) request.headers.emplace_back("X-Request-Id", ctx.request.request_id);
 
   if (policy_ != nullptr) {
     // Two pointers, so that std::function keeps the lambda inline (no allocation).
