@@ -512,13 +512,14 @@ enum class Outcome { kDone, kRetry, kFailed, kCancelled };
 // Exchange: one request and its response on the caller's io_context, with
 // one transparent retry on a fresh connection when a pooled one turns out
 // dead before any byte of the answer. `sink` null = whole-body mode.
+// `started`: when the exchange began (its whole-request deadline counts from it).
 net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const UpstreamRequest& req,
-                                UpstreamResponse& out, StreamSink* sink, bool* cancelled) {
+                                UpstreamResponse& out, StreamSink* sink, bool* cancelled,
+                                SteadyClock::time_point started) {
   Shared& s = *sp;
   if (Status v = ValidateRequest(s, req); !v.ok()) co_return v;
   net::any_io_executor ex = co_await net::this_coro::executor;
   auto& pool = net::use_service<PoolService>(net::query(ex, net::execution::context)).idle(s.id);
-  const auto started = SteadyClock::now();
   const auto request_deadline = started + s.ep.request_timeout;
 
   for (int attempt = 0;; ++attempt) {
@@ -729,12 +730,13 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
 
 // ExchangeMetrics: the request metrics around one Exchange (a plain object
 // rather than a wrapping coroutine: one coroutine frame less per request).
+// Its start is the exchange's start too (one clock read for both).
 class ExchangeMetrics {
  public:
-  explicit ExchangeMetrics(const Shared& s) : s_(s) {
+  explicit ExchangeMetrics(const Shared& s) : s_(s), start_(SteadyClock::now()) {
     if (s_.requests) s_.requests->inc();
-    if (s_.latency) start_ = SteadyClock::now();
   }
+  SteadyClock::time_point start() const { return start_; }
   void done(const Status& st) const {
     if (!st.ok()) s_.CountError(st.code());
     if (s_.latency) {
@@ -744,7 +746,7 @@ class ExchangeMetrics {
 
  private:
   const Shared& s_;
-  SteadyClock::time_point start_{};
+  const SteadyClock::time_point start_;
 };
 
 uint16_t DefaultPort(bool tls) { return tls ? 443 : 80; }
@@ -917,7 +919,7 @@ Result<std::unique_ptr<UpstreamClient>> UpstreamClient::Create(UpstreamEndpoint 
 net::awaitable<Result<UpstreamResponse>> UpstreamClient::send(const UpstreamRequest& request) {
   UpstreamResponse out;
   const ExchangeMetrics metrics(*shared_);
-  Status st = co_await Exchange(shared_, request, out, nullptr, nullptr);
+  Status st = co_await Exchange(shared_, request, out, nullptr, nullptr, metrics.start());
   metrics.done(st);
   if (!st.ok()) co_return st;
   co_return Result<UpstreamResponse>(std::move(out));
@@ -928,7 +930,7 @@ net::awaitable<Result<int>> UpstreamClient::send_streaming(const UpstreamRequest
   UpstreamResponse head;
   bool cancelled = false;
   const ExchangeMetrics metrics(*shared_);
-  Status st = co_await Exchange(shared_, request, head, &sink, &cancelled);
+  Status st = co_await Exchange(shared_, request, head, &sink, &cancelled, metrics.start());
   metrics.done(st);
   if (!st.ok()) co_return st;
   co_return Result<int>(head.status);
