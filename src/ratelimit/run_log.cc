@@ -175,6 +175,7 @@ int RunLogView::admit(const RunClock& c, const std::array<int64_t, kRateWindowCo
   bool join[kRateWindowCount];
   bool fits = true, plain = true;
   int from = 0, kept = 0, needed = 0;
+  #pragma GCC unroll 4
   for (int w = kRateWindowCount - 1; w >= 0; --w) {
     const int n = size(w);
     int k = 0;
@@ -206,6 +207,7 @@ int RunLogView::admit(const RunClock& c, const std::array<int64_t, kRateWindowCo
   // Where each window's remaining runs go: after the longer windows' runs
   // and, when recording, their new ones.
   int dest[kRateWindowCount];
+  #pragma GCC unroll 4
   for (int w = kRateWindowCount - 1, to = 0; w >= 0; --w) {
     dest[w] = to;
     to += len[w] + (record && !join[w]);
@@ -213,9 +215,11 @@ int RunLogView::admit(const RunClock& c, const std::array<int64_t, kRateWindowCo
   }
   // Runs moving left go first, in storage order; then those moving right, in
   // reverse (each lands where nothing unmoved is left to read).
+  #pragma GCC unroll 4
   for (int w = kRateWindowCount - 1; w >= 0; --w) {
     if (dest[w] < src[w]) Move(dest[w], src[w], len[w]);
   }
+  #pragma GCC unroll 4
   for (int w = 0; w < kRateWindowCount; ++w) {
     if (dest[w] > src[w]) Move(dest[w], src[w], len[w]);
   }
@@ -230,6 +234,7 @@ int RunLogView::admit(const RunClock& c, const std::array<int64_t, kRateWindowCo
   d->retry_after = Nanos(0);
   int m = -1;
   int64_t best_remaining = 0;
+  #pragma GCC unroll 4
   for (int w = 0; w < kRateWindowCount; ++w) {
     const int end = dest[w] + len[w];
     if (join[w]) {

@@ -71,7 +71,10 @@ struct RunClock {
     c.t = t < 0 ? 0 : t;
     const uint64_t u = static_cast<uint64_t>(c.t);
     c.now_s = static_cast<uint32_t>(u / 1'000'000'000u);
-    for (int w = 0; w < kRateWindowCount; ++w) {  // constant divisors: multiplications
+    // Unrolled, so that the divisors are constants: multiplications, not
+    // four divisions (tens of cycles each).
+#pragma GCC unroll 4
+    for (int w = 0; w < kRateWindowCount; ++w) {
       const uint64_t ticks = u / static_cast<uint64_t>(kRunTickNs[w]);
       c.cur[w] = static_cast<uint32_t>(ticks) & (kRunTickModulus - 1);
       c.phase[w] = static_cast<int64_t>(u - ticks * static_cast<uint64_t>(kRunTickNs[w]));
