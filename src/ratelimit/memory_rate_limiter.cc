@@ -14,6 +14,7 @@
 #include <mutex>
 #include <new>
 #include <thread>
+#include <vector>
 
 #include "agentgate/core/hash.h"
 #include "agentgate/ratelimit/rate_limiter.h"
@@ -291,6 +292,8 @@ class MemoryRateLimiter final : public RateLimiter {
         std::abort();  // run_log.h's constants must match the windows
       }
     }
+    for (const auto& [name, limits] : policy.tiers())
+      tier_caps_.push_back(RunCaps::Of(limits.requests));
   }
 
   Result<RateDecision> acquire(std::string_view user, std::string_view tier, int64_t cost) override {
@@ -352,13 +355,18 @@ class MemoryRateLimiter final : public RateLimiter {
 
   Result<RateDecision> decide(std::string_view user, std::string_view tier, int64_t cost,
                               Mode mode) {
-    if (cost < 0) return InvalidArgument("cost must be >= 0");
+    // One object for both returns: built in the caller's (NRVO).
+    Result<RateDecision> out = cost < 0 ? Result<RateDecision>(InvalidArgument("cost must be >= 0"))
+                                        : Result<RateDecision>(std::in_place);
+    if (!out.ok()) return out;
     const uint64_t key = KeyOf(user);
     Shard& shard = shard_of(key);
     shard.prefetch(key);  // overlaps the likely cache miss with resolving the limits
-    ResolvedLimits limits = policy_.resolve(user, tier);
+    const RequestLimits limits = policy_.resolve_requests(user, tier);
+    const RunCaps caps = limits.custom || limits.tier_index < 0
+                             ? RunCaps::Of(limits.requests)
+                             : tier_caps_[static_cast<size_t>(limits.tier_index)];
     const RunClock c = RunClock::At(now());
-    Result<RateDecision> out(std::in_place);  // filled where it is returned from
     RateDecision& d = *out;
     {
       std::lock_guard lock(shard.mu);
@@ -371,7 +379,6 @@ class MemoryRateLimiter final : public RateLimiter {
         FillRateDecision(log, c, limits.requests, used, cost, Admits(used, limits.requests, cost),
                          /*acquire=*/false, &d);
       } else {
-        const RunCaps caps = RunCaps::Of(limits.requests);
         RunLogView log = shard.view(*s);
         int fast = RunLogView::kAdmitGeneral;
         if (mode == Mode::kAcquire) {
@@ -387,14 +394,14 @@ class MemoryRateLimiter final : public RateLimiter {
         shard.settle(*s);
       }
     }
-    d.tier = std::move(limits.tier);
+    if (limits.tier != nullptr) d.tier = *limits.tier;
     return out;
   }
 
   // decide_general: decide's steps for what RunLogView::admit leaves: expire,
   // check, record, fill. REQUIRES: shard.mu held; `log` is shard.view(s).
   static void decide_general(Shard& shard, Slot& s, RunLogView log, const RunClock& c,
-                             const ResolvedLimits& limits, const RunCaps& caps, int64_t cost,
+                             const RequestLimits& limits, const RunCaps& caps, int64_t cost,
                              Mode mode, RateDecision* d) {
     int64_t used[kRateWindowCount];
     log.expire(c, &used);
@@ -417,6 +424,7 @@ class MemoryRateLimiter final : public RateLimiter {
   }
 
   const RateLimitPolicy& policy_;
+  std::vector<RunCaps> tier_caps_;  // RunCaps of each tier's limits, in policy_.tiers() order
   const Clock& clock_;
   const int64_t epoch_;  // monotonic ns at construction: times are relative to it
   int shard_shift_ = 64;
