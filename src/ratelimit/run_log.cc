@@ -179,13 +179,19 @@ int RunLogView::admit(const RunClock& c, const std::array<int64_t, kRateWindowCo
   for (int w = kRateWindowCount - 1; w >= 0; --w) {
     const int n = size(w);
     int k = 0;
+    int64_t sum = 0;
     if (later && elapsed > kRunWindowSeconds[w]) {
       k = n;
     } else {
-      while (k < n && Expired(Age(c.cur[w], TickAt(from + k)))) ++k;
+      // One loop (one exit to predict, not two) and no branch inside: the
+      // prefix of expired runs leaves, the rest counts.
+      uint32_t leaving = 1;
+      for (int i = from; i < from + n; ++i) {
+        leaving &= static_cast<uint32_t>(Expired(Age(c.cur[w], TickAt(i))));
+        k += static_cast<int>(leaving);
+        sum += CountAt(i) & (leaving - 1);  // 0 while leaving, else all ones
+      }
     }
-    int64_t sum = 0;
-    for (int i = from + k; i < from + n; ++i) sum += CountAt(i);
     used[w] = sum;
     fits &= limits[w] <= 0 || sum + cost <= limits[w];
     bool j = false;
