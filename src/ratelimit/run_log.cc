@@ -25,6 +25,10 @@ uint32_t Age(uint32_t cur, uint32_t tick) { return (cur - tick) & (kRunTickModul
 // its first admission t0 < (tick + 1) * tick_ns <= t - W.
 bool Expired(uint32_t age) { return age > kRunWindowTicks && age < kRunTickHalf; }
 
+// kBranchFreeRuns: up to this many runs, admit() expires and counts a
+// window without a branch per run.
+constexpr int kBranchFreeRuns = 8;
+
 // RecordPlan: what record() does to one window.
 struct RecordPlan {
   bool join = false;   // add `cost` to the newest run (saturating)
@@ -182,15 +186,19 @@ int RunLogView::admit(const RunClock& c, const std::array<int64_t, kRateWindowCo
     int64_t sum = 0;
     if (later && elapsed > kRunWindowSeconds[w]) {
       k = n;
-    } else {
-      // One loop (one exit to predict, not two) and no branch inside: the
-      // prefix of expired runs leaves, the rest counts.
+    } else if (n <= kBranchFreeRuns) {
+      // A few runs (the usual window): one loop (one exit to predict, not
+      // two) and no branch inside: the prefix of expired runs leaves, the
+      // rest counts.
       uint32_t leaving = 1;
       for (int i = from; i < from + n; ++i) {
         leaving &= static_cast<uint32_t>(Expired(Age(c.cur[w], TickAt(i))));
         k += static_cast<int>(leaving);
         sum += CountAt(i) & (leaving - 1);  // 0 while leaving, else all ones
       }
+    } else {  // many: fewer instructions per run
+      while (k < n && Expired(Age(c.cur[w], TickAt(from + k)))) ++k;
+      for (int i = from + k; i < from + n; ++i) sum += CountAt(i);
     }
     used[w] = sum;
     fits &= limits[w] <= 0 || sum + cost <= limits[w];
