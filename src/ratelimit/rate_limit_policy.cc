@@ -73,6 +73,7 @@ Nanos RateWindowWidth(RateWindow w) {
 RateLimitPolicy::RateLimitPolicy(std::map<std::string, TierLimits> tiers, std::string default_tier)
     : tiers_(std::move(tiers)), default_tier_(std::move(default_tier)) {
   for (const auto& entry : tiers_) tier_index_.push_back(&entry);
+  default_index_ = find_tier_index(default_tier_);
 }
 
 const std::pair<const std::string, TierLimits>* RateLimitPolicy::find_tier(
@@ -152,7 +153,15 @@ ResolvedLimits RateLimitPolicy::resolve(std::string_view key, std::string_view c
 RequestLimits RateLimitPolicy::resolve_requests(std::string_view key,
                                                 std::string_view caller_tier) const {
   RequestLimits r;
-  r.tier_index = resolve_into(key, caller_tier, &r);
+  if (override_count_.load(std::memory_order_acquire) == 0) {
+    // No user has an override (the usual case): resolve_into's steps without one.
+    int tier = caller_tier.empty() ? -1 : find_tier_index(caller_tier);
+    if (tier < 0) tier = default_index_;
+    r.tier_index = tier;
+    if (tier >= 0) r.requests = tier_index_[static_cast<size_t>(tier)]->second.requests;
+  } else {
+    r.tier_index = resolve_into(key, caller_tier, &r);
+  }
   if (r.tier_index >= 0) r.tier = &tier_index_[static_cast<size_t>(r.tier_index)]->first;
   return r;
 }
@@ -182,7 +191,7 @@ int RateLimitPolicy::resolve_into(std::string_view key, std::string_view caller_
   int tier = -1;
   if (o && !o->tier.empty()) tier = find_tier_index(o->tier);
   if (tier < 0 && !caller_tier.empty()) tier = find_tier_index(caller_tier);
-  if (tier < 0) tier = find_tier_index(default_tier_);
+  if (tier < 0) tier = default_index_;
   r->requests = {};
   if (tier >= 0) r->requests = tier_index_[static_cast<size_t>(tier)]->second.requests;
   r->custom = false;

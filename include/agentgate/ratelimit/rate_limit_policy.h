@@ -170,6 +170,7 @@ class RateLimitPolicy {
   const std::string default_tier_;
   // tier_index_: the entries of tiers_ (which never changes), for find_tier.
   std::vector<const std::pair<const std::string, TierLimits>*> tier_index_;
+  int default_index_ = -1;  // of default_tier_ in tier_index_ (-1: not a tier)
   SqliteDb* db_ = nullptr;  // not owned; null: memory only
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, UserOverride> overrides_;  // GUARDED_BY(mu_)
