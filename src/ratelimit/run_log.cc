@@ -198,6 +198,7 @@ int RunLogView::admit(const RunClock& c, const std::array<int64_t, kRateWindowCo
       }
     } else {  // many: fewer instructions per run
       while (k < n && Expired(Age(c.cur[w], TickAt(from + k)))) ++k;
+#pragma GCC unroll 4
       for (int i = from + k; i < from + n; ++i) sum += CountAt(i);
     }
     used[w] = sum;
