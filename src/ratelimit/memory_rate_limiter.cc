@@ -14,6 +14,7 @@
 #include <mutex>
 #include <new>
 #include <thread>
+#include <vector>
 
 #include "agentgate/core/hash.h"
 #include "agentgate/ratelimit/rate_limiter.h"
@@ -33,7 +34,7 @@ constexpr size_t kMinSweep = 1024;  // a shard sweeps idle users from this size 
 struct alignas(64) Slot {
   uint64_t key;                            // Hash64 of the user id, never 0; 0: empty
   uint8_t header[kRunHeaderBytes];         // the log's header, or kSpilled in header[4]
-  uint8_t runs[kInlineRuns * kRunBytes];   // the runs, or the Spill* (first 8 bytes)
+  uint8_t runs[kInlineRuns * kRunBytes];   // the runs, or the Spill* and its capacity (int32)
 };
 static_assert(sizeof(Slot) == 64);
 
@@ -51,6 +52,14 @@ Spill* SpillOf(const Slot& s) {
   std::memcpy(&p, s.runs, sizeof p);
   return p;
 }
+// SpillCapacityOf: the spill's capacity, as its slot keeps a copy (read
+// without waiting for the spill's first line).
+int32_t SpillCapacityOf(const Slot& s) {
+  int32_t capacity;
+  std::memcpy(&capacity, s.runs + sizeof(Spill*), sizeof capacity);
+  return capacity;
+}
+constexpr int kMaxPrefetchLines = 8;  // of a spill: a saturated user's log is larger
 
 // AllocSlots: a zeroed table. From 2 MB on, huge pages of its own: one TLB
 // entry covers 32768 users. (From the heap it could reuse memory already
@@ -164,7 +173,15 @@ class alignas(128) Shard {
   // view: the log of `s`.
   RunLogView view(Slot& s) {
     if (!IsSpilled(s)) return RunLogView(s.header, s.runs, kInlineRuns);
+    // Every line of the spill at once: otherwise those after the first
+    // would be read only once it arrives (where the runs are depends on it).
     Spill* p = SpillOf(s);
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t end = begin + Spill::Bytes(SpillCapacityOf(s));
+    uintptr_t line = begin & ~uintptr_t{63};
+    for (int n = 0; line < end && n < kMaxPrefetchLines; line += 64, ++n) {
+      __builtin_prefetch(reinterpret_cast<const void*>(line), 1, 3);
+    }
     return RunLogView(p->header, p->runs(), p->capacity);
   }
 
@@ -187,6 +204,7 @@ class alignas(128) Shard {
       s.header[4] = kSpilled;
     }
     std::memcpy(s.runs, &p, sizeof p);
+    std::memcpy(s.runs + sizeof p, &capacity, sizeof capacity);
     return view(s);
   }
 
@@ -291,6 +309,8 @@ class MemoryRateLimiter final : public RateLimiter {
         std::abort();  // run_log.h's constants must match the windows
       }
     }
+    for (const auto& [name, limits] : policy.tiers())
+      tier_caps_.push_back(RunCaps::Of(limits.requests));
   }
 
   Result<RateDecision> acquire(std::string_view user, std::string_view tier, int64_t cost) override {
@@ -352,14 +372,22 @@ class MemoryRateLimiter final : public RateLimiter {
 
   Result<RateDecision> decide(std::string_view user, std::string_view tier, int64_t cost,
                               Mode mode) {
-    if (cost < 0) return InvalidArgument("cost must be >= 0");
+    // First the slot's address, to start its likely cache miss; it overlaps
+    // what follows up to the lock (the result's zeroing, the limits, the clock).
     const uint64_t key = KeyOf(user);
     Shard& shard = shard_of(key);
-    shard.prefetch(key);  // overlaps the likely cache miss with resolving the limits
-    ResolvedLimits limits = policy_.resolve(user, tier);
+    shard.prefetch(key);
+    // One object for both returns: built in the caller's (NRVO).
+    Result<RateDecision> out = cost < 0 ? Result<RateDecision>(InvalidArgument("cost must be >= 0"))
+                                        : Result<RateDecision>(std::in_place);
+    if (!out.ok()) return out;
+    const RequestLimits limits = policy_.resolve_requests(user, tier);
+    const RunCaps caps = limits.custom || limits.tier_index < 0
+                             ? RunCaps::Of(limits.requests)
+                             : tier_caps_[static_cast<size_t>(limits.tier_index)];
     const RunClock c = RunClock::At(now());
-    Result<RateDecision> out(std::in_place);  // filled where it is returned from
     RateDecision& d = *out;
+    if (limits.tier != nullptr) d.tier = *limits.tier;  // still before the slot is read
     {
       std::lock_guard lock(shard.mu);
       Slot* s = mode == Mode::kCheck ? shard.find(key) : shard.find_or_add(key, c);
@@ -371,7 +399,6 @@ class MemoryRateLimiter final : public RateLimiter {
         FillRateDecision(log, c, limits.requests, used, cost, Admits(used, limits.requests, cost),
                          /*acquire=*/false, &d);
       } else {
-        const RunCaps caps = RunCaps::Of(limits.requests);
         RunLogView log = shard.view(*s);
         int fast = RunLogView::kAdmitGeneral;
         if (mode == Mode::kAcquire) {
@@ -387,14 +414,13 @@ class MemoryRateLimiter final : public RateLimiter {
         shard.settle(*s);
       }
     }
-    d.tier = std::move(limits.tier);
     return out;
   }
 
   // decide_general: decide's steps for what RunLogView::admit leaves: expire,
   // check, record, fill. REQUIRES: shard.mu held; `log` is shard.view(s).
   static void decide_general(Shard& shard, Slot& s, RunLogView log, const RunClock& c,
-                             const ResolvedLimits& limits, const RunCaps& caps, int64_t cost,
+                             const RequestLimits& limits, const RunCaps& caps, int64_t cost,
                              Mode mode, RateDecision* d) {
     int64_t used[kRateWindowCount];
     log.expire(c, &used);
@@ -417,6 +443,7 @@ class MemoryRateLimiter final : public RateLimiter {
   }
 
   const RateLimitPolicy& policy_;
+  std::vector<RunCaps> tier_caps_;  // RunCaps of each tier's limits, in policy_.tiers() order
   const Clock& clock_;
   const int64_t epoch_;  // monotonic ns at construction: times are relative to it
   int shard_shift_ = 64;

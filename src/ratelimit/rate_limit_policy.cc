@@ -73,14 +73,20 @@ Nanos RateWindowWidth(RateWindow w) {
 RateLimitPolicy::RateLimitPolicy(std::map<std::string, TierLimits> tiers, std::string default_tier)
     : tiers_(std::move(tiers)), default_tier_(std::move(default_tier)) {
   for (const auto& entry : tiers_) tier_index_.push_back(&entry);
+  default_index_ = find_tier_index(default_tier_);
 }
 
 const std::pair<const std::string, TierLimits>* RateLimitPolicy::find_tier(
     std::string_view name) const {
-  for (const auto* entry : tier_index_) {
-    if (entry->first == name) return entry;
+  const int i = find_tier_index(name);
+  return i < 0 ? nullptr : tier_index_[static_cast<size_t>(i)];
+}
+
+int RateLimitPolicy::find_tier_index(std::string_view name) const {
+  for (size_t i = 0; i < tier_index_.size(); ++i) {
+    if (tier_index_[i]->first == name) return static_cast<int>(i);
   }
-  return nullptr;
+  return -1;
 }
 
 Result<std::unique_ptr<RateLimitPolicy>> RateLimitPolicy::Open(
@@ -133,6 +139,35 @@ bool RateLimitPolicy::has_endpoint_limits(std::string_view user, std::string_vie
 
 ResolvedLimits RateLimitPolicy::resolve(std::string_view key, std::string_view caller_tier) const {
   ResolvedLimits r;
+  RequestLimits requests;
+  if (const int i = resolve_into(key, caller_tier, &requests); i >= 0) {
+    const auto& tier = *tier_index_[static_cast<size_t>(i)];
+    r.tier = tier.first;
+    r.tokens_per_minute = tier.second.tokens_per_minute;
+    r.tokens_per_day = tier.second.tokens_per_day;
+  }
+  r.requests = requests.requests;
+  return r;
+}
+
+RequestLimits RateLimitPolicy::resolve_requests(std::string_view key,
+                                                std::string_view caller_tier) const {
+  RequestLimits r;
+  if (override_count_.load(std::memory_order_acquire) == 0) {
+    // No user has an override (the usual case): resolve_into's steps without one.
+    int tier = caller_tier.empty() ? -1 : find_tier_index(caller_tier);
+    if (tier < 0) tier = default_index_;
+    r.tier_index = tier;
+    if (tier >= 0) r.requests = tier_index_[static_cast<size_t>(tier)]->second.requests;
+  } else {
+    r.tier_index = resolve_into(key, caller_tier, &r);
+  }
+  if (r.tier_index >= 0) r.tier = &tier_index_[static_cast<size_t>(r.tier_index)]->first;
+  return r;
+}
+
+int RateLimitPolicy::resolve_into(std::string_view key, std::string_view caller_tier,
+                                  RequestLimits* r) const {
   const UserOverride* o = nullptr;
   const std::array<int64_t, kRateWindowCount>* endpoint = nullptr;
   std::shared_lock lock(mu_, std::defer_lock);
@@ -153,23 +188,21 @@ ResolvedLimits RateLimitPolicy::resolve(std::string_view key, std::string_view c
       }
     }
   }
-  const std::pair<const std::string, TierLimits>* tier = nullptr;
-  if (o && !o->tier.empty()) tier = find_tier(o->tier);
-  if (tier == nullptr && !caller_tier.empty()) tier = find_tier(caller_tier);
-  if (tier == nullptr) tier = find_tier(default_tier_);
-  if (tier != nullptr) {
-    r.tier = tier->first;
-    r.requests = tier->second.requests;
-    r.tokens_per_minute = tier->second.tokens_per_minute;
-    r.tokens_per_day = tier->second.tokens_per_day;
-  }
+  int tier = -1;
+  if (o && !o->tier.empty()) tier = find_tier_index(o->tier);
+  if (tier < 0 && !caller_tier.empty()) tier = find_tier_index(caller_tier);
+  if (tier < 0) tier = default_index_;
+  r->requests = {};
+  if (tier >= 0) r->requests = tier_index_[static_cast<size_t>(tier)]->second.requests;
+  r->custom = false;
   if (o) {
     for (int i = 0; i < kRateWindowCount; ++i) {
-      if (o->custom[i] >= 0) r.requests[i] = o->custom[i];
-      if (endpoint && (*endpoint)[i] >= 0) r.requests[i] = (*endpoint)[i];
+      if (o->custom[i] >= 0) r->requests[i] = o->custom[i];
+      if (endpoint && (*endpoint)[i] >= 0) r->requests[i] = (*endpoint)[i];
+      r->custom |= o->custom[i] >= 0 || (endpoint && (*endpoint)[i] >= 0);
     }
   }
-  return r;
+  return tier;
 }
 
 Status RateLimitPolicy::persist(const std::string& user, const UserOverride& o) {

@@ -25,6 +25,10 @@ uint32_t Age(uint32_t cur, uint32_t tick) { return (cur - tick) & (kRunTickModul
 // its first admission t0 < (tick + 1) * tick_ns <= t - W.
 bool Expired(uint32_t age) { return age > kRunWindowTicks && age < kRunTickHalf; }
 
+// kBranchFreeRuns: up to this many runs, admit() expires and counts a
+// window without a branch per run.
+constexpr int kBranchFreeRuns = 8;
+
 // RecordPlan: what record() does to one window.
 struct RecordPlan {
   bool join = false;   // add `cost` to the newest run (saturating)
@@ -165,58 +169,123 @@ int RunLogView::record(const RunClock& c, int64_t cost, const RunCaps& caps, boo
 int RunLogView::admit(const RunClock& c, const std::array<int64_t, kRateWindowCount>& limits,
                       const RunCaps& caps, int64_t cost, RateDecision* d) {
   if (cost <= 0 || cost > kMaxRunCount) return kAdmitGeneral;
+  const uint32_t elapsed = c.now_s - last_s();  // as in expire()
+  const bool later = elapsed < 0x80000000u;
+  // One read pass in storage order: each window's expired prefix, the count
+  // of the rest, and whether its newest run takes `cost` (record()'s plan,
+  // when no run saturates and every window takes one run at most).
+  int src[kRateWindowCount], len[kRateWindowCount];
   int64_t used[kRateWindowCount];
-  expire(c, &used);
-  if (!Admits(used, limits, cost)) {
+  bool join[kRateWindowCount];
+  bool fits = true, plain = true;
+  int from = 0, kept = 0, needed = 0;
+  #pragma GCC unroll 4
+  for (int w = kRateWindowCount - 1; w >= 0; --w) {
+    const int n = size(w);
+    int k = 0;
+    int64_t sum = 0;
+    if (later && elapsed > kRunWindowSeconds[w]) {
+      k = n;
+    } else if (n <= kBranchFreeRuns) {
+      // A few runs (the usual window): one loop (one exit to predict, not
+      // two) and no branch inside: the prefix of expired runs leaves, the
+      // rest counts.
+      uint32_t leaving = 1;
+      for (int i = from; i < from + n; ++i) {
+        leaving &= static_cast<uint32_t>(Expired(Age(c.cur[w], TickAt(i))));
+        k += static_cast<int>(leaving);
+        sum += CountAt(i) & (leaving - 1);  // 0 while leaving, else all ones
+      }
+    } else {  // many: fewer instructions per run
+      while (k < n && Expired(Age(c.cur[w], TickAt(from + k)))) ++k;
+#pragma GCC unroll 4
+      for (int i = from + k; i < from + n; ++i) sum += CountAt(i);
+    }
+    used[w] = sum;
+    fits &= limits[w] <= 0 || sum + cost <= limits[w];
+    bool j = false;
+    if (k < n) {
+      const uint32_t age = Age(c.cur[w], TickAt(from + n - 1));
+      plain &= age < kRunTickHalf && n - k < kMaxRunsPerWindow;
+      const int64_t after = static_cast<int64_t>(CountAt(from + n - 1)) + cost;
+      j = caps.c[w] > 0 ? after <= caps.c[w] : age < kRunTimeClosureTicks && after <= kMaxRunCount;
+    }
+    join[w] = j;
+    needed += !j;
+    src[w] = from + k;
+    len[w] = n - k;
+    kept += n - k;
+    from += n;
+  }
+  if (later) StoreU32(header_, c.now_s);
+  const bool record = fits && plain && kept + needed <= capacity_;
+  // Where each window's remaining runs go: after the longer windows' runs
+  // and, when recording, their new ones.
+  int dest[kRateWindowCount];
+  #pragma GCC unroll 4
+  for (int w = kRateWindowCount - 1, to = 0; w >= 0; --w) {
+    dest[w] = to;
+    to += len[w] + (record && !join[w]);
+    header_[4 + w] = static_cast<uint8_t>(len[w] + (record && !join[w]));
+  }
+  // Runs moving left go first, in storage order; then those moving right, in
+  // reverse (each lands where nothing unmoved is left to read).
+  #pragma GCC unroll 4
+  for (int w = kRateWindowCount - 1; w >= 0; --w) {
+    if (dest[w] < src[w]) Move(dest[w], src[w], len[w]);
+  }
+  #pragma GCC unroll 4
+  for (int w = 0; w < kRateWindowCount; ++w) {
+    if (dest[w] > src[w]) Move(dest[w], src[w], len[w]);
+  }
+  if (!fits) {
     FillRateDecision(*this, c, limits, used, cost, /*allowed=*/false, /*acquire=*/true, d);
     return 0;
   }
-  // Each window joins its newest run or starts one (record()'s plan, when
-  // no run saturates and every window takes one run at most).
-  int start[kRateWindowCount], n[kRateWindowCount];
-  bool join[kRateWindowCount];
-  int total = 0, needed = 0;
-  for (int w = kRateWindowCount - 1; w >= 0; --w) {  // in storage order
-    n[w] = size(w);
-    start[w] = total;
-    total += n[w];
-    join[w] = false;
-    if (n[w] > 0) {
-      const uint32_t age = Age(c.cur[w], TickAt(total - 1));
-      if (age >= kRunTickHalf || n[w] >= kMaxRunsPerWindow) return kAdmitGeneral;
-      const int64_t after = static_cast<int64_t>(CountAt(total - 1)) + cost;
-      join[w] =
-          caps.c[w] > 0 ? after <= caps.c[w] : age < kRunTimeClosureTicks && after <= kMaxRunCount;
-    }
-    needed += !join[w];
-  }
-  if (total + needed > capacity_) return total + needed;
-  int shift = needed;
-  for (int w = 0; w < kRateWindowCount; ++w) {  // the last stored moves first, into free room
-    shift -= !join[w];
-    const int begin = start[w] + shift;
-    Move(begin, start[w], n[w]);
-    const int end = begin + n[w];
+  if (!plain) return kAdmitGeneral;
+  if (!record) return kept + needed;
+  // Record, and fill *d as FillRateDecision(allowed, acquire) would.
+  d->allowed = true;
+  d->retry_after = Nanos(0);
+  int m = -1;
+  int64_t best_remaining = 0;
+  #pragma GCC unroll 4
+  for (int w = 0; w < kRateWindowCount; ++w) {
+    const int end = dest[w] + len[w];
     if (join[w]) {
       Put(end - 1, {TickAt(end - 1), CountAt(end - 1) + static_cast<uint32_t>(cost)});
     } else {
       Put(end, {c.cur[w], static_cast<uint32_t>(cost)});
-      header_[4 + w] = static_cast<uint8_t>(n[w] + 1);
     }
-    used[w] += cost;
+    const int64_t limit = limits[w];
+    RateWindowStatus& ws = d->windows[w];
+    ws.reset = Nanos(0);
+    ws.limit = limit;
+    ws.used = used[w] + cost;
+    ws.remaining = limit > 0 ? std::max<int64_t>(0, limit - ws.used) : 0;
+    if (limit > 0 && (m < 0 || ws.remaining < best_remaining)) {
+      m = w;
+      best_remaining = ws.remaining;
+    }
   }
-  FillRateDecision(*this, c, limits, used, cost, /*allowed=*/true, /*acquire=*/true, d);
+  d->most_restrictive = m;
+  if (m >= 0) {  // used > 0: this call counts
+    const int64_t wait = time_to_free_at(c, m, dest[m], size(m), 1);
+    d->windows[m].reset = Nanos(std::max<int64_t>(0, wait));
+  }
   return 0;
 }
 
 int64_t RunLogView::time_to_free(const RunClock& c, int w, int64_t need) const {
+  return time_to_free_at(c, w, offset(w), size(w), need);
+}
+
+int64_t RunLogView::time_to_free_at(const RunClock& c, int w, int o, int n, int64_t need) const {
   int64_t freed = 0;
-  const int o = offset(w);
-  for (int i = 0; i < size(w); ++i) {
-    const Run r = Get(o + i);
-    freed += r.count;
+  for (int i = 0; i < n; ++i) {
+    freed += CountAt(o + i);
     if (freed < need) continue;
-    const uint32_t age = Age(c.cur[w], r.tick);
+    const uint32_t age = Age(c.cur[w], TickAt(o + i));
     const int64_t signed_age =
         age >= kRunTickHalf ? static_cast<int64_t>(age) - kRunTickModulus : age;
     // It leaves at the first tick with age kRunWindowTicks + 1.

@@ -74,6 +74,18 @@ struct ResolvedLimits {
   int64_t tokens_per_day = 0;
 };
 
+// RequestLimits: resolve()'s request limits without copying the tier's
+// name (the limiters' per-call path). `tier` points into tiers() (which
+// never changes; null only when the policy has no tier of that name, which
+// its REQUIRES rule out); `tier_index` is its position in tiers() (-1 with
+// it); `custom`: a custom limit replaced at least one of the tier's limits.
+struct RequestLimits {
+  const std::string* tier = nullptr;
+  int tier_index = -1;
+  bool custom = false;
+  std::array<int64_t, kRateWindowCount> requests{};
+};
+
 // UserOverride: what was set for one user at run time.
 struct UserOverride {
   std::string tier;                                  // "" = none assigned
@@ -102,6 +114,9 @@ class RateLimitPolicy {
   // resolve: the limits of `user` (or of an EndpointLimitKey) called with
   // `caller_tier` (see above).
   ResolvedLimits resolve(std::string_view user, std::string_view caller_tier) const;
+  // resolve_requests: the request limits of resolve(user, caller_tier),
+  // without copies (and without a lock while no user has an override).
+  RequestLimits resolve_requests(std::string_view user, std::string_view caller_tier) const;
 
   // has_endpoint_limits: `user` has custom limits for `endpoint` (cheap when
   // no user has any).
@@ -145,11 +160,17 @@ class RateLimitPolicy {
   // find_tier: the entry of tiers_ named `name`, or null (a scan of
   // tier_index_: no string is built, unlike std::map::find).
   const std::pair<const std::string, TierLimits>* find_tier(std::string_view name) const;
+  // find_tier_index: the position in tier_index_ of the tier named `name`, or -1.
+  int find_tier_index(std::string_view name) const;
+  // resolve_into: resolve()'s steps: the tier's position in tier_index_ (or
+  // -1) and, in *r, the request limits with the user's custom ones.
+  int resolve_into(std::string_view key, std::string_view caller_tier, RequestLimits* r) const;
 
   const std::map<std::string, TierLimits> tiers_;
   const std::string default_tier_;
   // tier_index_: the entries of tiers_ (which never changes), for find_tier.
   std::vector<const std::pair<const std::string, TierLimits>*> tier_index_;
+  int default_index_ = -1;  // of default_tier_ in tier_index_ (-1: not a tier)
   SqliteDb* db_ = nullptr;  // not owned; null: memory only
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, UserOverride> overrides_;  // GUARDED_BY(mu_)
