@@ -28,14 +28,11 @@ void ModelRouter::append_group(std::string_view model, bool fallback, uint64_t r
   }
   if (members == 0) return;
   int64_t pick = static_cast<int64_t>(random % static_cast<uint64_t>(total));
-  size_t first = upstreams_.size();
+  size_t first = 0;
   for (size_t i = 0; i < upstreams_.size(); ++i) {
     if (!in_group(i, model, named)) continue;
-    if (first == upstreams_.size()) first = i;  // weights of 0 everywhere: the first
-    if (pick < upstreams_[i].weight) {
-      first = i;
-      break;
-    }
+    first = i;
+    if (pick < upstreams_[i].weight) break;
     pick -= upstreams_[i].weight;
   }
   out->push_back({first, std::string(model), fallback});
