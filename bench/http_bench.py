@@ -10,8 +10,11 @@ and writes it to bench/results/latest.md.
   2. Proxying POST /v1/chat/completions to agentgate-mock: direct, through nginx
      (reverse proxy with upstream keep-alive), through agentgate (auth, usage
      accounting and profiling on). Added latency at 1 connection (p50/p99 over
-     the direct call), throughput at 64 connections, CPU time per request.
-  3. Streaming: time to first byte, direct vs through agentgate.
+     the direct call), throughput at 64 connections, CPU time per request;
+     each in interleaved rounds (medians), so that a slow spell of the
+     machine falls on every target alike.
+  3. Streaming: time to first byte, direct, through nginx and through
+     agentgate (interleaved rounds).
   4. Memory: agentgate's RSS idle and with 1,000 concurrent open streams.
   5. Exact cache hits: a second agentgate with the cache on answers the same
      POST from its response cache, against nginx serving a static file holding
@@ -149,7 +152,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--streams", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the 1-connection runs")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the proxy runs")
     ap.add_argument("--workers", type=int, default=1,
                     help="agentgate server.threads and nginx worker_processes (the same for both)")
     ap.add_argument("--only", choices=["all", "cache"], default="all",
@@ -331,15 +334,26 @@ http {{
         results[name] = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_us_per_req")}
         results[name].update(requests=sum(r["requests"] for r in runs), non2xx=sum(r["non2xx"] for r in runs),
                              socket_errors="".join(r["socket_errors"] for r in runs))
-    print("proxy, 64 connections ...", file=sys.stderr)
-    results["direct_64"] = measure(f"http://127.0.0.1:{mock_port}{chat}", 64, 2, secs, body_file, [mock.pid])
-    results["nginx_64"] = measure(f"http://127.0.0.1:{nginx_proxy_port}{chat}", 64, 2, secs, body_file,
-                                  nginx_pids)
-    results["agentgate_64"] = measure(f"http://127.0.0.1:{gw_port}{chat}", 64, 2, secs, body_file, [gw.pid])
+    print("proxy, 64 connections (interleaved rounds) ...", file=sys.stderr)
+    rounds = {"direct_64": [], "nginx_64": [], "agentgate_64": []}
+    targets = {"direct_64": (mock_port, [mock.pid]), "nginx_64": (nginx_proxy_port, nginx_pids),
+               "agentgate_64": (gw_port, [gw.pid])}
+    for _ in range(args.rounds):
+        for name, (port, pids) in targets.items():
+            rounds[name].append(measure(f"http://127.0.0.1:{port}{chat}", 64, 2, max(secs // 2, 2), body_file, pids))
+    for name, runs in rounds.items():
+        results[name] = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_us_per_req")}
+        results[name].update(requests=sum(r["requests"] for r in runs), non2xx=sum(r["non2xx"] for r in runs),
+                             socket_errors="".join(r["socket_errors"] for r in runs))
 
     print("streaming time to first byte ...", file=sys.stderr)
-    ttfb_direct = ttfb_samples(mock_port, 500)
-    ttfb_gw = ttfb_samples(gw_port, 500)
+    # Interleaved in rounds, as the other measures, so that a slow spell of
+    # the machine falls on all three.
+    ttfb_direct, ttfb_gw, ttfb_nginx = [], [], []
+    for _ in range(5):
+        ttfb_direct += ttfb_samples(mock_port, 100)
+        ttfb_gw += ttfb_samples(gw_port, 100)
+        ttfb_nginx += ttfb_samples(nginx_proxy_port, 100)
 
     print(f"{args.streams} open streams ...", file=sys.stderr)
     subprocess.run(["curl", "-s", "-X", "POST", f"http://127.0.0.1:{mock_port}/_mock/faults",
@@ -370,8 +384,10 @@ http {{
          f"direct {results['direct_64']['rps']:,.0f}"),
         ("proxy, 64 conns: CPU per request", f"{results['agentgate_64']['cpu_us_per_req']:.1f} µs",
          f"{results['nginx_64']['cpu_us_per_req']:.1f} µs", "user+sys of the proxy process(es) / requests"),
-        ("stream: time to first byte p50", us(statistics.median(ttfb_gw)), "",
-         f"direct {us(statistics.median(ttfb_direct))}, added {us(statistics.median(ttfb_gw) - statistics.median(ttfb_direct))}"),
+        ("stream: time to first byte p50", us(statistics.median(ttfb_gw)), us(statistics.median(ttfb_nginx)),
+         f"direct {us(statistics.median(ttfb_direct))}; added: agentgate "
+         f"{us(statistics.median(ttfb_gw) - statistics.median(ttfb_direct))}, nginx "
+         f"{us(statistics.median(ttfb_nginx) - statistics.median(ttfb_direct))} (target ≤ 100 µs)"),
         ("memory: RSS idle", f"{idle_rss:.1f} MB", "", "target ≤ 30 MB"),
         (f"memory: RSS with {started} open streams", f"{streams_rss:.1f} MB", "", "target ≤ 150 MB"),
     ] + cache_rows

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <list>
 #include <thread>
@@ -393,13 +394,32 @@ struct HttpServer::Impl {
     }
 
     net::awaitable<bool> write(std::string_view data) override {
-      if (!ok_ || data.empty()) co_return ok_;
-      bytes_ += data.size();
-      if (!chunked_) co_return co_await Send(std::array<net::const_buffer, 1>{net::buffer(data)});
-      char size_line[24];
-      int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
-      co_return co_await Send(std::array<net::const_buffer, 3>{
-          net::buffer(size_line, static_cast<size_t>(n)), net::buffer(data), net::buffer("\r\n", 2)});
+      co_return co_await write_pieces(std::span<const std::string_view>(&data, 1));
+    }
+
+    // write_pieces: the pieces as one chunk per write, up to kPiecesPerWrite
+    // at a time.
+    net::awaitable<bool> write_pieces(std::span<const std::string_view> pieces) override {
+      while (ok_ && !pieces.empty()) {
+        const size_t k = std::min(pieces.size(), kPiecesPerWrite);
+        std::array<net::const_buffer, kPiecesPerWrite + 2> bufs;  // framing, pieces, framing
+        size_t size = 0;
+        for (size_t i = 0; i < k; ++i) {
+          bufs[i + 1] = net::buffer(pieces[i]);
+          size += pieces[i].size();
+        }
+        pieces = pieces.subspan(k);
+        if (size == 0) continue;
+        bytes_ += size;
+        char size_line[24];
+        if (chunked_) {
+          int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", size);
+          bufs[0] = net::buffer(size_line, static_cast<size_t>(n));
+          bufs[k + 1] = net::buffer("\r\n", 2);
+        }
+        if (!co_await Send(bufs)) break;
+      }
+      co_return ok_;
     }
 
     net::awaitable<bool> finish() override {
@@ -417,6 +437,8 @@ struct HttpServer::Impl {
     size_t bytes() const { return bytes_; }
 
    private:
+    static constexpr size_t kPiecesPerWrite = 16;
+
     // Send: `bufs`, after the head if it is still unsent, in one write.
     template <size_t N>
     net::awaitable<bool> Send(const std::array<net::const_buffer, N>& bufs) {

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -74,6 +75,15 @@ class ResponseStream {
       const std::vector<std::pair<std::string, std::string>>& headers, bool hold = false) = 0;
   // write: sends one chunk now (not buffered until later).
   virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
+  // write_pieces: sends the pieces now, in order, as if written one by one;
+  // a stream may send them as one chunk in one write (the default writes
+  // them one by one).
+  virtual boost::asio::awaitable<bool> write_pieces(std::span<const std::string_view> pieces) {
+    for (std::string_view p : pieces) {
+      if (!co_await write(p)) co_return false;
+    }
+    co_return true;
+  }
   // finish: ends the stream. The connection may be reused afterwards.
   virtual boost::asio::awaitable<bool> finish() = 0;
   // started: begin() was called.

@@ -614,8 +614,9 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
             const bool body_in_hand = c->rpos + used < c->rlen || !c->pieces.empty();
             if (!co_await sink->on_head(out, body_in_hand)) outcome = Outcome::kCancelled;
           }
-          for (size_t i = 0; i < c->pieces.size() && outcome != Outcome::kCancelled; ++i) {
-            if (!co_await sink->on_data(c->pieces[i])) outcome = Outcome::kCancelled;
+          if (outcome != Outcome::kCancelled && !c->pieces.empty() &&
+              !co_await sink->on_data(c->pieces)) {
+            outcome = Outcome::kCancelled;
           }
           c->pieces.clear();
           if (outcome == Outcome::kCancelled) break;

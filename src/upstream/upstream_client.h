@@ -36,6 +36,7 @@
 
 #include <chrono>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -109,9 +110,11 @@ class StreamSink {
   // once), so the sink may send its own head together with them.
   virtual boost::asio::awaitable<bool> on_head(const UpstreamResponse& head_without_body,
                                                bool body_in_hand) = 0;
-  // on_data: the next decoded body bytes (chunked framing removed), as soon
-  // as they arrive. `bytes` is valid only during the call.
-  virtual boost::asio::awaitable<bool> on_data(std::string_view bytes) = 0;
+  // on_data: the decoded body bytes (chunked framing removed) that one read
+  // brought, as soon as they arrive: one piece per upstream chunk, in order,
+  // so that a sink can pass them on in one write. The pieces are valid only
+  // during the call.
+  virtual boost::asio::awaitable<bool> on_data(std::span<const std::string_view> pieces) = 0;
 };
 
 class UpstreamClient {

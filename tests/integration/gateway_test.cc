@@ -97,6 +97,9 @@ TEST_F(GatewayTest, ProxiesChatReplacingTheClientKey) {
 }
 
 TEST_F(GatewayTest, StreamsChunkByChunkWithUsage) {
+  // Events 5 ms apart: each reaches the client on its own, not gathered.
+  // (Events that arrive together go on in one chunk.)
+  SetFaults(R"({"stream_chunk_delay_ms":5})");
   auto r = RequestSse(gw_->port(), "POST", "/v1/chat/completions",
                       R"({"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},
                           "messages":[{"role":"user","content":"one two three four"}]})",

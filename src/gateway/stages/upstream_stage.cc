@@ -84,21 +84,26 @@ class StreamToClient final : public StreamSink {
     co_return ok;
   }
 
-  boost::asio::awaitable<bool> on_data(std::string_view bytes) override {
+  boost::asio::awaitable<bool> on_data(std::span<const std::string_view> pieces) override {
     if (status_ / 100 != 2) {
-      if (error_body_.size() < 1024 * 1024) error_body_.append(bytes);
+      for (std::string_view bytes : pieces) {
+        if (error_body_.size() < 1024 * 1024) error_body_.append(bytes);
+      }
       co_return true;
     }
-    (void)sse_.feed(bytes, [this](const SseEvent& e) {
-      if (e.data == "[DONE]") {
-        done_ = true;
-      } else {
-        ReadChunkUsage(e.data, &ctx_.usage);
-      }
-    });
-    // Stream taps (the cache stage): see the bytes as they go to the client.
-    for (StreamObserver* o : ctx_.stream_observers) o->on_chunk(bytes);
-    co_return co_await ctx_.response.stream().write(bytes);
+    for (std::string_view bytes : pieces) {
+      (void)sse_.feed(bytes, [this](const SseEvent& e) {
+        if (e.data == "[DONE]") {
+          done_ = true;
+        } else {
+          ReadChunkUsage(e.data, &ctx_.usage);
+        }
+      });
+      // Stream taps (the cache stage): see the bytes as they go to the client.
+      for (StreamObserver* o : ctx_.stream_observers) o->on_chunk(bytes);
+    }
+    // What one upstream read brought goes to the client in one write.
+    co_return co_await ctx_.response.stream().write_pieces(pieces);
   }
 
   int status() const { return status_; }

@@ -56,6 +56,17 @@ class HttpServerTest : public ::testing::Test {
       co_await res.stream().write("data: 2\n\n");
       co_await res.stream().finish();
     });
+    // Pieces written together: one chunk per write, 16 pieces at most.
+    router_.add(HttpMethod::kGet, "/stream-pieces",
+                [](HttpRequest&, HttpResponse& res) -> net::awaitable<void> {
+                  std::vector<std::pair<std::string, std::string>> headers;
+                  co_await res.stream().begin(200, "text/event-stream", headers);
+                  const std::vector<std::string_view> two = {"data: 3\n\n", "", "data: 4\n\n"};
+                  co_await res.stream().write_pieces(two);
+                  const std::vector<std::string_view> twenty(20, "x");
+                  co_await res.stream().write_pieces(twenty);
+                  co_await res.stream().finish();
+                });
     // The head held back, the first chunk 20 ms later (as an upstream's).
     router_.add(HttpMethod::kGet, "/stream-held",
                 [](HttpRequest&, HttpResponse& res) -> net::awaitable<void> {
@@ -282,6 +293,18 @@ TEST_F(HttpServerTest, StreamsChunkedResponses) {
   EXPECT_NE(r.find("9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n"), std::string::npos) << r;
   ASSERT_TRUE(c.send(Get("/hello")));  // still usable afterwards
   EXPECT_EQ(c.read_response().rfind("HTTP/1.1 200", 0), 0u);
+}
+
+TEST_F(HttpServerTest, PiecesWrittenTogetherGoOutAsOneChunk) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send(Get("/stream-pieces")));
+  std::string r = c.read_response();
+  const std::string sixteen(16, 'x');
+  EXPECT_NE(r.find("\r\n\r\n12\r\ndata: 3\n\ndata: 4\n\n\r\n10\r\n" + sixteen +
+                   "\r\n4\r\nxxxx\r\n0\r\n\r\n"),
+            std::string::npos)
+      << r;
 }
 
 // A held head goes out with the first chunk: the first read holds both,

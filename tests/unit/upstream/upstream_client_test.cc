@@ -395,7 +395,7 @@ TEST_F(UpstreamClientTest, ConnectionCapFailsFastWithUnavailable) {
   EXPECT_TRUE(loop_.run(client->send(Post("/v1/chat/completions"))).ok());
 }
 
-// RecordingSink: records the head and each on_data call.
+// RecordingSink: records the head and each on_data call (its pieces joined).
 class RecordingSink : public StreamSink {
  public:
   net::awaitable<bool> on_head(const UpstreamResponse& head, bool) override {
@@ -404,8 +404,9 @@ class RecordingSink : public StreamSink {
     ++heads;
     co_return true;
   }
-  net::awaitable<bool> on_data(std::string_view bytes) override {
-    chunks.emplace_back(bytes);
+  net::awaitable<bool> on_data(std::span<const std::string_view> pieces) override {
+    std::string& chunk = chunks.emplace_back();
+    for (std::string_view p : pieces) chunk += p;
     if (on_chunk) on_chunk();
     co_return !stop_after_first;
   }
