@@ -38,8 +38,15 @@ bool ValidateAndReadUsage(std::string& body, Usage* usage) {
 }
 
 void ReadChunkUsage(std::string_view data, Usage* usage) {
-  size_t at = data.find("\"usage\"");
-  if (at == std::string_view::npos) return;
+  // Searched from its 'u' (find stops at every first character of the
+  // needle, and a chunk has far fewer 'u's than '"'s).
+  size_t at = 0;
+  for (size_t from = 1;; from = at + 1) {
+    at = data.find("usage\"", from);
+    if (at == std::string_view::npos) return;
+    if (data[at - 1] == '"') break;
+  }
+  at -= 1;  // at the opening quote
   // Most chunks say "usage":null; skip them without parsing.
   size_t colon = data.find(':', at + 7);
   if (colon == std::string_view::npos) return;
