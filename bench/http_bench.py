@@ -13,8 +13,8 @@ and writes it to bench/results/latest.md.
      the direct call), throughput at 64 connections, CPU time per request;
      each in interleaved rounds (medians), so that a slow spell of the
      machine falls on every target alike.
-  3. Streaming: time to first byte, direct, through nginx and through
-     agentgate (interleaved rounds).
+  3. Streaming: time to first byte on a new connection, direct, through nginx
+     and through agentgate (1,000 requests each, one to each in turn).
   4. Memory: agentgate's RSS idle and with 1,000 concurrent open streams.
   5. Exact cache hits: a second agentgate with the cache on answers the same
      POST from its response cache, against nginx serving a static file holding
@@ -347,13 +347,13 @@ http {{
                              socket_errors="".join(r["socket_errors"] for r in runs))
 
     print("streaming time to first byte ...", file=sys.stderr)
-    # Interleaved in rounds, as the other measures, so that a slow spell of
-    # the machine falls on all three.
+    # One request to each in turn (the order alternating), so that a slow
+    # spell of the machine falls on all three alike.
     ttfb_direct, ttfb_gw, ttfb_nginx = [], [], []
-    for _ in range(5):
-        ttfb_direct += ttfb_samples(mock_port, 100)
-        ttfb_gw += ttfb_samples(gw_port, 100)
-        ttfb_nginx += ttfb_samples(nginx_proxy_port, 100)
+    turn = [(mock_port, ttfb_direct), (gw_port, ttfb_gw), (nginx_proxy_port, ttfb_nginx)]
+    for i in range(1000):
+        for port, samples in (turn if i % 2 == 0 else turn[::-1]):
+            samples += ttfb_samples(port, 1)
 
     print(f"{args.streams} open streams ...", file=sys.stderr)
     subprocess.run(["curl", "-s", "-X", "POST", f"http://127.0.0.1:{mock_port}/_mock/faults",

@@ -489,6 +489,12 @@ struct HttpServer::Impl {
     std::string head;
     head.reserve(512);
 
+    // A new connection's first request has usually arrived with it: read it
+    // at once, so that it is answered (up to its first wait, the upstream's
+    // reply) before the acceptor's next attempt and without a trip through
+    // the event loop. Nothing there yet: the loop below waits for it.
+    if (size_t n = c.socket.read_some(buffer.prepare(16 * 1024), ec); !ec) buffer.commit(n);
+
     for (;;) {
       // Idle: wait for the first byte of the next request.
       if (buffer.size() == 0) {
