@@ -397,37 +397,16 @@ struct HttpServer::Impl {
       co_return co_await write_pieces(std::span<const std::string_view>(&data, 1));
     }
 
-    // write_pieces: the pieces as one chunk per write, up to kPiecesPerWrite
-    // at a time.
     net::awaitable<bool> write_pieces(std::span<const std::string_view> pieces) override {
-      while (ok_ && !pieces.empty()) {
-        const size_t k = std::min(pieces.size(), kPiecesPerWrite);
-        std::array<net::const_buffer, kPiecesPerWrite + 2> bufs;  // framing, pieces, framing
-        size_t size = 0;
-        for (size_t i = 0; i < k; ++i) {
-          bufs[i + 1] = net::buffer(pieces[i]);
-          size += pieces[i].size();
-        }
-        pieces = pieces.subspan(k);
-        if (size == 0) continue;
-        bytes_ += size;
-        char size_line[24];
-        if (chunked_) {
-          int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", size);
-          bufs[0] = net::buffer(size_line, static_cast<size_t>(n));
-          bufs[k + 1] = net::buffer("\r\n", 2);
-        }
-        if (!co_await Send(bufs)) break;
-      }
-      co_return ok_;
+      co_return co_await SendPieces(pieces, /*end=*/false);
     }
 
     net::awaitable<bool> finish() override {
-      if (finished_) co_return ok_;
-      finished_ = true;
-      if (!ok_) co_return ok_;
-      if (!chunked_) co_return co_await Send(std::array<net::const_buffer, 0>{});
-      co_return co_await Send(std::array<net::const_buffer, 1>{net::buffer("0\r\n\r\n", 5)});
+      co_return co_await SendPieces({}, /*end=*/true);
+    }
+
+    net::awaitable<bool> finish_with(std::span<const std::string_view> pieces) override {
+      co_return co_await SendPieces(pieces, /*end=*/true);
     }
 
     bool started() const override { return started_; }
@@ -438,6 +417,39 @@ struct HttpServer::Impl {
 
    private:
     static constexpr size_t kPiecesPerWrite = 16;
+
+    // SendPieces: the pieces as one chunk per write, up to kPiecesPerWrite
+    // at a time; with `end`, the stream's end goes in the last write.
+    net::awaitable<bool> SendPieces(std::span<const std::string_view> pieces, bool end) {
+      if (finished_) co_return ok_;
+      finished_ = end;
+      while (ok_) {
+        const size_t k = std::min(pieces.size(), kPiecesPerWrite);
+        // The chunk's size line, its pieces, its CRLF, the last chunk.
+        std::array<net::const_buffer, kPiecesPerWrite + 3> bufs;
+        size_t size = 0;
+        for (size_t i = 0; i < k; ++i) {
+          bufs[i + 1] = net::buffer(pieces[i]);
+          size += pieces[i].size();
+        }
+        pieces = pieces.subspan(k);
+        const bool last = pieces.empty();
+        char size_line[24];
+        if (chunked_ && size > 0) {
+          int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", size);
+          bufs[0] = net::buffer(size_line, static_cast<size_t>(n));
+          bufs[k + 1] = net::buffer("\r\n", 2);
+        }
+        if (chunked_ && last && end) bufs[k + 2] = net::buffer("0\r\n\r\n", 5);
+        bytes_ += size;
+        // Nothing to send: only a held head would go, and finish() sends it.
+        if (size > 0 || (last && end)) {
+          if (!co_await Send(bufs)) break;
+        }
+        if (last) break;
+      }
+      co_return ok_;
+    }
 
     // Send: `bufs`, after the head if it is still unsent, in one write.
     template <size_t N>

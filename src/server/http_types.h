@@ -86,6 +86,12 @@ class ResponseStream {
   }
   // finish: ends the stream. The connection may be reused afterwards.
   virtual boost::asio::awaitable<bool> finish() = 0;
+  // finish_with: write_pieces(pieces) and finish(); a stream may send the
+  // pieces and its end in one write.
+  virtual boost::asio::awaitable<bool> finish_with(std::span<const std::string_view> pieces) {
+    if (!co_await write_pieces(pieces)) co_return false;
+    co_return co_await finish();
+  }
   // started: begin() was called.
   virtual bool started() const = 0;
 };

@@ -615,7 +615,7 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
             if (!co_await sink->on_head(out, body_in_hand)) outcome = Outcome::kCancelled;
           }
           if (outcome != Outcome::kCancelled && !c->pieces.empty() &&
-              !co_await sink->on_data(c->pieces)) {
+              !co_await sink->on_data(c->pieces, parser->is_done())) {
             outcome = Outcome::kCancelled;
           }
           c->pieces.clear();

@@ -112,9 +112,12 @@ class StreamSink {
                                                bool body_in_hand) = 0;
   // on_data: the decoded body bytes (chunked framing removed) that one read
   // brought, as soon as they arrive: one piece per upstream chunk, in order,
-  // so that a sink can pass them on in one write. The pieces are valid only
-  // during the call.
-  virtual boost::asio::awaitable<bool> on_data(std::span<const std::string_view> pieces) = 0;
+  // so that a sink can pass them on in one write. `last`: the body's end
+  // came in the same read (the response is complete); an end that comes in
+  // a read of its own brings no call. The pieces are valid only during the
+  // call.
+  virtual boost::asio::awaitable<bool> on_data(std::span<const std::string_view> pieces,
+                                               bool last) = 0;
 };
 
 class UpstreamClient {

@@ -84,7 +84,8 @@ class StreamToClient final : public StreamSink {
     co_return ok;
   }
 
-  boost::asio::awaitable<bool> on_data(std::span<const std::string_view> pieces) override {
+  boost::asio::awaitable<bool> on_data(std::span<const std::string_view> pieces,
+                                       bool last) override {
     if (status_ / 100 != 2) {
       for (std::string_view bytes : pieces) {
         if (error_body_.size() < 1024 * 1024) error_body_.append(bytes);
@@ -102,7 +103,9 @@ class StreamToClient final : public StreamSink {
       // Stream taps (the cache stage): see the bytes as they go to the client.
       for (StreamObserver* o : ctx_.stream_observers) o->on_chunk(bytes);
     }
-    // What one upstream read brought goes to the client in one write.
+    // What one upstream read brought goes to the client in one write, with
+    // the stream's end when the upstream's came with it after [DONE].
+    if (last && done_) co_return co_await ctx_.response.stream().finish_with(pieces);
     co_return co_await ctx_.response.stream().write_pieces(pieces);
   }
 
@@ -184,7 +187,7 @@ boost::asio::awaitable<Status> UpstreamStage::send_stream(RequestContext& ctx,
   if (!ctx.streamed) co_return r.ok() ? Internal("upstream stream ended before its head") : r.status();
   // Stream taps: the stream is over, complete only with [DONE].
   for (StreamObserver* o : ctx.stream_observers) o->on_complete(r.ok() && sink.done());
-  ResponseStream& out = res.stream();
+  ResponseStream& out = res.stream();  // finished already if the end came with [DONE]
   if (!r.ok() || !sink.done()) {
     // The stream began and broke: tell the client in-band, then end it.
     Status s = r.ok() ? BadGateway("the upstream stream ended before [DONE]")

@@ -56,7 +56,8 @@ class HttpServerTest : public ::testing::Test {
       co_await res.stream().write("data: 2\n\n");
       co_await res.stream().finish();
     });
-    // Pieces written together: one chunk per write, 16 pieces at most.
+    // Pieces written together: one chunk per write, 16 pieces at most; the
+    // stream's end with the last of them.
     router_.add(HttpMethod::kGet, "/stream-pieces",
                 [](HttpRequest&, HttpResponse& res) -> net::awaitable<void> {
                   std::vector<std::pair<std::string, std::string>> headers;
@@ -64,8 +65,8 @@ class HttpServerTest : public ::testing::Test {
                   const std::vector<std::string_view> two = {"data: 3\n\n", "", "data: 4\n\n"};
                   co_await res.stream().write_pieces(two);
                   const std::vector<std::string_view> twenty(20, "x");
-                  co_await res.stream().write_pieces(twenty);
-                  co_await res.stream().finish();
+                  co_await res.stream().finish_with(twenty);  // the end with the last piece
+                  co_await res.stream().write("too late");      // after the end: not sent
                 });
     // The head held back, the first chunk 20 ms later (as an upstream's).
     router_.add(HttpMethod::kGet, "/stream-held",
@@ -305,6 +306,9 @@ TEST_F(HttpServerTest, PiecesWrittenTogetherGoOutAsOneChunk) {
                    "\r\n4\r\nxxxx\r\n0\r\n\r\n"),
             std::string::npos)
       << r;
+  EXPECT_EQ(r.find("too late"), std::string::npos);
+  ASSERT_TRUE(c.send(Get("/hello")));  // the connection is still usable
+  EXPECT_EQ(c.read_response().rfind("HTTP/1.1 200", 0), 0u);
 }
 
 // A held head goes out with the first chunk: the first read holds both,

@@ -72,8 +72,9 @@ class UpstreamClientTest : public ::testing::Test {
                     ++waited;
                   }
                   if (!chunk1_seen_) handler_gave_up_ = true;
-                  co_await res.stream().write("data: 2\n\n");
-                  co_await res.stream().finish();
+                  // The last chunk and the end in one write.
+                  const std::string_view last[] = {"data: 2\n\n"};
+                  co_await res.stream().finish_with(last);
                 });
     router_.add(HttpMethod::kPost, "/base/firehose",
                 [](HttpRequest&, HttpResponse& res) -> net::awaitable<void> {
@@ -404,7 +405,8 @@ class RecordingSink : public StreamSink {
     ++heads;
     co_return true;
   }
-  net::awaitable<bool> on_data(std::span<const std::string_view> pieces) override {
+  net::awaitable<bool> on_data(std::span<const std::string_view> pieces, bool last) override {
+    lasts += last ? 1 : 0;
     std::string& chunk = chunks.emplace_back();
     for (std::string_view p : pieces) chunk += p;
     if (on_chunk) on_chunk();
@@ -414,6 +416,7 @@ class RecordingSink : public StreamSink {
   int heads = 0;
   std::string content_type;
   std::vector<std::string> chunks;
+  int lasts = 0;  // on_data calls that said the body ended
   std::function<void()> on_chunk;
   bool stop_after_first = false;
 };
@@ -435,6 +438,9 @@ TEST_F(UpstreamClientTest, StreamingHandsChunksOverAsTheyArrive) {
   std::string all;
   for (auto& c : sink.chunks) all += c;
   EXPECT_EQ(all, "data: 1\n\ndata: 2\n\n");
+  // The end came in the same read as the last chunk, and said so.
+  EXPECT_EQ(sink.lasts, 1);
+  EXPECT_EQ(sink.chunks.back(), "data: 2\n\n");
   // The chunks are SSE: the parser sees two events.
   SseParser parser;
   int events = 0;
