@@ -308,6 +308,20 @@ struct HttpServer::Impl {
     }
   }
 
+  // ParseBuffered: feeds the buffered bytes to the parser; true when that
+  // ended the request (done, or an error in `ec`).
+  static bool ParseBuffered(boost::beast::flat_buffer& buffer, RequestParser& parser,
+                            boost::system::error_code& ec) {
+    while (buffer.size() > 0) {
+      size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == http::error::need_more) ec = {};
+      if (ec || parser.is_done()) return true;
+      if (used == 0 || parser.is_header_done()) break;
+    }
+    return false;
+  }
+
   // ReadRequest: parses the buffered bytes and reads more only when the
   // parser needs them. A request that is already in the buffer (the usual
   // case: it came with the first read) completes without a trip through the
@@ -320,17 +334,10 @@ struct HttpServer::Impl {
   // header to body.
   net::awaitable<boost::system::error_code> ReadRequest(
       Connection& c, boost::beast::flat_buffer& buffer, RequestParser& parser) {
-    parser.eager(true);
     bool header_seen = false;
     for (;;) {
       boost::system::error_code ec;
-      if (buffer.size() > 0) {
-        size_t used = parser.put(buffer.data(), ec);
-        buffer.consume(used);
-        if (ec == http::error::need_more) ec = {};
-        if (ec || parser.is_done()) co_return ec;
-        if (used > 0 && buffer.size() > 0 && !parser.is_header_done()) continue;
-      }
+      if (ParseBuffered(buffer, parser, ec)) co_return ec;
       if (parser.is_header_done() && !header_seen) {
         header_seen = true;
         if (parser.field("expect") == "100-continue") {
@@ -525,7 +532,10 @@ struct HttpServer::Impl {
       RequestParser parser(storage, req.body);
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
-      boost::system::error_code hec = co_await ReadRequest(c, buffer, parser);
+      parser.eager(true);
+      // A request already in the buffer (the usual case) needs no coroutine.
+      boost::system::error_code hec;
+      if (!ParseBuffered(buffer, parser, hec)) hec = co_await ReadRequest(c, buffer, parser);
       std::string generated_id;
       if (hec) {
         if (c.timed_out || hec == http::error::end_of_stream || hec == net::error::eof ||
