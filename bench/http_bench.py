@@ -98,6 +98,22 @@ def measure(url, connections, threads, seconds, script, pids):
     return r
 
 
+def interleaved(targets, rounds, connections, threads, seconds):
+    """`rounds` rounds of `measure` over the targets in turn (name -> (url,
+    script, pids)); per target the medians of the rounds and their totals."""
+    runs = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, (url, script, pids) in targets.items():
+            runs[name].append(measure(url, connections, threads, seconds, script, pids))
+    out = {}
+    for name, rs in runs.items():
+        out[name] = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99", "cpu_us_per_req")}
+        out[name].update(requests=sum(r["requests"] for r in rs), non2xx=sum(r["non2xx"] for r in rs),
+                         socket_errors="".join(r["socket_errors"] for r in rs),
+                         rps_rounds=[round(r["rps"]) for r in rs])
+    return out
+
+
 def ttfb_samples(port, n):
     """Time from sending a streaming request to the first body byte, seconds."""
     req = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -284,18 +300,10 @@ http {{
         raise RuntimeError(f"the second request was not a cache hit: {head!r}")
     with open(os.path.join(www, "cached.json"), "wb") as f:
         f.write(cached_body)
-    hit_rounds = {"cache_hit_agentgate": [], "cache_hit_nginx": []}
-    for _ in range(args.rounds):
-        hit_rounds["cache_hit_agentgate"].append(
-            measure(f"http://127.0.0.1:{cache_port}{chat}", 64, 2, max(secs // 2, 2), body_file, [gw_cache.pid]))
-        hit_rounds["cache_hit_nginx"].append(
-            measure(f"http://127.0.0.1:{nginx_static_port}/cached.json", 64, 2, max(secs // 2, 2), None,
-                    nginx_pids))
-    for name, runs in hit_rounds.items():
-        results[name] = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_us_per_req")}
-        results[name].update(requests=sum(r["requests"] for r in runs), non2xx=sum(r["non2xx"] for r in runs),
-                             socket_errors="".join(r["socket_errors"] for r in runs),
-                             rps_rounds=[round(r["rps"]) for r in runs])
+    results.update(interleaved({
+        "cache_hit_agentgate": (f"http://127.0.0.1:{cache_port}{chat}", body_file, [gw_cache.pid]),
+        "cache_hit_nginx": (f"http://127.0.0.1:{nginx_static_port}/cached.json", None, nginx_pids),
+    }, args.rounds, 64, 2, max(secs // 2, 2)))
     results["cache_hit_agentgate"]["body_bytes"] = len(cached_body)
     load = os.getloadavg()
     ch_a, ch_n = results["cache_hit_agentgate"], results["cache_hit_nginx"]
@@ -323,28 +331,13 @@ http {{
     results["healthz_agentgate"] = measure(f"http://127.0.0.1:{gw_port}/healthz", 64, 2, secs, None, [gw.pid])
     results["healthz_nginx"] = measure(f"http://127.0.0.1:{nginx_static_port}/healthz", 64, 2, secs, None,
                                        nginx_pids)
-    print("proxy, 1 connection (interleaved rounds) ...", file=sys.stderr)
-    rounds = {"direct_1": [], "nginx_1": [], "agentgate_1": []}
-    targets = {"direct_1": (mock_port, [mock.pid]), "nginx_1": (nginx_proxy_port, nginx_pids),
-               "agentgate_1": (gw_port, [gw.pid])}
-    for _ in range(args.rounds):
-        for name, (port, pids) in targets.items():
-            rounds[name].append(measure(f"http://127.0.0.1:{port}{chat}", 1, 1, max(secs // 2, 2), body_file, pids))
-    for name, runs in rounds.items():
-        results[name] = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_us_per_req")}
-        results[name].update(requests=sum(r["requests"] for r in runs), non2xx=sum(r["non2xx"] for r in runs),
-                             socket_errors="".join(r["socket_errors"] for r in runs))
-    print("proxy, 64 connections (interleaved rounds) ...", file=sys.stderr)
-    rounds = {"direct_64": [], "nginx_64": [], "agentgate_64": []}
-    targets = {"direct_64": (mock_port, [mock.pid]), "nginx_64": (nginx_proxy_port, nginx_pids),
-               "agentgate_64": (gw_port, [gw.pid])}
-    for _ in range(args.rounds):
-        for name, (port, pids) in targets.items():
-            rounds[name].append(measure(f"http://127.0.0.1:{port}{chat}", 64, 2, max(secs // 2, 2), body_file, pids))
-    for name, runs in rounds.items():
-        results[name] = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_us_per_req")}
-        results[name].update(requests=sum(r["requests"] for r in runs), non2xx=sum(r["non2xx"] for r in runs),
-                             socket_errors="".join(r["socket_errors"] for r in runs))
+    for conns, threads in ((1, 1), (64, 2)):
+        print(f"proxy, {conns} connection(s) (interleaved rounds) ...", file=sys.stderr)
+        results.update(interleaved({
+            f"direct_{conns}": (f"http://127.0.0.1:{mock_port}{chat}", body_file, [mock.pid]),
+            f"nginx_{conns}": (f"http://127.0.0.1:{nginx_proxy_port}{chat}", body_file, nginx_pids),
+            f"agentgate_{conns}": (f"http://127.0.0.1:{gw_port}{chat}", body_file, [gw.pid]),
+        }, args.rounds, conns, threads, max(secs // 2, 2)))
 
     print("streaming time to first byte ...", file=sys.stderr)
     # One request to each in turn (the order alternating), so that a slow
