@@ -161,6 +161,7 @@ struct HttpServer::Impl {
     int index = 0;
     net::io_context ioc{1};
     std::unique_ptr<tcp::acceptor> acceptor;
+    bool listener_options = false;  // accepted sockets inherit TCP_NODELAY and TCP_INQ
     std::list<Connection*> connections;  // touched only on this worker's thread
     std::thread thread;
     // Per-worker metric handles, so the hot path never takes the registry lock.
@@ -492,9 +493,14 @@ struct HttpServer::Impl {
     auto registered = w.connections.insert(w.connections.end(), &c);
 
     boost::system::error_code ec;
-    c.socket.set_option(tcp::no_delay(true), ec);
+    // TCP_NODELAY and TCP_INQ come from the listener (Linux copies a
+    // listener's TCP options into the sockets it accepts); set here only
+    // where the listener could not take them.
+    if (!w.listener_options) {
+      c.socket.set_option(tcp::no_delay(true), ec);
+      EnableDrainedReads(c.socket);
+    }
     c.socket.non_blocking(true, ec);
-    EnableDrainedReads(c.socket);
     std::string remote = peer.address().to_string();
     bool loopback = peer.address().is_loopback();
 
@@ -676,6 +682,11 @@ Status HttpServer::start() {
       if (::setsockopt(w->acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
         ec.assign(errno, boost::system::system_category());
       }
+    }
+    if (!ec) {
+      w->acceptor->set_option(tcp::no_delay(true), ec);
+      w->listener_options = !ec && EnableDrainedReads(*w->acceptor);
+      ec = {};
     }
     if (!ec) w->acceptor->bind(ep, ec);
     if (!ec) w->acceptor->listen(net::socket_base::max_listen_connections, ec);

@@ -2,7 +2,7 @@
 // epoll reactor when a read has left nothing to read, so that the next read
 // waits for epoll instead of first trying a recv that returns EAGAIN.
 //
-//   EnableDrainedReads(socket);  // once, after accept or connect
+//   EnableDrainedReads(socket);  // once, after connect (or on the listener)
 //   auto [ec, n] = co_await socket.async_read_some(DrainedRead{buffer}, token);
 //
 // Asio 1.26 (Boost 1.81) tries every read at once ("speculatively") unless
@@ -53,8 +53,9 @@ struct DrainedRead {
 };
 
 // EnableDrainedReads: asks the kernel to report the bytes left after each
-// read (TCP_INQ) on a connected TCP socket. Returns false where it cannot
-// (then DrainedRead reads behave as plain ones).
+// read (TCP_INQ) on a connected TCP socket, or on a listener, whose accepted
+// sockets inherit it. Returns false where it cannot (then DrainedRead reads
+// behave as plain ones).
 template <typename Socket>
 bool EnableDrainedReads(Socket& socket) {
   int on = 1;

@@ -142,6 +142,32 @@ TEST(DrainedReadTest, WithoutEnablingItIsAPlainRead) {
   ExpectTextThenEnd(io, p, "plain");
 }
 
+// The HTTP server sets TCP_NODELAY and TCP_INQ once, on its listener, and
+// relies on Linux copying them into every socket the listener accepts.
+TEST(DrainedReadTest, AcceptedSocketsInheritTheListenersNoDelayAndInq) {
+  net::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(net::ip::address_v4::loopback(), 0));
+  acceptor.set_option(tcp::no_delay(true));
+  ASSERT_TRUE(EnableDrainedReads(acceptor));
+  tcp::socket writer(io), reader(io);
+  writer.connect(acceptor.local_endpoint());
+  acceptor.accept(reader);
+  tcp::no_delay nodelay;
+  reader.get_option(nodelay);
+  EXPECT_TRUE(nodelay.value());
+  int inq = 0;
+  socklen_t len = sizeof inq;
+  ASSERT_EQ(::getsockopt(reader.native_handle(), IPPROTO_TCP, TCP_INQ, &inq, &len), 0);
+  EXPECT_EQ(inq, 1);
+  // And a listener without them hands out sockets without them.
+  tcp::acceptor plain(io, tcp::endpoint(net::ip::address_v4::loopback(), 0));
+  tcp::socket writer2(io), reader2(io);
+  writer2.connect(plain.local_endpoint());
+  plain.accept(reader2);
+  reader2.get_option(nodelay);
+  EXPECT_FALSE(nodelay.value());
+}
+
 TEST(DrainedReadTest, PeerResetIsAnError) {
   net::io_context io;
   Pair p(io);
