@@ -53,6 +53,7 @@ std::vector<RouteTarget> ModelRouter::plan(std::string_view model, uint64_t rand
   std::vector<RouteTarget> out;
   out.reserve(2);  // the usual plan: one target, perhaps one fallback
   append_group(model, false, random, &out);
+  if (routing_.fallbacks.empty()) return out;
   auto fb = routing_.fallbacks.find(std::string(model));
   if (fb != routing_.fallbacks.end()) {
     for (const auto& f : fb->second) append_group(f, true, random >> 16, &out);

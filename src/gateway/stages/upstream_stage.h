@@ -43,8 +43,6 @@ class UpstreamStage final : public Stage {
   // attempt: one call of `target`, profiled (see UpstreamPolicy::Attempt).
   boost::asio::awaitable<Status> attempt(RequestContext& ctx, const RouteTarget& target,
                                          UpstreamRequest& request);
-  boost::asio::awaitable<Status> send_whole(RequestContext& ctx, UpstreamClient& client,
-                                            const UpstreamRequest& request);
   boost::asio::awaitable<Status> send_stream(RequestContext& ctx, UpstreamClient& client,
                                              const UpstreamRequest& request);
 
