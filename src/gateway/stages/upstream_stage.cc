@@ -19,9 +19,13 @@ constexpr std::string_view kForwardedRequestHeaders[] = {
 constexpr size_t kRequestIdHeader = 3;  // the client's X-Request-Id, or the gateway's
 
 // Response headers the gateway sets itself, never copied from the upstream.
+constexpr std::string_view kOwnResponseHeaders[] = {
+    "content-length", "content-type", "x-request-id", "date", "server",
+    "transfer-encoding", "connection", "keep-alive",
+};
+
 bool OwnResponseHeader(std::string_view name) {
-  for (std::string_view h : {"content-length", "content-type", "x-request-id", "date", "server",
-                             "transfer-encoding", "connection", "keep-alive"}) {
+  for (std::string_view h : kOwnResponseHeaders) {
     if (EqualsIgnoreCase(name, h)) return true;
   }
   return false;
