@@ -166,9 +166,9 @@ def open_streams(port, n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
-    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--streams", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the proxy runs")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the proxy runs")
     ap.add_argument("--workers", type=int, default=1,
                     help="agentgate server.threads and nginx worker_processes (the same for both)")
     ap.add_argument("--only", choices=["all", "cache"], default="all",
