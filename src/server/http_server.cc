@@ -373,7 +373,7 @@ struct HttpServer::Impl {
     }
 
     net::awaitable<bool> write(std::string_view data) override {
-      co_return co_await write_pieces(std::span<const std::string_view>(&data, 1));
+      co_return co_await SendPieces(std::span<const std::string_view>(&data, 1), /*end=*/false);
     }
 
     net::awaitable<bool> write_pieces(std::span<const std::string_view> pieces) override {
