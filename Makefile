@@ -1,5 +1,5 @@
 # agentgate: the two commands are `make run` and `make test`.
-#   make run     installs missing Debian packages, builds Release, serves on :8000
+#   make run     installs missing Debian packages, builds Release (with PGO), serves on :8000
 #   make test    installs what the tests need, builds (Debug), runs every test
 #   make bench   builds Release and runs the micro-benchmarks and HTTP load benchmarks
 # Other targets: build, test-asan, test-tsan, fuzz (FUZZ_SECONDS per target),
@@ -13,9 +13,10 @@ CTEST_JOBS ?= 2
 deps:
 	@scripts/install-deps
 
+# Release is built with profile-guided optimization (scripts/build-release);
+# AGENTGATE_PGO=0 builds it without.
 build: deps
-	@cmake --preset release >/dev/null
-	@cmake --build --preset release
+	@scripts/build-release agentgate_cli agentgate_mock
 
 # The admin API needs a key: unless AGENTGATE_ADMIN_KEY is set, `make run`
 # makes one once in data/admin.key (mode 600) and uses it.
@@ -57,8 +58,7 @@ soak: deps
 
 bench: deps
 	@scripts/install-deps --bench
-	@cmake --preset release >/dev/null
-	@cmake --build --preset release
+	@scripts/build-release agentgate_cli agentgate_mock agentgate_bench agentgate_fleet_bench
 	scripts/bench
 
 clean:
