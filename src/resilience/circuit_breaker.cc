@@ -122,7 +122,9 @@ void CircuitBreaker::record(const Permit& p, bool failed) {
   if (!p.allowed_) return;
   (failed ? counters_->failure : counters_->success).inc();
   std::lock_guard lock(mu_);
-  Nanos now = clock_.monotonic();
+  // The window spans seconds: a time a few milliseconds stale does (and
+  // costs no vDSO clock read on every call).
+  Nanos now = clock_.coarse_monotonic();
   push_outcome(failed, now);
   consecutive_failures_ = failed ? consecutive_failures_ + 1 : 0;
   // An outcome from before the last transition says nothing about this state.
@@ -220,7 +222,7 @@ CircuitBreakerOptions CircuitBreaker::options() const {
 void CircuitBreaker::set_options(const CircuitBreakerOptions& options) {
   std::lock_guard lock(mu_);
   options_ = options;
-  prune_window(clock_.monotonic());
+  prune_window(clock_.coarse_monotonic());
   counters_->failure_rate.set(window_failure_rate());
 }
 

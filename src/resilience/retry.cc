@@ -198,7 +198,7 @@ int64_t RetryBudget::retries_in_window() const {
 
 RetrySchedule::RetrySchedule(const RetryPolicy& policy, const Clock& clock, RetryBudget* budget,
                              uint64_t seed)
-    : policy_(policy), clock_(clock), budget_(budget), rng_(seed), started_(clock.monotonic()) {
+    : policy_(policy), clock_(clock), budget_(budget), rng_(seed), started_(clock.coarse_monotonic()) {
   if (budget_ != nullptr) budget_->on_request();
 }
 
@@ -216,8 +216,10 @@ std::optional<Nanos> RetrySchedule::next(ErrorClass c, std::optional<Nanos> serv
   Nanos delay = BackoffDelay(policy_, attempts_, c, u);
   if (server_delay) delay = std::max(delay, *server_delay);
   delay = std::min(delay, policy_.max_delay);
+  // The deadline is seconds away: a clock a few milliseconds stale will do
+  // (every request makes a schedule; few ever retry).
   if (policy_.deadline > Nanos(0) &&
-      clock_.monotonic() + delay >= started_ + policy_.deadline) {
+      clock_.coarse_monotonic() + delay >= started_ + policy_.deadline) {
     return std::nullopt;
   }
   if (budget_ != nullptr && !budget_->try_retry()) {

@@ -130,7 +130,10 @@ net::awaitable<bool> WriteAll(Connection& c, const std::array<net::const_buffer,
 struct HttpServer::Impl {
   struct Worker {
     int index = 0;
-    net::io_context ioc{1};
+    // One thread runs it, and every socket and timer on it is used only from
+    // that thread (other threads post to it): the reactor need not lock each
+    // descriptor (two lock/unlock pairs per read and per write otherwise).
+    net::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     std::unique_ptr<tcp::acceptor> acceptor;
     bool listener_options = false;  // accepted sockets inherit TCP_NODELAY and TCP_INQ
     std::list<Connection*> connections;  // touched only on this worker's thread
