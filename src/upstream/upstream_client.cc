@@ -494,6 +494,9 @@ net::awaitable<Result<std::shared_ptr<Connection>>> Connect(const std::shared_pt
   co_return c;
 }
 
+// Bodies up to this size are copied behind the head and sent as one buffer.
+constexpr size_t kJoinBodyBytes = 4096;
+
 // WriteRest: the async part of a write the socket did not take at once.
 net::awaitable<ErrorCode> WriteRest(Connection& c, std::array<net::const_buffer, 2> bufs,
                                     size_t skip) {
@@ -551,10 +554,16 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
       (void)n;
       wec = e;
     } else {
-      std::array<net::const_buffer, 2> bufs{net::buffer(c->wbuf),
-                                            net::buffer(req.body.data(), req.body.size())};
-      size_t total = c->wbuf.size() + req.body.size();
-      size_t n = c->socket.write_some(bufs, wec);
+      // A small body joins the head in one buffer: Asio sends one buffer with
+      // send(2), which costs the kernel less than a gather write's sendmsg(2)
+      // (copying the message header and the iovecs in).
+      const bool joined = req.body.size() <= kJoinBodyBytes;
+      if (joined) c->wbuf.append(req.body);
+      std::array<net::const_buffer, 2> bufs{
+          net::buffer(c->wbuf),
+          joined ? net::const_buffer() : net::buffer(req.body.data(), req.body.size())};
+      size_t total = net::buffer_size(bufs);
+      size_t n = joined ? c->socket.write_some(bufs[0], wec) : c->socket.write_some(bufs, wec);
       if (wec == net::error::would_block || wec == net::error::try_again) {
         wec = {};
         n = 0;

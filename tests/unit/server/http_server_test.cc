@@ -132,6 +132,25 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_NE(c.read_response().find("\r\n\r\n2"), std::string::npos);
 }
 
+// Bodies up to 4 KiB are copied behind the head and written as one buffer,
+// larger ones as a gather write: both arrive whole, in order, on one
+// connection.
+TEST_F(HttpServerTest, BodiesOnBothSidesOfTheOneBufferLimitArriveWhole) {
+  Start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.connected());
+  for (size_t size : {size_t{0}, size_t{4095}, size_t{4096}, size_t{4097}, size_t{300000}}) {
+    std::string body(size, 'b');
+    for (size_t i = 0; i < size; i += 97) body[i] = static_cast<char>('a' + i % 26);
+    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(size) +
+                       "\r\n\r\n" + body));
+    std::string r = c.read_response();
+    ASSERT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << size;
+    EXPECT_NE(r.find("Content-Length: " + std::to_string(size) + "\r\n"), std::string::npos) << size;
+    EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), body) << size;
+  }
+}
+
 TEST_F(HttpServerTest, RequestIdIsEchoedOrGenerated) {
   Start();
   RawClient c(server_->port());

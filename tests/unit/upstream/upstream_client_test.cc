@@ -199,6 +199,22 @@ TEST_F(UpstreamClientTest, PostRoundTripForwardsHeadersAndBody) {
   EXPECT_EQ(Metric("agentgate_upstream_requests_total"), 1);
 }
 
+// Bodies up to 4 KiB go out in one buffer with the head, larger ones as a
+// gather write: the upstream sees each whole, on one pooled connection.
+TEST_F(UpstreamClientTest, BodiesOnBothSidesOfTheOneBufferLimitArriveWhole) {
+  auto client = MakeClient();
+  for (size_t size : {size_t{4095}, size_t{4096}, size_t{4097}, size_t{300000}}) {
+    const std::string prefix = R"({"model":"m","input":")";
+    std::string body = prefix + std::string(size - prefix.size() - 2, 'x') + R"("})";
+    ASSERT_EQ(body.size(), size);
+    auto r = loop_.run(client->send(Post("/v1/chat/completions", body)));
+    ASSERT_TRUE(r.ok()) << size << ": " << r.status().ToString();
+    std::lock_guard lock(mu_);
+    EXPECT_EQ(seen_body_, body) << size;
+  }
+  EXPECT_EQ(Metric("agentgate_upstream_connections_created_total"), 1);
+}
+
 TEST_F(UpstreamClientTest, NoKeyMeansNoAuthorization) {
   UpstreamEndpoint e;
   e.name = "nokey";
