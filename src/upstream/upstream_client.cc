@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 #include "agentgate/core/drained_read.h"
+#include "agentgate/perf/profiler.h"
 
 namespace agentgate {
 
@@ -125,6 +126,7 @@ struct UpstreamClient::Shared {
   Gauge* open_gauge = nullptr;
   Gauge* idle_gauge = nullptr;
   Histogram* latency = nullptr;
+  std::atomic<ProfileSite*> profile{nullptr};
 
   void CountError(StatusCode code) const {
     Counter* c = code == StatusCode::kUnavailable        ? err_unavailable
@@ -747,10 +749,18 @@ class ExchangeMetrics {
     if (s_.requests) s_.requests->inc();
   }
   SteadyClock::time_point start() const { return start_; }
-  void done(const Status& st) const {
+  // done: `status` is the upstream's answer (0 when there was none).
+  void done(const Status& st, int status) const {
     if (!st.ok()) s_.CountError(st.code());
-    if (s_.latency) {
-      s_.latency->observe(std::chrono::duration<double>(SteadyClock::now() - start_).count());
+    ProfileSite* site = s_.profile.load(std::memory_order_relaxed);
+    const bool profiled = site != nullptr && site->enabled();
+    if (!s_.latency && !profiled) return;
+    const auto elapsed = SteadyClock::now() - start_;
+    if (s_.latency) s_.latency->observe(std::chrono::duration<double>(elapsed).count());
+    if (profiled) {
+      // The call's end for "last call" needs only milliseconds: the coarse clock.
+      site->record_ended(std::chrono::duration_cast<Nanos>(elapsed), !st.ok() || status >= 500,
+                         site->clock().coarse_monotonic());
     }
   }
 
@@ -850,6 +860,10 @@ UpstreamClient::~UpstreamClient() { shared_->alive.store(false, std::memory_orde
 
 const UpstreamEndpoint& UpstreamClient::endpoint() const { return shared_->ep; }
 
+void UpstreamClient::profile_into(ProfileSite* site) {
+  shared_->profile.store(site, std::memory_order_relaxed);
+}
+
 Result<std::unique_ptr<UpstreamClient>> UpstreamClient::Create(UpstreamEndpoint endpoint,
                                                                MetricsRegistry* metrics) {
   Result<UpstreamEndpoint> parsed = UpstreamEndpoint::Create(std::move(endpoint));
@@ -930,7 +944,7 @@ net::awaitable<Result<UpstreamResponse>> UpstreamClient::send(const UpstreamRequ
   UpstreamResponse out;
   const ExchangeMetrics metrics(*shared_);
   Status st = co_await Exchange(shared_, request, out, nullptr, nullptr, metrics.start());
-  metrics.done(st);
+  metrics.done(st, out.status);
   if (!st.ok()) co_return st;
   co_return Result<UpstreamResponse>(std::move(out));
 }
@@ -941,7 +955,7 @@ net::awaitable<Result<int>> UpstreamClient::send_streaming(const UpstreamRequest
   bool cancelled = false;
   const ExchangeMetrics metrics(*shared_);
   Status st = co_await Exchange(shared_, request, head, &sink, &cancelled, metrics.start());
-  metrics.done(st);
+  metrics.done(st, head.status);
   if (!st.ok()) co_return st;
   co_return Result<int>(head.status);
 }

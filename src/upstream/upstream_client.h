@@ -49,6 +49,8 @@
 
 namespace agentgate {
 
+class ProfileSite;
+
 // UpstreamEndpoint: where one upstream lives and how to talk to it.
 struct UpstreamEndpoint {
   std::string name;      // label for metrics, logs and error messages; required
@@ -142,6 +144,12 @@ class UpstreamClient {
                                                      StreamSink& sink);
 
   const UpstreamEndpoint& endpoint() const;
+
+  // profile_into: also records each exchange in `site` (its duration, from
+  // the same clock reads as the latency metric; an error when it failed or
+  // answered 500 or more). Call before the first request; `site` must
+  // outlive the client. Null stops it.
+  void profile_into(ProfileSite* site);
 
   struct Shared;  // state shared with the per-io_context pools
 

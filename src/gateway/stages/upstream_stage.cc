@@ -205,7 +205,9 @@ UpstreamStage::UpstreamStage(std::vector<std::shared_ptr<UpstreamClient>> client
                              UpstreamPolicy* policy)
     : clients_(std::move(clients)), router_(router), usage_(usage), policy_(policy) {
   if (profiler == nullptr) return;
-  for (const auto& c : clients_) sites_.push_back(&profiler->site("upstream." + c->endpoint().name));
+  // The client profiles each exchange with the clock reads of its latency
+  // metric (two reads per request fewer than timing it here again).
+  for (const auto& c : clients_) c->profile_into(&profiler->site("upstream." + c->endpoint().name));
 }
 
 boost::asio::awaitable<Status> UpstreamStage::attempt(RequestContext& ctx, const RouteTarget& target,
@@ -215,8 +217,6 @@ boost::asio::awaitable<Status> UpstreamStage::attempt(RequestContext& ctx, const
   request.body = ctx.request.body;
   // g++ 12 miscompiles co_await inside ?: (a temporary is destroyed twice).
   Status s;
-  std::optional<ScopedProfile> profile;
-  if (!sites_.empty()) profile.emplace(*sites_[target.upstream]);
   if (ctx.info.stream) {
     s = co_await send_stream(ctx, client, request);
   } else {
@@ -228,7 +228,6 @@ boost::asio::awaitable<Status> UpstreamStage::attempt(RequestContext& ctx, const
       s = r.status();
     }
   }
-  if (profile && (!s.ok() || ctx.response.status >= 500)) profile->set_error();
   co_return s;
 }
 

@@ -29,7 +29,8 @@ namespace agentgate {
 class UpstreamStage final : public Stage {
  public:
   // REQUIRES: clients[i] serves config upstream i, as the router indexes them.
-  // Each upstream call is profiled as "upstream.<name>" when `profiler` is set.
+  // Each upstream exchange is profiled as "upstream.<name>" when `profiler`
+  // is set (by the client: UpstreamClient::profile_into).
   // `policy` (may be null; must outlive the stage) decides which targets are
   // called and how often.
   UpstreamStage(std::vector<std::shared_ptr<UpstreamClient>> clients, const ModelRouter& router,
@@ -40,7 +41,7 @@ class UpstreamStage final : public Stage {
   boost::asio::awaitable<void> handle(RequestContext& ctx, Next next) override;
 
  private:
-  // attempt: one call of `target`, profiled (see UpstreamPolicy::Attempt).
+  // attempt: one call of `target` (see UpstreamPolicy::Attempt).
   boost::asio::awaitable<Status> attempt(RequestContext& ctx, const RouteTarget& target,
                                          UpstreamRequest& request);
   boost::asio::awaitable<Status> send_stream(RequestContext& ctx, UpstreamClient& client,
@@ -49,7 +50,6 @@ class UpstreamStage final : public Stage {
   std::vector<std::shared_ptr<UpstreamClient>> clients_;
   const ModelRouter& router_;
   UsageTracker& usage_;
-  std::vector<ProfileSite*> sites_;  // parallel to clients_; empty without a profiler
   UpstreamPolicy* policy_;           // may be null
 };
 

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "agentgate/perf/profiler.h"
 #include "server/http_server.h"
 #include "server/router.h"
 #include "unit/upstream/upstream_test_util.h"
@@ -49,6 +50,12 @@ class UpstreamClientTest : public ::testing::Test {
                   res.status = 201;
                   res.set_header("X-Upstream", "yes");
                   res.body = R"({"ok":true})";
+                  co_return;
+                });
+    router_.add(HttpMethod::kPost, "/base/fail",
+                [](HttpRequest&, HttpResponse& res) -> net::awaitable<void> {
+                  res.status = 503;
+                  res.body = R"({"error":{"message":"overloaded"}})";
                   co_return;
                 });
     router_.add(HttpMethod::kGet, "/base/ping",
@@ -309,6 +316,36 @@ TEST_F(UpstreamClientTest, ConnectionRefusedIsUnavailable) {
   EXPECT_NE(r.status().message().find("'down'"), std::string::npos);
   EXPECT_EQ(Errors("unavailable", "down"), 1);
   EXPECT_EQ(Metric("agentgate_upstream_open_connections", "down"), 0);
+}
+
+// profile_into: each exchange is a call of the site; an answer of 500 or
+// more and a failed exchange are errors; null stops it.
+TEST_F(UpstreamClientTest, ProfileIntoRecordsEachExchangeAndItsErrors) {
+  Profiler profiler;
+  ProfileSite& site = profiler.site("upstream.test");
+  auto client = MakeClient();
+  client->profile_into(&site);
+  ASSERT_TRUE(loop_.run(client->send(Post("/v1/chat/completions"))).ok());
+  auto overloaded = loop_.run(client->send(Post("/fail")));
+  ASSERT_TRUE(overloaded.ok()) << overloaded.status().ToString();
+  EXPECT_EQ(overloaded->status, 503);
+  FunctionMetrics m = site.metrics();
+  EXPECT_EQ(m.calls, 2u);
+  EXPECT_EQ(m.errors, 1u);
+  EXPECT_GT(m.total_time, Nanos(0));
+
+  UpstreamEndpoint e;
+  e.name = "down";
+  e.base_url = "http://127.0.0.1:" + std::to_string(FreePort());
+  auto down = MakeClient(e);
+  down->profile_into(&site);
+  EXPECT_FALSE(loop_.run(down->send(Post("/v1/chat/completions"))).ok());
+  EXPECT_EQ(site.metrics().calls, 3u);
+  EXPECT_EQ(site.metrics().errors, 2u);
+
+  client->profile_into(nullptr);
+  ASSERT_TRUE(loop_.run(client->send(Post("/v1/chat/completions"))).ok());
+  EXPECT_EQ(site.metrics().calls, 3u);
 }
 
 TEST_F(UpstreamClientTest, UnresolvableHostIsUnavailable) {
