@@ -601,6 +601,8 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
     };
     reset_parser();
     bool received = false;
+    bool first_read = true;  // of this response: a ShortRead
+    bool read_now = false;   // a FIN may wait behind the last read: ReadNow first
     bool head_delivered = false;
     Outcome outcome = Outcome::kFailed;
     Status failure;
@@ -666,6 +668,20 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
       size_t n = 0;
       if (c->tls) {
         std::tie(rec, n) = co_await c->tls->async_read_some(into, kNoThrow);
+      } else if (read_now) {
+        RecvResult r = ReadNow(c->socket, into);
+        read_now = !r.ec && !r.drained;
+        if (r.ec == net::error::would_block) {
+          std::tie(rec, n) = co_await c->socket.async_read_some(DrainedRead{into}, kNoThrow);
+        } else {
+          rec = r.ec;
+          n = r.bytes;
+        }
+      } else if (first_read) {
+        // Most responses arrive whole in this one read: a plain recv(2).
+        first_read = false;
+        std::tie(rec, n) = co_await c->socket.async_read_some(ShortRead{into}, kNoThrow);
+        read_now = !rec && n < into.size();
       } else {
         std::tie(rec, n) = co_await c->socket.async_read_some(DrainedRead{into}, kNoThrow);
       }

@@ -168,6 +168,89 @@ TEST(DrainedReadTest, AcceptedSocketsInheritTheListenersNoDelayAndInq) {
   EXPECT_FALSE(nodelay.value());
 }
 
+// ReadShort: one ShortRead, with the same guard as ReadOnce.
+net::awaitable<ReadResult> ReadShort(tcp::socket& s, size_t size) {
+  net::steady_timer guard(co_await net::this_coro::executor, std::chrono::seconds(10));
+  guard.async_wait([&s](boost::system::error_code ec) {
+    if (!ec) s.close();
+  });
+  std::string out(size, '\0');
+  auto [ec, n] = co_await s.async_read_some(ShortRead{net::buffer(out)}, kNoThrow);
+  guard.cancel();
+  out.resize(n);
+  co_return std::make_tuple(ec, out);
+}
+
+TEST(DrainedReadTest, ReadNowSeesTheEndThatCameWithAShortReadsBytes) {
+  // The FIN is queued behind the text before the ShortRead: the read cannot
+  // tell, and no epoll event would come for it; ReadNow finds it.
+  net::io_context io;
+  Pair p(io);
+  net::write(p.writer, net::buffer(std::string("last words")));
+  p.writer.shutdown(tcp::socket::shutdown_send);
+  auto [ec, got] = RunOn(io, ReadShort(p.reader, 64));
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(got, "last words");
+  char more[64];
+  RecvResult r = ReadNow(p.reader, net::buffer(more));
+  EXPECT_EQ(r.ec, net::error::eof);
+  EXPECT_EQ(r.bytes, 0u);
+}
+
+TEST(DrainedReadTest, ReadNowWithNothingQueuedWouldBlockAndTheNextReadWaits) {
+  net::io_context io;
+  Pair p(io);
+  net::write(p.writer, net::buffer(std::string("first")));
+  auto [ec1, got1] = RunOn(io, ReadShort(p.reader, 64));
+  EXPECT_FALSE(ec1);
+  EXPECT_EQ(got1, "first");
+  char more[64];
+  RecvResult r = ReadNow(p.reader, net::buffer(more));
+  EXPECT_EQ(r.ec, net::error::would_block);
+  // Bytes written while the next read waits for epoll still arrive.
+  auto later = [&]() -> net::awaitable<ReadResult> {
+    net::steady_timer t(co_await net::this_coro::executor, std::chrono::milliseconds(20));
+    t.async_wait(
+        [&](boost::system::error_code) { net::write(p.writer, net::buffer("second", 6)); });
+    auto result = co_await ReadShort(p.reader, 64);
+    co_return result;
+  };
+  auto [ec2, got2] = RunOn(io, later());
+  EXPECT_FALSE(ec2);
+  EXPECT_EQ(got2, "second");
+}
+
+TEST(DrainedReadTest, ReadNowReportsBytesLeftBehindIt) {
+  net::io_context io;
+  Pair p(io);
+  net::write(p.writer, net::buffer(std::string(100, 'x')));
+  char part[40];
+  RecvResult r1 = ReadNow(p.reader, net::buffer(part));
+  EXPECT_FALSE(r1.ec);
+  EXPECT_EQ(r1.bytes, 40u);
+  EXPECT_FALSE(r1.drained);
+  char rest[100];
+  RecvResult r2 = ReadNow(p.reader, net::buffer(rest));
+  EXPECT_FALSE(r2.ec);
+  EXPECT_EQ(r2.bytes, 60u);
+  EXPECT_TRUE(r2.drained);
+}
+
+TEST(DrainedReadTest, AShortReadThatFillsItsBufferLeavesTheRestToTheNextRead) {
+  // A full buffer is not taken as drained: the next read is tried at once
+  // and gets the rest (including the end, which follows directly).
+  net::io_context io;
+  Pair p(io);
+  net::write(p.writer, net::buffer(std::string(100, 'y')));
+  p.writer.shutdown(tcp::socket::shutdown_send);
+  auto [ec1, got1] = RunOn(io, ReadShort(p.reader, 100));
+  EXPECT_FALSE(ec1);
+  EXPECT_EQ(got1.size(), 100u);
+  auto [ec2, got2] = RunOn(io, ReadShort(p.reader, 100));
+  EXPECT_EQ(ec2, net::error::eof);
+  EXPECT_EQ(got2, "");
+}
+
 TEST(DrainedReadTest, PeerResetIsAnError) {
   net::io_context io;
   Pair p(io);

@@ -378,6 +378,21 @@ TEST_F(UpstreamClientTest, TruncatedBodyIsBadGateway) {
   EXPECT_EQ(raw.accepted(), 1);
 }
 
+TEST_F(UpstreamClientTest, BodyEndedByTheConnectionsCloseArrivesWhole) {
+  // No Content-Length: the body ends where the server closes. The FIN often
+  // arrives with the bytes, before the client's first read sees either.
+  RawUpstream raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"ok\":true}");
+  UpstreamEndpoint e;
+  e.base_url = "http://127.0.0.1:" + std::to_string(raw.port());
+  auto client = MakeClient(e);
+  for (int i = 0; i < 20; ++i) {
+    auto r = loop_.run(client->send(Post("/x")));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "{\"ok\":true}");
+  }
+}
+
 TEST_F(UpstreamClientTest, ClosedWithoutAnswerIsBadGateway) {
   RawUpstream raw("");
   UpstreamEndpoint e;
