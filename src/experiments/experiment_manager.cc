@@ -175,6 +175,7 @@ Status ExperimentManager::load() {
     const std::string name = e->spec.name;
     experiments_[name] = e;
   }
+  publish_count_locked();
   std::lock_guard slock(sync_mu_);
   synced_version_ = *version;
   if (*version != 0) shared_store_.store(true, std::memory_order_relaxed);
@@ -194,6 +195,7 @@ Status ExperimentManager::create(ExperimentSpec spec) {
   auto e = make_entry(std::move(spec));
   const std::string name = e->spec.name;
   experiments_.emplace(name, std::move(e));
+  publish_count_locked();
   return Status::Ok();
 }
 
@@ -250,6 +252,7 @@ Status ExperimentManager::remove(std::string_view id) {
     note_definition_change();
     e = it->second;
     experiments_.erase(it);
+    publish_count_locked();
     std::lock_guard elock(e->mu);
     e->deleted = true;  // its unwritten counts are dropped
   }
@@ -260,6 +263,7 @@ Status ExperimentManager::remove(std::string_view id) {
     std::lock_guard elock(e->mu);
     e->deleted = false;
     experiments_.emplace(e->spec.name, e);
+    publish_count_locked();
     return s;
   }
   return Status::Ok();
@@ -541,6 +545,7 @@ Result<std::vector<OutcomeRecord>> ExperimentManager::recent_outcomes(std::strin
 std::optional<ExperimentTarget> ExperimentManager::experiment_for_request(
     std::string_view route, std::string_view model) const {
   std::optional<ExperimentTarget> found;
+  if (count_.load(std::memory_order_acquire) == 0) return found;
   std::shared_lock lock(mu_);
   for (const auto& [name, e] : experiments_) {
     const ExperimentSpec& s = e->spec;

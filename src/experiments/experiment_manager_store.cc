@@ -219,6 +219,7 @@ Status ExperimentManager::sync_once() {
     }
     it = experiments_.erase(it);
   }
+  publish_count_locked();
   synced_version_ = *version;
   if (*version != 0) shared_store_.store(true, std::memory_order_relaxed);
   if (metrics_) metrics_->syncs.inc();

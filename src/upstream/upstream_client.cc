@@ -74,14 +74,18 @@ bool IsHopByHopOrFraming(std::string_view name) {
   return IStartsWith(name, "proxy-");
 }
 
+// kTokenChar[c]: c may appear in an HTTP token (RFC 9110 5.6.2).
+constexpr std::array<bool, 256> kTokenChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c < 0x7f; ++c) t[static_cast<size_t>(c)] = true;
+  for (char c : std::string_view(":(),/;<=>?@[\\]{}\"")) t[static_cast<unsigned char>(c)] = false;
+  return t;
+}();
+
 bool ValidToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
-    if (c <= 0x20 || c >= 0x7f || c == ':' || c == '(' || c == ')' || c == ',' || c == '/' ||
-        c == ';' || c == '<' || c == '=' || c == '>' || c == '?' || c == '@' || c == '[' ||
-        c == '\\' || c == ']' || c == '{' || c == '}' || c == '"') {
-      return false;
-    }
+    if (!kTokenChar[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }

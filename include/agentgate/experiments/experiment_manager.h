@@ -300,6 +300,10 @@ class ExperimentManager {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Entry>, NameHash, std::equal_to<>>
       experiments_;  // GUARDED_BY(mu_)
+  // experiments_.size(), stored under mu_ after each change: a request finds
+  // "no experiments" without taking the lock.
+  std::atomic<size_t> count_{0};
+  void publish_count_locked() { count_.store(experiments_.size(), std::memory_order_release); }
 };
 
 }  // namespace agentgate

@@ -44,6 +44,7 @@ Status KeyStore::load() {
     e.info.created_at_ms = st->column_int64(7);
     by_hash_[e.hash] = std::move(e);
   }
+  publish_count_locked();
   return Status::Ok();
 }
 
@@ -93,6 +94,7 @@ Result<CreatedKey> KeyStore::create(const NewClientKey& request) {
 
   std::unique_lock lock(mu_);
   by_hash_[hash] = Entry{hash, out.info};
+  publish_count_locked();
   return out;
 }
 
@@ -127,6 +129,7 @@ Status KeyStore::revoke(std::string_view id) {
   if (!s.ok()) return s;
   std::unique_lock lock(mu_);
   by_hash_.erase(hash);
+  publish_count_locked();
   return Status::Ok();
 }
 
@@ -142,10 +145,7 @@ std::optional<Principal> KeyStore::authenticate(std::string_view secret) const {
   return Principal{i.user_id, i.tier, i.tenant, i.id};
 }
 
-bool KeyStore::empty() const {
-  std::shared_lock lock(mu_);
-  return by_hash_.empty();
-}
+bool KeyStore::empty() const { return count_.load(std::memory_order_acquire) == 0; }
 
 void KeyStore::set_shared() {
   std::unique_lock lock(mu_);
@@ -177,6 +177,7 @@ void KeyStore::install(Entry e) {
   std::erase_if(by_hash_, [&](const auto& kv) { return kv.second.info.id == e.info.id; });
   std::string hash = e.hash;
   by_hash_[hash] = std::move(e);
+  publish_count_locked();
 }
 
 void KeyStore::remove_id(std::string_view id) {
@@ -187,6 +188,7 @@ void KeyStore::remove_id(std::string_view id) {
   if (!s.ok()) spdlog::warn("client key {}: local copy not removed: {}", id, s.message());
   std::unique_lock lock(mu_);
   std::erase_if(by_hash_, [&](const auto& kv) { return kv.second.info.id == id; });
+  publish_count_locked();
 }
 
 void KeyStore::replace_all(std::vector<Entry> entries) {
@@ -205,6 +207,7 @@ void KeyStore::replace_all(std::vector<Entry> entries) {
   }
   std::unique_lock lock(mu_);
   by_hash_ = std::move(next);
+  publish_count_locked();
 }
 
 }  // namespace agentgate

@@ -20,6 +20,7 @@
 // must outlive the KeyStore.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
@@ -105,6 +106,9 @@ class KeyStore {
   const Clock& clock_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> by_hash_;  // GUARDED_BY(mu_)
+  // by_hash_.size(), stored under mu_ after each change: empty() without the lock.
+  std::atomic<size_t> count_{0};
+  void publish_count_locked() { count_.store(by_hash_.size(), std::memory_order_release); }
   bool shared_ = false;   // GUARDED_BY(mu_)
 };
 
