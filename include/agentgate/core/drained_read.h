@@ -190,7 +190,8 @@ class reactive_socket_recv_op_base<agentgate::DrainedRead>
 
 template <>
 class reactive_socket_recv_op_base<agentgate::ShortRead>
-    : public drained_recv_op_base<agentgate::ShortRead, &agentgate::drained_read_detail::RecvShort> {
+    : public drained_recv_op_base<agentgate::ShortRead,
+                                  &agentgate::drained_read_detail::RecvShort> {
  public:
   using drained_recv_op_base::drained_recv_op_base;
 };

@@ -40,15 +40,16 @@ struct Pair {
   bool enabled = false;
 };
 
-// Reads once; a guard closes the reader after 10 s so that a lost wakeup
-// fails the test instead of hanging it.
+// Reads once, with a DrainedRead (or a ShortRead); a guard closes the reader
+// after 10 s so that a lost wakeup fails the test instead of hanging it.
+template <typename Read = DrainedRead>
 net::awaitable<ReadResult> ReadOnce(tcp::socket& s, size_t size) {
   net::steady_timer guard(co_await net::this_coro::executor, std::chrono::seconds(10));
   guard.async_wait([&s](boost::system::error_code ec) {
     if (!ec) s.close();
   });
   std::string out(size, '\0');
-  auto [ec, n] = co_await s.async_read_some(DrainedRead{net::buffer(out)}, kNoThrow);
+  auto [ec, n] = co_await s.async_read_some(Read{net::buffer(out)}, kNoThrow);
   guard.cancel();
   out.resize(n);
   co_return std::make_tuple(ec, out);
@@ -168,17 +169,17 @@ TEST(DrainedReadTest, AcceptedSocketsInheritTheListenersNoDelayAndInq) {
   EXPECT_FALSE(nodelay.value());
 }
 
-// ReadShort: one ShortRead, with the same guard as ReadOnce.
-net::awaitable<ReadResult> ReadShort(tcp::socket& s, size_t size) {
-  net::steady_timer guard(co_await net::this_coro::executor, std::chrono::seconds(10));
-  guard.async_wait([&s](boost::system::error_code ec) {
-    if (!ec) s.close();
-  });
-  std::string out(size, '\0');
-  auto [ec, n] = co_await s.async_read_some(ShortRead{net::buffer(out)}, kNoThrow);
-  guard.cancel();
-  out.resize(n);
-  co_return std::make_tuple(ec, out);
+// ShortReadThenReadNow: the writer sends `text` (and then its FIN when
+// `end`) before anything is read; one ShortRead must get the text; returns
+// what a ReadNow right after it finds.
+RecvResult ShortReadThenReadNow(net::io_context& io, Pair& p, const std::string& text, bool end) {
+  net::write(p.writer, net::buffer(text));
+  if (end) p.writer.shutdown(tcp::socket::shutdown_send);
+  auto [ec, got] = RunOn(io, ReadOnce<ShortRead>(p.reader, 64));
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(got, text);
+  char more[64];
+  return ReadNow(p.reader, net::buffer(more));
 }
 
 TEST(DrainedReadTest, ReadNowSeesTheEndThatCameWithAShortReadsBytes) {
@@ -186,13 +187,7 @@ TEST(DrainedReadTest, ReadNowSeesTheEndThatCameWithAShortReadsBytes) {
   // tell, and no epoll event would come for it; ReadNow finds it.
   net::io_context io;
   Pair p(io);
-  net::write(p.writer, net::buffer(std::string("last words")));
-  p.writer.shutdown(tcp::socket::shutdown_send);
-  auto [ec, got] = RunOn(io, ReadShort(p.reader, 64));
-  EXPECT_FALSE(ec);
-  EXPECT_EQ(got, "last words");
-  char more[64];
-  RecvResult r = ReadNow(p.reader, net::buffer(more));
+  RecvResult r = ShortReadThenReadNow(io, p, "last words", /*end=*/true);
   EXPECT_EQ(r.ec, net::error::eof);
   EXPECT_EQ(r.bytes, 0u);
 }
@@ -200,19 +195,14 @@ TEST(DrainedReadTest, ReadNowSeesTheEndThatCameWithAShortReadsBytes) {
 TEST(DrainedReadTest, ReadNowWithNothingQueuedWouldBlockAndTheNextReadWaits) {
   net::io_context io;
   Pair p(io);
-  net::write(p.writer, net::buffer(std::string("first")));
-  auto [ec1, got1] = RunOn(io, ReadShort(p.reader, 64));
-  EXPECT_FALSE(ec1);
-  EXPECT_EQ(got1, "first");
-  char more[64];
-  RecvResult r = ReadNow(p.reader, net::buffer(more));
+  RecvResult r = ShortReadThenReadNow(io, p, "first", /*end=*/false);
   EXPECT_EQ(r.ec, net::error::would_block);
   // Bytes written while the next read waits for epoll still arrive.
   auto later = [&]() -> net::awaitable<ReadResult> {
     net::steady_timer t(co_await net::this_coro::executor, std::chrono::milliseconds(20));
     t.async_wait(
         [&](boost::system::error_code) { net::write(p.writer, net::buffer("second", 6)); });
-    auto result = co_await ReadShort(p.reader, 64);
+    auto result = co_await ReadOnce<ShortRead>(p.reader, 64);
     co_return result;
   };
   auto [ec2, got2] = RunOn(io, later());
@@ -243,10 +233,10 @@ TEST(DrainedReadTest, AShortReadThatFillsItsBufferLeavesTheRestToTheNextRead) {
   Pair p(io);
   net::write(p.writer, net::buffer(std::string(100, 'y')));
   p.writer.shutdown(tcp::socket::shutdown_send);
-  auto [ec1, got1] = RunOn(io, ReadShort(p.reader, 100));
+  auto [ec1, got1] = RunOn(io, ReadOnce<ShortRead>(p.reader, 100));
   EXPECT_FALSE(ec1);
   EXPECT_EQ(got1.size(), 100u);
-  auto [ec2, got2] = RunOn(io, ReadShort(p.reader, 100));
+  auto [ec2, got2] = RunOn(io, ReadOnce<ShortRead>(p.reader, 100));
   EXPECT_EQ(ec2, net::error::eof);
   EXPECT_EQ(got2, "");
 }
