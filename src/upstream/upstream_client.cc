@@ -605,8 +605,7 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
     };
     reset_parser();
     bool received = false;
-    bool first_read = true;  // of this response: a ShortRead
-    bool read_now = false;   // a FIN may wait behind the last read: ReadNow first
+    bool read_now = false;  // a FIN may wait behind the last read: ReadNow first
     bool head_delivered = false;
     Outcome outcome = Outcome::kFailed;
     Status failure;
@@ -681,9 +680,8 @@ net::awaitable<Status> Exchange(const std::shared_ptr<Shared>& sp, const Upstrea
           rec = r.ec;
           n = r.bytes;
         }
-      } else if (first_read) {
-        // Most responses arrive whole in this one read: a plain recv(2).
-        first_read = false;
+      } else if (!received) {
+        // Most responses arrive whole in their first read: a plain recv(2).
         std::tie(rec, n) = co_await c->socket.async_read_some(ShortRead{into}, kNoThrow);
         read_now = !rec && n < into.size();
       } else {
