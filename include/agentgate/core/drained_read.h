@@ -32,6 +32,10 @@
 //   bool check_now = !ec && n < buffer.size();  // and the message incomplete:
 //   RecvResult r = ReadNow(socket, more);       // before the next await
 //
+// Where the message is complete and the next read is left waiting (a server
+// awaiting the next request), a FIN it missed shows only when someone looks:
+// PeerHasClosed, from a periodic sweep.
+//
 // The specializations below replace Asio's class for these buffer types
 // only; their layout is Asio 1.26's, hence the version check.
 //
@@ -139,6 +143,20 @@ inline RecvResult RecvShort(int fd, boost::asio::mutable_buffer buffer, int flag
 }
 
 }  // namespace drained_read_detail
+
+// PeerHasClosed: true when the peer's FIN is all that is queued on a stream
+// socket (a look that consumes nothing: recv with MSG_PEEK, not waiting).
+// For a socket read with ShortRead whose read waits while the peer may have
+// closed already, unseen.
+template <typename Socket>
+bool PeerHasClosed(Socket& socket) {
+  char byte = 0;
+  ssize_t got;
+  do {
+    got = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  } while (got < 0 && errno == EINTR);
+  return got == 0;
+}
 
 // ReadNow: reads what is already queued on a stream socket, without waiting
 // (a DrainedRead done synchronously). See ShortRead for when it is needed.

@@ -241,6 +241,24 @@ TEST(DrainedReadTest, AShortReadThatFillsItsBufferLeavesTheRestToTheNextRead) {
   EXPECT_EQ(got2, "");
 }
 
+TEST(DrainedReadTest, PeerHasClosedSeesOnlyAFinQueuedAlone) {
+  net::io_context io;
+  Pair p(io);
+  EXPECT_FALSE(PeerHasClosed(p.reader));  // nothing queued
+  net::write(p.writer, net::buffer("request", 7));
+  p.writer.shutdown(tcp::socket::shutdown_send);
+  EXPECT_FALSE(PeerHasClosed(p.reader));  // bytes before the FIN
+  // The short read takes the bytes and cannot see the FIN; the look does,
+  // and consumes nothing: a read after it still gets the end.
+  auto [ec1, got1] = RunOn(io, ReadOnce<ShortRead>(p.reader, 64));
+  EXPECT_FALSE(ec1);
+  EXPECT_EQ(got1, "request");
+  EXPECT_TRUE(PeerHasClosed(p.reader));
+  EXPECT_TRUE(PeerHasClosed(p.reader));
+  char more[8];
+  EXPECT_EQ(ReadNow(p.reader, net::buffer(more)).ec, net::error::eof);
+}
+
 TEST(DrainedReadTest, PeerResetIsAnError) {
   net::io_context io;
   Pair p(io);

@@ -46,6 +46,9 @@ class RawClient {
     return true;
   }
 
+  // finish_sending: half-closes the connection (sends a FIN); reads go on.
+  void finish_sending() { ::shutdown(fd_, SHUT_WR); }
+
   // read_some: what one recv() returns (after anything already buffered);
   // "" on close or timeout.
   std::string read_some() {
