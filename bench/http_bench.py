@@ -107,17 +107,22 @@ def measure(url, connections, threads, seconds, script, pids):
 
 def interleaved(targets, rounds, connections, threads, seconds):
     """`rounds` rounds of `measure` over the targets in turn (name -> (url,
-    script, pids)); per target the medians of the rounds and their totals."""
+    script, pids)), every other round in reverse order, so that no target
+    always follows the same one; per target the medians of the rounds,
+    each round's p50 and p99, and the totals."""
     runs = {name: [] for name in targets}
-    for _ in range(rounds):
-        for name, (url, script, pids) in targets.items():
+    order = list(targets.items())
+    for r in range(rounds):
+        for name, (url, script, pids) in (order if r % 2 == 0 else order[::-1]):
             runs[name].append(measure(url, connections, threads, seconds, script, pids))
     out = {}
     for name, rs in runs.items():
         out[name] = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99", "cpu_us_per_req")}
         out[name].update(requests=sum(r["requests"] for r in rs), non2xx=sum(r["non2xx"] for r in rs),
                          socket_errors="".join(r["socket_errors"] for r in rs),
-                         rps_rounds=[round(r["rps"]) for r in rs])
+                         rps_rounds=[round(r["rps"]) for r in rs],
+                         p50_rounds_us=[round(r["p50"] * 1e6) for r in rs],
+                         p99_rounds_us=[round(r["p99"] * 1e6) for r in rs])
     return out
 
 
