@@ -90,9 +90,10 @@ struct Connection {
   tcp::socket socket;
   Phase phase = Phase::kIdle;
   Nanos deadline{0};
-  // Set as each read starts: the next sweep looks once for a FIN queued
-  // behind the bytes of the read before, which that read could not see.
-  bool check_for_fin = false;
+  // Set to 2 as each read starts, counted down by the sweeps while it waits:
+  // at 0 the sweep looks once for a FIN queued behind the bytes of the read
+  // before, which that read could not see (see Sweep).
+  uint8_t sweeps_until_fin_check = 0;
   bool timed_out = false;
   explicit Connection(tcp::socket s) : socket(std::move(s)) {}
 };
@@ -239,9 +240,10 @@ struct HttpServer::Impl {
   // and those whose peer has closed while a read waits for epoll in vain:
   // the server reads with ShortRead (recv(2), about 280 ns cheaper than
   // recvmsg with TCP_INQ), which cannot see a FIN that came with a request's
-  // bytes. A client that half-closes after its request is therefore closed
-  // within 250 ms of its response, not at once as by nginx (which learns of
-  // the FIN from EPOLLRDHUP; Asio does not ask for it).
+  // bytes. A read still waiting at its second sweep gets one look (a peek);
+  // so a busy connection is never looked at, and a client that half-closes
+  // after its request is closed 250-500 ms after its answer, not at once as
+  // by nginx (which learns of the FIN from EPOLLRDHUP; Asio does not ask).
   net::awaitable<void> Sweep(Worker& w) {
     net::steady_timer timer(w.ioc);
     for (;;) {
@@ -261,8 +263,7 @@ struct HttpServer::Impl {
       bool reading = c->phase == Phase::kIdle || c->phase == Phase::kHeader ||
                      c->phase == Phase::kBody;
       bool peer_closed = false;
-      if (reading && c->check_for_fin) {
-        c->check_for_fin = false;
+      if (reading && c->sweeps_until_fin_check != 0 && --c->sweeps_until_fin_check == 0) {
         peer_closed = PeerHasClosed(c->socket);
       }
       if (peer_closed && c->socket.is_open()) {
@@ -360,7 +361,7 @@ struct HttpServer::Impl {
       }
       size_t size = boost::beast::read_size(buffer, 65536);
       if (size == 0) co_return http::error::buffer_overflow;
-      c.check_for_fin = true;
+      c.sweeps_until_fin_check = 2;
       auto [rec, n] =
           co_await c.socket.async_read_some(ShortRead{buffer.prepare(size)}, kNoThrow);
       if (rec == net::error::eof) {
@@ -532,7 +533,7 @@ struct HttpServer::Impl {
         if (server.stopping()) break;
         c.phase = Phase::kIdle;
         c.deadline = clock().coarse_monotonic() + options.idle_timeout;
-        c.check_for_fin = true;
+        c.sweeps_until_fin_check = 2;
         auto [rec, n] =
             co_await c.socket.async_read_some(ShortRead{buffer.prepare(16 * 1024)}, kNoThrow);
         if (rec) break;
