@@ -12,7 +12,9 @@ and writes it to bench/results/latest.md.
      accounting and profiling on). Added latency at 1 connection (p50/p99 over
      the direct call), throughput at 64 connections, CPU time per request;
      each in interleaved rounds (medians), so that a slow spell of the
-     machine falls on every target alike.
+     machine falls on every target alike. The 1-connection rounds once more
+     with wrk, the mock and the proxies all pinned to CPU 0, where the
+     scheduler's choice of CPU no longer varies from round to round.
   3. Streaming: time to first byte on a new connection, direct, through nginx
      and through agentgate (1,000 requests each, one to each in turn).
   4. Memory: agentgate's RSS idle and with 1,000 concurrent open streams.
@@ -80,10 +82,13 @@ def parse_duration(text):
     return float(m.group(1)) * UNITS[m.group(2)]
 
 
-def wrk(url, connections, threads, seconds, script=None):
+def wrk(url, connections, threads, seconds, script=None, cpu=None):
+    """One wrk run; on CPU `cpu` only when given."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script:
         cmd[1:1] = ["-s", script]
+    if cpu is not None:
+        cmd[0:0] = ["taskset", "-c", str(cpu)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -97,15 +102,25 @@ def wrk(url, connections, threads, seconds, script=None):
             "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else ""}
 
 
-def measure(url, connections, threads, seconds, script, pids):
+def measure(url, connections, threads, seconds, script, pids, cpu=None):
     before = cpu_seconds(pids) if pids else 0
-    r = wrk(url, connections, threads, seconds, script)
+    r = wrk(url, connections, threads, seconds, script, cpu)
     if pids:
         r["cpu_us_per_req"] = (cpu_seconds(pids) - before) / max(r["requests"], 1) * 1e6
     return r
 
 
-def interleaved(targets, rounds, connections, threads, seconds):
+def pin_threads(pids, cpus):
+    """Sets the CPU affinity of every thread of the processes."""
+    for pid in pids:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+            except (ProcessLookupError, FileNotFoundError):
+                pass
+
+
+def interleaved(targets, rounds, connections, threads, seconds, cpu=None):
     """`rounds` rounds of `measure` over the targets in turn (name -> (url,
     script, pids)), every other round in reverse order, so that no target
     always follows the same one; per target the medians of the rounds,
@@ -114,7 +129,7 @@ def interleaved(targets, rounds, connections, threads, seconds):
     order = list(targets.items())
     for r in range(rounds):
         for name, (url, script, pids) in (order if r % 2 == 0 else order[::-1]):
-            runs[name].append(measure(url, connections, threads, seconds, script, pids))
+            runs[name].append(measure(url, connections, threads, seconds, script, pids, cpu))
     out = {}
     for name, rs in runs.items():
         out[name] = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99", "cpu_us_per_req")}
@@ -351,6 +366,24 @@ http {{
             f"agentgate_{conns}": (f"http://127.0.0.1:{gw_port}{chat}", body_file, [gw.pid]),
         }, args.rounds, conns, threads, max(secs // 2, 2)))
 
+    # 3b. One connection again with wrk, the mock and both proxies on CPU 0.
+    # The chain is sequential, so one CPU is enough; what varies between
+    # rounds above is where the scheduler wakes each process (the other
+    # CPU, or preempting the waker), which moves every target's p50 by
+    # 10-20 µs from round to round. On one CPU that lottery is gone and the
+    # rounds agree within a few µs, so the proxies' own costs show.
+    print("proxy, 1 connection, everything on CPU 0 (interleaved rounds) ...", file=sys.stderr)
+    pinned, everywhere = [mock.pid, gw.pid] + nginx_pids, os.sched_getaffinity(0)
+    pin_threads(pinned, {0})
+    try:
+        results.update(interleaved({
+            "direct_1cpu": (f"http://127.0.0.1:{mock_port}{chat}", body_file, [mock.pid]),
+            "nginx_1cpu": (f"http://127.0.0.1:{nginx_proxy_port}{chat}", body_file, nginx_pids),
+            "agentgate_1cpu": (f"http://127.0.0.1:{gw_port}{chat}", body_file, [gw.pid]),
+        }, args.rounds, 1, 1, max(secs // 2, 2), cpu=0))
+    finally:
+        pin_threads(pinned, everywhere)
+
     print("streaming time to first byte ...", file=sys.stderr)
     # One request to each in turn (the order alternating), so that a slow
     # spell of the machine falls on all three alike.
@@ -375,6 +408,7 @@ http {{
         return f"{x * 1e6:.0f} µs"
 
     d1, n1, a1 = results["direct_1"], results["nginx_1"], results["agentgate_1"]
+    d0, n0, a0 = results["direct_1cpu"], results["nginx_1cpu"], results["agentgate_1cpu"]
     rows = [
         ("GET /healthz, 64 conns: req/s", f"{results['healthz_agentgate']['rps']:,.0f}",
          f"{results['healthz_nginx']['rps']:,.0f} (static file)",
@@ -385,6 +419,9 @@ http {{
          f"direct p50 {us(d1['p50'])}"),
         ("proxy, 1 conn: added p99", us(a1["p99"] - d1["p99"]), us(n1["p99"] - d1["p99"]),
          f"direct p99 {us(d1['p99'])}"),
+        ("proxy, 1 conn, all on CPU 0: added p50 / p99", f"{us(a0['p50'] - d0['p50'])} / {us(a0['p99'] - d0['p99'])}",
+         f"{us(n0['p50'] - d0['p50'])} / {us(n0['p99'] - d0['p99'])}",
+         f"direct p50 {us(d0['p50'])}, p99 {us(d0['p99'])}; wrk, the mock and the proxy pinned to one CPU"),
         ("proxy, 64 conns: req/s", f"{results['agentgate_64']['rps']:,.0f}", f"{results['nginx_64']['rps']:,.0f}",
          f"direct {results['direct_64']['rps']:,.0f}"),
         ("proxy, 64 conns: CPU per request", f"{results['agentgate_64']['cpu_us_per_req']:.1f} µs",
