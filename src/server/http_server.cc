@@ -269,8 +269,8 @@ struct HttpServer::Impl {
       if (peer_closed && c->socket.is_open()) {
         // Cancel, not close: the read may have completed already (its bytes
         // taken, the FIN left), its session not yet resumed; that session
-        // answers, and the next sweep ends it. A waiting read ends with
-        // operation_aborted, and its session with it.
+        // answers, and its next read is looked at in turn. A waiting read
+        // ends with operation_aborted, and its session with it.
         boost::system::error_code ec;
         c->socket.cancel(ec);
       } else if ((idle_and_stopping || expired) && c->socket.is_open()) {

@@ -19,9 +19,9 @@
 // kernel does not report it) a DrainedRead is a plain read.
 //
 // ShortRead is the cheaper variant for the first read of a message that
-// usually arrives whole (an upstream's response): a plain recv(2), which
-// costs the kernel about 280 ns less per read than recvmsg(2) with TCP_INQ on
-// this kind of machine. A read that does not fill its buffer is taken to have
+// usually arrives whole (an upstream's response, a client's request): a
+// plain recv(2), which costs the kernel about 280 ns less per read than
+// recvmsg(2) with TCP_INQ on this kind of machine. A read that does not fill its buffer is taken to have
 // drained the socket (nginx's rule). What such a read cannot see is a FIN
 // that arrived before it, with its bytes (the epoll event for both is already
 // spent). So when a short ShortRead left the message incomplete, call ReadNow
