@@ -12,7 +12,9 @@ and writes it to bench/results/latest.md.
      accounting and profiling on). Added latency at 1 connection (p50/p99 over
      the direct call), throughput at 64 connections, CPU time per request;
      each in interleaved rounds (medians), so that a slow spell of the
-     machine falls on every target alike. The 1-connection rounds once more
+     machine falls on every target alike; at 1 connection twice as many
+     rounds of half the length, and agentgate's difference from nginx
+     paired round by round (mean ± standard error). The 1-connection rounds once more
      with wrk, the mock and the proxies all pinned to CPU 0, where the
      scheduler's choice of CPU no longer varies from round to round.
   3. Streaming: time to first byte on a new connection, direct, through nginx
@@ -358,13 +360,18 @@ http {{
     results["healthz_agentgate"] = measure(f"http://127.0.0.1:{gw_port}/healthz", 64, 2, secs, None, [gw.pid])
     results["healthz_nginx"] = measure(f"http://127.0.0.1:{nginx_static_port}/healthz", 64, 2, secs, None,
                                        nginx_pids)
-    for conns, threads in ((1, 1), (64, 2)):
+    # One connection: twice the rounds at half the length. Where the
+    # scheduler puts the three processes holds for seconds at a time and
+    # moves a round's p50 by 10-20 µs, so more, shorter rounds give more
+    # independent draws of it in the same time.
+    for conns, threads, rounds, seconds in ((1, 1, 2 * args.rounds, max(secs // 4, 1)),
+                                            (64, 2, args.rounds, max(secs // 2, 2))):
         print(f"proxy, {conns} connection(s) (interleaved rounds) ...", file=sys.stderr)
         results.update(interleaved({
             f"direct_{conns}": (f"http://127.0.0.1:{mock_port}{chat}", body_file, [mock.pid]),
             f"nginx_{conns}": (f"http://127.0.0.1:{nginx_proxy_port}{chat}", body_file, nginx_pids),
             f"agentgate_{conns}": (f"http://127.0.0.1:{gw_port}{chat}", body_file, [gw.pid]),
-        }, args.rounds, conns, threads, max(secs // 2, 2)))
+        }, rounds, conns, threads, seconds))
 
     # 3b. One connection again with wrk, the mock and both proxies on CPU 0.
     # The chain is sequential, so one CPU is enough; what varies between
@@ -407,6 +414,13 @@ http {{
     def us(x):
         return f"{x * 1e6:.0f} µs"
 
+    def paired(a, b, key):
+        """agentgate - nginx per round (the two measured back to back):
+        mean ± standard error, and the rounds where agentgate was not above."""
+        diff = [x - y for x, y in zip(a[key], b[key])]
+        se = statistics.stdev(diff) / len(diff) ** 0.5 if len(diff) > 1 else 0.0
+        return f"{statistics.mean(diff):+.1f} ± {se:.1f} µs ({sum(d <= 0 for d in diff)} of {len(diff)})"
+
     d1, n1, a1 = results["direct_1"], results["nginx_1"], results["agentgate_1"]
     d0, n0, a0 = results["direct_1cpu"], results["nginx_1cpu"], results["agentgate_1cpu"]
     rows = [
@@ -419,6 +433,9 @@ http {{
          f"direct p50 {us(d1['p50'])}"),
         ("proxy, 1 conn: added p99", us(a1["p99"] - d1["p99"]), us(n1["p99"] - d1["p99"]),
          f"direct p99 {us(d1['p99'])}"),
+        ("proxy, 1 conn: agentgate − nginx, paired by round",
+         f"p50 {paired(a1, n1, 'p50_rounds_us')}; p99 {paired(a1, n1, 'p99_rounds_us')}", "",
+         "mean ± standard error of the per-round differences (rounds where agentgate was not above nginx)"),
         ("proxy, 1 conn, all on CPU 0: added p50 / p99", f"{us(a0['p50'] - d0['p50'])} / {us(a0['p99'] - d0['p99'])}",
          f"{us(n0['p50'] - d0['p50'])} / {us(n0['p99'] - d0['p99'])}",
          f"direct p50 {us(d0['p50'])}, p99 {us(d0['p99'])}; wrk, the mock and the proxy pinned to one CPU"),
