@@ -8,9 +8,10 @@ writer on one CPU pushed the chain onto the other). Needs root.
 
   python3 bench/chain_trace.py [--build build/release] [--samples 3]
 
-Starts agentgate-mock, agentgate (the bench's proxy configuration) and nginx
-on loopback ports, then, for each target in turn (`--samples` times), runs
-wrk with one connection for 3 s and traces 0.5 s in the middle of it. For
+Starts agentgate-mock, agentgate and nginx as `bench/http_bench.py` does
+(one worker each) on loopback ports, then, for each target in turn
+(`--samples` times), runs wrk with one connection for 3 s and traces 0.5 s
+in the middle of it. For
 each hop it prints the median time, the share of requests where the hop
 crossed to the other CPU, and the medians of same-CPU and cross-CPU hops.
 A hop is from the sender's send syscall entry to the receiver's read syscall
@@ -19,7 +20,6 @@ Every process started here is stopped by its PID at the end.
 """
 import argparse
 import collections
-import json
 import os
 import re
 import statistics
@@ -30,8 +30,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_bench import CHAT_BODY  # noqa: E402
-from procs import free_port, start, stop_all, wait_port  # noqa: E402
+from http_bench import (children, gateway_config, nginx_config, start_gateway, start_mock,  # noqa: E402
+                        start_nginx, write_post_script)
+from procs import free_port, stop_all, wait_port  # noqa: E402
 
 TRACEFS = "/sys/kernel/tracing"
 SENDS, READS = (1, 20, 44), (0, 45)  # write, writev, sendto; read, recvfrom
@@ -130,63 +131,15 @@ def main():
         sys.exit(f"chain_trace: needs root and tracefs at {TRACEFS}")
     tmp = tempfile.mkdtemp(prefix="agentgate-trace-")
     os.chmod(tmp, 0o755)
-    script = os.path.join(tmp, "post.lua")
-    with open(script, "w") as f:
-        f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                f"wrk.body = {json.dumps(CHAT_BODY)}\n")
+    script = write_post_script(tmp)
     mock_port, gw_port, nginx_port = free_port(), free_port(), free_port()
-    mock = start([os.path.join(args.build, "agentgate-mock"), "--port", str(mock_port), "--host", "127.0.0.1",
-                  "--threads", "1"], stdout=subprocess.DEVNULL)
-    config = os.path.join(tmp, "agentgate.yaml")
-    with open(config, "w") as f:
-        f.write(f"""server:
-  threads: 1
-  access_log: off
-upstreams:
-  - name: mock
-    base_url: http://127.0.0.1:{mock_port}
-    models: ["*"]
-performance:
-  enable_profiling: true
-cache:
-  enabled: false
-rate_limit:
-  enabled: false
-""")
-    gw = start([os.path.join(args.build, "agentgate"), "serve", "--config", config, "--port", str(gw_port),
-                "--host", "127.0.0.1", "--data-dir", os.path.join(tmp, "data")],
-               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    nginx_conf = os.path.join(tmp, "nginx.conf")
-    with open(nginx_conf, "w") as f:
-        temp_paths = "".join(f"  {k}_temp_path {tmp}/{k};\n" for k in ("client_body", "proxy", "fastcgi",
-                                                                      "uwsgi", "scgi"))
-        f.write(f"""user root;
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-{temp_paths}  keepalive_requests 1000000;
-  upstream mock {{ server 127.0.0.1:{mock_port}; keepalive 16; }}
-  server {{
-    listen 127.0.0.1:{nginx_port};
-    location / {{
-      proxy_pass http://mock;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }}
-  }}
-}}
-""")
-    nginx = start(["nginx", "-p", tmp, "-c", nginx_conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mock = start_mock(args.build, mock_port)
+    gw = start_gateway(args.build, tmp, "agentgate", gw_port, gateway_config(mock_port, 1, cache=False))
+    nginx = start_nginx(tmp, nginx_config(tmp, 1, mock_port, nginx_port))
     for port in (mock_port, gw_port, nginx_port):
         wait_port(port)
     time.sleep(0.3)
-    nginx_pids = [nginx.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(nginx.pid)],
-                                                                capture_output=True, text=True).stdout.split()]
+    nginx_pids = [nginx.pid] + children(nginx.pid)
     chat = "/v1/chat/completions"
     targets = [("direct", f"http://127.0.0.1:{mock_port}{chat}", [mock.pid], None),
                ("agentgate", f"http://127.0.0.1:{gw_port}{chat}", [gw.pid, mock.pid], "agentgate"),

@@ -14,9 +14,9 @@ and writes it to bench/results/latest.md.
      each in interleaved rounds (medians), so that a slow spell of the
      machine falls on every target alike; at 1 connection twice as many
      rounds of half the length, and agentgate's difference from nginx
-     paired round by round (mean ± standard error). The 1-connection rounds once more
-     with wrk, the mock and the proxies all pinned to CPU 0, where the
-     scheduler's choice of CPU no longer varies from round to round.
+     paired round by round (mean ± standard error). The 1-connection rounds
+     once more with wrk, the mock and the proxies all pinned to CPU 0, where
+     the scheduler's choice of CPU no longer varies from round to round.
   3. Streaming: time to first byte on a new connection, direct, through nginx
      and through agentgate (1,000 requests each, one to each in turn).
   4. Memory: agentgate's RSS idle and with 1,000 concurrent open streams.
@@ -143,6 +143,97 @@ def interleaved(targets, rounds, connections, threads, seconds, cpu=None):
     return out
 
 
+def write_post_script(tmp):
+    """A wrk script POSTing CHAT_BODY; returns its path."""
+    path = os.path.join(tmp, "post.lua")
+    with open(path, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                f"wrk.body = {json.dumps(CHAT_BODY)}\n")
+    return path
+
+
+def start_mock(build, port):
+    return start([os.path.join(build, "agentgate-mock"), "--port", str(port), "--host", "127.0.0.1",
+                  "--threads", "1"], stdout=subprocess.DEVNULL)
+
+
+def gateway_config(mock_port, workers, cache, upstream_max_connections=None):
+    """The bench's agentgate configuration: the proxy path (cache off), or
+    exact cache hits (cache on). Rate limits are off either way, so that one
+    client is never limited; auth (open mode), usage accounting, profiling,
+    breakers and retries stay on."""
+    pool = f"\n    max_connections: {upstream_max_connections}" if upstream_max_connections else ""
+    return f"""server:
+  threads: {workers}
+  access_log: off
+  max_connections: 20000
+upstreams:
+  - name: mock
+    base_url: http://127.0.0.1:{mock_port}
+    models: ["*"]{pool}
+performance:
+  enable_profiling: true
+cache:
+  enabled: {"true" if cache else "false"}
+rate_limit:
+  enabled: false
+"""
+
+
+def start_gateway(build, tmp, name, port, config_text):
+    config = os.path.join(tmp, f"{name}.yaml")
+    with open(config, "w") as f:
+        f.write(config_text)
+    return start([os.path.join(build, "agentgate"), "serve", "--config", config, "--port", str(port),
+                  "--host", "127.0.0.1", "--data-dir", os.path.join(tmp, f"data-{name}")],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def nginx_config(tmp, workers, mock_port, proxy_port, static_port=None, www=None):
+    """nginx as the reference: a reverse proxy of the mock with upstream
+    keep-alive on `proxy_port`, and, when given, `www` as static files on
+    `static_port`."""
+    static = f"""  server {{
+    listen 127.0.0.1:{static_port} reuseport;
+    location / {{ root {www}; }}
+  }}
+""" if static_port else ""
+    return f"""user root;
+worker_processes {workers};
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 20000; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/client_body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  default_type application/json;
+  keepalive_requests 1000000;
+  upstream mock {{ server 127.0.0.1:{mock_port}; keepalive 256; }}
+{static}  server {{
+    listen 127.0.0.1:{proxy_port} reuseport;
+    location / {{
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }}
+  }}
+}}
+"""
+
+
+def start_nginx(tmp, config_text):
+    config = os.path.join(tmp, "nginx.conf")
+    with open(config, "w") as f:
+        f.write(config_text)
+    return start(["nginx", "-p", tmp, "-c", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def ttfb_samples(port, n):
     """Time from sending a streaming request to the first body byte, seconds."""
     req = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -210,62 +301,17 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="agentgate-bench-")
     os.chmod(tmp, 0o755)
-    body_file = os.path.join(tmp, "post.lua")
-    with open(body_file, "w") as f:
-        f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                f"wrk.body = {json.dumps(CHAT_BODY)}\n")
+    body_file = write_post_script(tmp)
 
     mock_port, gw_port, nginx_static_port, nginx_proxy_port = (free_port() for _ in range(4))
-    mock = start([os.path.join(args.build, "agentgate-mock"), "--port", str(mock_port), "--host", "127.0.0.1",
-                  "--threads", "1"], stdout=subprocess.DEVNULL)
+    mock = start_mock(args.build, mock_port)
     wait_port(mock_port)
-
-    config = os.path.join(tmp, "agentgate.yaml")
-    with open(config, "w") as f:
-        f.write(f"""server:
-  threads: {args.workers}
-  access_log: off
-  max_connections: 20000
-upstreams:
-  - name: mock
-    base_url: http://127.0.0.1:{mock_port}
-    models: ["*"]
-    max_connections: {args.streams + 200}
-performance:
-  enable_profiling: true
-# The proxy path itself: identical requests must not be cache hits, and one
-# client must not be rate limited. Breakers, retries, auth (open mode), usage
-# accounting and profiling stay on.
-cache:
-  enabled: false
-rate_limit:
-  enabled: false
-""")
-    gw = start([os.path.join(args.build, "agentgate"), "serve", "--config", config, "--port", str(gw_port),
-                "--host", "127.0.0.1", "--data-dir", os.path.join(tmp, "data")],
-               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gw = start_gateway(args.build, tmp, "agentgate", gw_port,
+                       gateway_config(mock_port, args.workers, cache=False,
+                                      upstream_max_connections=args.streams + 200))
     cache_port = free_port()
-    cache_config = os.path.join(tmp, "agentgate-cache.yaml")
-    with open(cache_config, "w") as f:
-        f.write(f"""server:
-  threads: {args.workers}
-  access_log: off
-  max_connections: 20000
-upstreams:
-  - name: mock
-    base_url: http://127.0.0.1:{mock_port}
-    models: ["*"]
-performance:
-  enable_profiling: true
-# Exact cache hits: the same request every time, answered from the cache.
-cache:
-  enabled: true
-rate_limit:
-  enabled: false
-""")
-    gw_cache = start([os.path.join(args.build, "agentgate"), "serve", "--config", cache_config, "--port",
-                      str(cache_port), "--host", "127.0.0.1", "--data-dir", os.path.join(tmp, "data-cache")],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gw_cache = start_gateway(args.build, tmp, "agentgate-cache", cache_port,
+                             gateway_config(mock_port, args.workers, cache=True))
     wait_port(gw_port)
     wait_port(cache_port)
     time.sleep(0.5)
@@ -276,40 +322,7 @@ rate_limit:
     os.makedirs(www)
     with open(os.path.join(www, "healthz"), "wb") as f:
         f.write(healthz)
-    nginx_conf = os.path.join(tmp, "nginx.conf")
-    with open(nginx_conf, "w") as f:
-        f.write(f"""user root;
-worker_processes {args.workers};
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 20000; }}
-http {{
-  access_log off;
-  client_body_temp_path {tmp}/client_body;
-  proxy_temp_path {tmp}/proxy;
-  fastcgi_temp_path {tmp}/fastcgi;
-  uwsgi_temp_path {tmp}/uwsgi;
-  scgi_temp_path {tmp}/scgi;
-  default_type application/json;
-  keepalive_requests 1000000;
-  upstream mock {{ server 127.0.0.1:{mock_port}; keepalive 256; }}
-  server {{
-    listen 127.0.0.1:{nginx_static_port} reuseport;
-    location / {{ root {www}; }}
-  }}
-  server {{
-    listen 127.0.0.1:{nginx_proxy_port} reuseport;
-    location / {{
-      proxy_pass http://mock;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }}
-  }}
-}}
-""")
-    nginx = start(["nginx", "-p", tmp, "-c", nginx_conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nginx = start_nginx(tmp, nginx_config(tmp, args.workers, mock_port, nginx_proxy_port, nginx_static_port, www))
     wait_port(nginx_static_port)
     wait_port(nginx_proxy_port)
     time.sleep(0.3)
