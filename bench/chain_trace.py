@@ -11,9 +11,9 @@ writer on one CPU pushed the chain onto the other). Needs root.
 Starts agentgate-mock, agentgate and nginx as `bench/http_bench.py` does
 (one worker each) on loopback ports, then, for each target in turn
 (`--samples` times), runs wrk with one connection for 3 s and traces 0.5 s
-in the middle of it. For
-each hop it prints the median time, the share of requests where the hop
-crossed to the other CPU, and the medians of same-CPU and cross-CPU hops.
+in the middle of it. For each hop it prints the median time, the share of
+requests where the hop crossed to the other CPU, and the medians of
+same-CPU and cross-CPU hops.
 A hop is from the sender's send syscall entry to the receiver's read syscall
 exit; "work" is a process's own time between its read and its send.
 Every process started here is stopped by its PID at the end.
