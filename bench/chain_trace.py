@@ -144,9 +144,15 @@ def main():
     targets = [("direct", f"http://127.0.0.1:{mock_port}{chat}", [mock.pid], None),
                ("agentgate", f"http://127.0.0.1:{gw_port}{chat}", [gw.pid, mock.pid], "agentgate"),
                ("nginx", f"http://127.0.0.1:{nginx_port}{chat}", nginx_pids + [mock.pid], "nginx")]
-    for sample in range(args.samples):
-        for label, url, pids, proxy in (targets if sample % 2 == 0 else targets[::-1]):
-            report(f"{label} (sample {sample + 1})", *hops(trace(url, script, pids), proxy))
+    with open(os.path.join(TRACEFS, "buffer_size_kb")) as f:
+        buffer_kb = f.read().split()[0]  # "7 (expanded: 1408)" before first use
+    try:
+        for sample in range(args.samples):
+            for label, url, pids, proxy in (targets if sample % 2 == 0 else targets[::-1]):
+                report(f"{label} (sample {sample + 1})", *hops(trace(url, script, pids), proxy))
+    finally:
+        tracefs("trace", "")
+        tracefs("buffer_size_kb", buffer_kb)  # the kernel's memory back
 
 
 if __name__ == "__main__":
