@@ -90,9 +90,10 @@ struct Connection {
   tcp::socket socket;
   Phase phase = Phase::kIdle;
   Nanos deadline{0};
-  // Set to 2 as each read starts, counted down by the sweeps while it waits:
-  // at 0 the sweep looks once for a FIN queued behind the bytes of the read
-  // before, which that read could not see (see Sweep).
+  // Set to kSweepsBeforeFinCheck as each read starts, counted down by the
+  // sweeps while it waits: at 0 the sweep looks once for a FIN queued behind
+  // the bytes of the read before, which that read could not see (see Sweep).
+  static constexpr uint8_t kSweepsBeforeFinCheck = 2;
   uint8_t sweeps_until_fin_check = 0;
   bool timed_out = false;
   explicit Connection(tcp::socket s) : socket(std::move(s)) {}
@@ -361,7 +362,7 @@ struct HttpServer::Impl {
       }
       size_t size = boost::beast::read_size(buffer, 65536);
       if (size == 0) co_return http::error::buffer_overflow;
-      c.sweeps_until_fin_check = 2;
+      c.sweeps_until_fin_check = Connection::kSweepsBeforeFinCheck;
       auto [rec, n] =
           co_await c.socket.async_read_some(ShortRead{buffer.prepare(size)}, kNoThrow);
       if (rec == net::error::eof) {
@@ -533,7 +534,7 @@ struct HttpServer::Impl {
         if (server.stopping()) break;
         c.phase = Phase::kIdle;
         c.deadline = clock().coarse_monotonic() + options.idle_timeout;
-        c.sweeps_until_fin_check = 2;
+        c.sweeps_until_fin_check = Connection::kSweepsBeforeFinCheck;
         auto [rec, n] =
             co_await c.socket.async_read_some(ShortRead{buffer.prepare(16 * 1024)}, kNoThrow);
         if (rec) break;

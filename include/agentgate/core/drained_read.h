@@ -21,12 +21,13 @@
 // ShortRead is the cheaper variant for the first read of a message that
 // usually arrives whole (an upstream's response, a client's request): a
 // plain recv(2), which costs the kernel about 280 ns less per read than
-// recvmsg(2) with TCP_INQ on this kind of machine. A read that does not fill its buffer is taken to have
-// drained the socket (nginx's rule). What such a read cannot see is a FIN
-// that arrived before it, with its bytes (the epoll event for both is already
-// spent). So when a short ShortRead left the message incomplete, call ReadNow
-// before awaiting another read, and again while it returns bytes without
-// `drained`; once it says would_block, await as usual.
+// recvmsg(2) with TCP_INQ on this kind of machine. A read that does not fill
+// its buffer is taken to have drained the socket (nginx's rule). What such a
+// read cannot see is a FIN that arrived before it, with its bytes (the epoll
+// event for both is already spent). So when a short ShortRead left the
+// message incomplete, call ReadNow before awaiting another read, and again
+// while it returns bytes without `drained`; once it says would_block, await
+// as usual.
 //
 //   auto [ec, n] = co_await socket.async_read_some(ShortRead{buffer}, token);
 //   bool check_now = !ec && n < buffer.size();  // and the message incomplete:
